@@ -1,0 +1,186 @@
+"""Measure recognition accuracy per kind of realistic user image.
+
+    python bench/accuracy.py [--data PATH] [--model PATH] [--n N] [--kinds k1,k2]
+                             [--seed S] [--out DIR] [--json FILE]
+
+Renders N images per kind (bench/realistic.py) from a random sample of the
+MNIST *test* split, recognises every file the way the product does (file bytes
+-> decode -> normalize -> Keras model) and prints, per kind: n, accuracy (%,
+refused files count as wrong), errors (files the pipeline refused) and the
+mean confidence of the files it did recognise; then the overall accuracy.
+With --out the images, labels.csv and predictions.csv are kept there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import realistic  # noqa: E402  (bench/ is not a package)
+
+BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
+
+Result = tuple[int | None, float, str | None]  # (digit or None, confidence, error message or None)
+
+
+@lru_cache(maxsize=2)
+def _load_model(model_path: str):
+    """Load a Keras model once per path."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the table
+    import keras
+
+    return keras.models.load_model(model_path, safe_mode=True)
+
+
+def recognize(paths: list[Path], model_path: str | Path) -> list[Result]:
+    """Recognise each file as the product does; one (digit, confidence, error) per path, in order.
+
+    A file the pipeline refuses (unreadable, no digit) gives (None, 0.0, message).
+    This is the one place to swap for the product's own batched API later.
+    """
+    from digitwatch.daemon.decode import decode
+    from digitwatch.daemon.errors import ImageError
+    from digitwatch.daemon.preprocess import normalize
+
+    results: list[Result] = [(None, 0.0, None)] * len(paths)
+    inputs, where = [], []
+    for i, path in enumerate(paths):
+        try:
+            inputs.append(normalize(decode(Path(path).read_bytes()).gray))
+            where.append(i)
+        except ImageError as exc:
+            results[i] = (None, 0.0, str(exc))
+    if inputs:
+        x = np.stack(inputs).astype(np.float32)[..., None]
+        probs = np.asarray(_load_model(str(model_path)).predict(x, batch_size=256, verbose=0), dtype=np.float64)
+        for i, p in zip(where, probs):
+            results[i] = (int(np.argmax(p)), float(np.max(p)), None)
+    return results
+
+
+def summarize(rows: list[tuple[Path, int, str]], results: list[Result], kinds: list[str]) -> dict:
+    """Per-kind and overall figures: n, correct, accuracy (0..1), errors, mean confidence of recognised files.
+
+    ``accuracy`` / ``mean_confidence`` are None when there is nothing to average (JSON-safe, unlike NaN).
+    """
+
+    def figures(sel: list[int]) -> dict:
+        n = len(sel)
+        correct = sum(1 for i in sel if results[i][0] == rows[i][1])
+        errors = sum(1 for i in sel if results[i][2] is not None)
+        conf = [results[i][1] for i in sel if results[i][2] is None]
+        return {
+            "n": n,
+            "correct": correct,
+            "accuracy": correct / n if n else None,
+            "errors": errors,
+            "mean_confidence": float(np.mean(conf)) if conf else None,
+        }
+
+    per_kind = {k: figures([i for i, r in enumerate(rows) if r[2] == k]) for k in kinds}
+    return {"kinds": per_kind, "overall": figures(list(range(len(rows))))}
+
+
+def _fmt(value: float | None, scale: float, spec: str) -> str:
+    return "-" if value is None else format(value * scale, spec)
+
+
+def print_table(summary: dict) -> None:
+    """The per-kind table and the overall line."""
+    print(f"{'kind':<14} {'n':>6} {'accuracy %':>11} {'errors':>7} {'mean conf':>10}")
+    for kind, f in summary["kinds"].items():
+        acc, conf = _fmt(f["accuracy"], 100, ".1f"), _fmt(f["mean_confidence"], 1, ".3f")
+        print(f"{kind:<14} {f['n']:>6} {acc:>11} {f['errors']:>7} {conf:>10}")
+    o = summary["overall"]
+    print(f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images ({o['correct']} correct, {o['errors']} refused)")
+
+
+def write_predictions(out: Path, rows: list[tuple[Path, int, str]], results: list[Result]) -> None:
+    """predictions.csv next to labels.csv: file,label,kind,digit,confidence,error."""
+    with open(out / "predictions.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "label", "kind", "digit", "confidence", "error"])
+        for (path, label, kind), (digit, conf, err) in zip(rows, results):
+            w.writerow([path.name, label, kind, "" if digit is None else digit, f"{conf:.4f}", err or ""])
+
+
+def _default_data() -> Path:
+    env = os.environ.get("DIGITWATCH_MNIST")
+    return Path(env) if env else (REPO / ".." / "shared" / "data" / "mnist.npz").resolve()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; --model is required unless daemon/models/default.keras exists."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=_default_data(), help="mnist.npz (default: $DIGITWATCH_MNIST or ../shared/data/mnist.npz)")
+    if BUNDLED_MODEL.exists():
+        p.add_argument("--model", type=Path, default=BUNDLED_MODEL, help=f"Keras model (default: {BUNDLED_MODEL})")
+    else:
+        p.add_argument("--model", type=Path, required=True, help="Keras model file (.keras)")
+    p.add_argument("--n", type=int, default=500, help="images per kind (default 500)")
+    p.add_argument("--kinds", default=",".join(realistic.KINDS), help="comma-separated kinds (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the digit sample and of the rendering")
+    p.add_argument("--out", type=Path, help="keep the images here (default: a temporary folder, removed)")
+    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = p.parse_args(argv)
+    args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = [k for k in args.kinds if k not in realistic.KINDS]
+    if unknown:
+        p.error(f"unknown kind(s): {', '.join(unknown)} (known: {', '.join(realistic.KINDS)})")
+    if args.n < 1:
+        p.error("--n must be at least 1")
+    for name in ("data", "model"):
+        if not getattr(args, name).exists():
+            p.error(f"--{name}: no such file: {getattr(args, name)}")
+    return args
+
+
+def run(args: argparse.Namespace, out: Path) -> dict:
+    """Generate the set into ``out``, recognise it, print the table; return the figures."""
+    with np.load(args.data) as d:
+        x, y = d["x_test"], d["y_test"]
+    t0 = time.perf_counter()
+    rows = realistic.write_set(out, x, y, args.kinds, args.n, args.seed)
+    t1 = time.perf_counter()
+    results = recognize([r[0] for r in rows], args.model)
+    t2 = time.perf_counter()
+    write_predictions(out, rows, results)
+    summary = summarize(rows, results, args.kinds)
+    print(f"model {args.model}  data {args.data}  seed {args.seed}  {args.n} per kind")
+    print(f"generated {len(rows)} images in {t1 - t0:.1f}s, recognised in {t2 - t1:.1f}s")
+    print_table(summary)
+    summary.update(
+        model=str(args.model), data=str(args.data), seed=args.seed, n_per_kind=args.n,
+        generate_seconds=round(t1 - t0, 2), recognize_seconds=round(t2 - t1, 2),
+    )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.out is not None:
+        summary = run(args, args.out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="digitwatch-bench-") as tmp:
+            summary = run(args, Path(tmp))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The ``digitwatch`` command. Heavy imports (TensorFlow) happen only in the subcommands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import config as config_mod
+from .errors import DigitwatchError
+
+
+def _version() -> str:
+    try:
+        return version("digitwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("DIGITWATCH_CONFIG"),
+        help="YAML configuration file (default: $DIGITWATCH_CONFIG; keys may be omitted)",
+    )
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("settings (override the config file and DIGITWATCH_* variables)")
+    for f in fields(config_mod.Config):
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", metavar="VALUE", default=None)
+
+
+def _config_from(args: argparse.Namespace) -> config_mod.Config:
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_")}
+    return config_mod.load(args.config, overrides=overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digitwatch",
+        description="Recognise handwritten digits in images dropped into a folder; write CSV/JSON results.",
+    )
+    parser.add_argument("--version", action="version", version=f"digitwatch {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="watch the inbox and write results to the outbox (the service)")
+    _add_config(run)
+    _add_config_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train a model on MNIST and publish it to the checkpoint folder")
+    _add_config(train)
+    train.add_argument("--data", metavar="PATH", help="mnist.npz, or a folder of the four idx files (gzipped or not); "
+                       "default: Keras' download (needs network)")
+    train.add_argument("--recipe", choices=("seed", "robust"), default="seed", help="model recipe (default: seed)")
+    train.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
+    train.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
+    train.add_argument("--checkpoint", metavar="DIR", help="publish into DIR (default: 'checkpoint' from the config)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="accuracy of a model on the MNIST test split; last line is JSON")
+    _add_config(ev)
+    ev.add_argument("--model", metavar="PATH", help=".keras model (default: the one the daemon would serve)")
+    ev.add_argument("--data", metavar="PATH", help="mnist.npz or idx folder (default: Keras' download)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="recognise files and folders; results to stdout")
+    _add_config(pr)
+    pr.add_argument("--model", metavar="PATH", help=".keras model (default: the one the daemon would serve)")
+    pr.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default: csv)")
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (recursed)")
+    pr.set_defaults(func=cmd_predict)
+
+    st = sub.add_parser("status", help="what the running daemon is doing")
+    _add_config(st)
+    _add_config_flags(st)
+    st.set_defaults(func=cmd_status)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import serve
+
+    return serve(_config_from(args))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from digitwatch.training.fit import TrainOptions, dump, train
+
+    cfg = config_mod.load(args.config)
+    metrics = train(
+        TrainOptions(
+            data=args.data,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else cfg.checkpoint,
+            recipe=args.recipe,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            seed=args.seed,
+            verbose=0 if args.quiet else 2,
+        )
+    )
+    print(dump({k: v for k, v in metrics.items() if k != "history"}))
+    return 0
+
+
+def _model_ref(args: argparse.Namespace) -> Any:
+    from .errors import NoInputError
+    from .registry import ModelRef, current, file_id
+
+    if args.model:
+        path = Path(args.model)
+        if not path.is_file():
+            raise NoInputError(f"--model {path}: no such file")
+        return ModelRef(file_id(path), path, "file")
+    return current(config_mod.load(args.config).checkpoint)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from digitwatch.training.evaluate import evaluate, summary
+
+    report = evaluate(_model_ref(args), args.data)
+    print(summary(report))
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import predict
+
+    cfg = config_mod.load(args.config)
+    return predict(args.paths, _model_ref(args), cfg, args.format, sys.stdout.buffer)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import show
+
+    return show(_config_from(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except DigitwatchError as exc:
+        print(f"digitwatch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("digitwatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Configuration: defaults in code < YAML file < DIGITWATCH_* environment < CLI flags.
+
+Everything is validated once, at start-up, into a frozen :class:`Config`.
+Unknown keys are errors (a renamed key must never be silently ignored), and
+every error names the key and where its value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_PREFIX = "DIGITWATCH_"
+PATH_KEYS = ("inbox", "outbox", "archive", "failed", "checkpoint")
+FORMATS = ("csv", "json")
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The daemon's settings. ``config.yaml`` documents each key with its default."""
+
+    inbox: Path = Path("inbox")
+    outbox: Path = Path("outbox")
+    archive: Path = Path("archive")
+    failed: Path = Path("failed")
+    checkpoint: Path = Path("checkpoints")
+    max_batch: int = 256
+    max_wait_ms: int = 20
+    low_confidence: float = 0.8
+    polling: bool = False
+    poll_interval_s: float = 1.0
+    rescan_interval_s: float = 60.0
+    settle_ms: int = 500
+    recursive: bool = False
+    ignore_patterns: tuple[str, ...] = (".*", "*.part", "*.tmp", "*.crdownload", "~*")
+    formats: tuple[str, ...] = ("csv",)
+    decode_workers: int = 2
+    queue_size: int = 10000
+    max_pixels: int = 40_000_000
+    max_file_mb: float = 50.0
+    canary_min_accuracy: float = 0.9
+    model_poll_s: float = 2.0
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    @property
+    def state_dir(self) -> Path:
+        """Claimed files and the journal live inside the inbox, so claiming is a same-filesystem rename."""
+        return self.inbox / ".digitwatch"
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Merge the layers and validate. ``overrides`` are CLI flags (None values are ignored)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_from_yaml(Path(path)))
+    values.update(_from_env(os.environ if env is None else env))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _check_known(key, "command line")
+            values[key] = (value, "command line", Path.cwd())
+    parsed = {key: _parse(key, raw, origin, base) for key, (raw, origin, base) in values.items()}
+    home = Path(path).resolve().parent if path is not None else Path.cwd()
+    for key in PATH_KEYS:  # default folders sit next to the config file (else in the working directory)
+        parsed.setdefault(key, home / getattr(Config, key))
+    config = dataclasses.replace(Config(), **parsed)
+    _validate(config)
+    return config
+
+
+def _check_known(key: str, origin: str) -> None:
+    if key not in _FIELDS:
+        raise ConfigError(f"unknown configuration key '{key}' in {origin} (known keys: {', '.join(_FIELDS)})")
+
+
+def _from_yaml(path: Path) -> dict[str, tuple[Any, str, Path]]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of key: value")
+    base = path.resolve().parent
+    out = {}
+    for key, value in data.items():
+        _check_known(str(key), str(path))
+        out[str(key)] = (value, str(path), base)
+    return out
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, tuple[Any, str, Path]]:
+    out = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        _check_known(key, f"environment variable {name}")
+        out[key] = (value, f"environment variable {name}", Path.cwd())
+    return out
+
+
+def _parse(key: str, raw: Any, origin: str, base: Path) -> Any:
+    kind = _FIELDS[key].type
+    where = f"'{key}' (from {origin})"
+    try:
+        if kind == "Path":
+            if not isinstance(raw, (str, os.PathLike)) or not str(raw):
+                raise ValueError("expected a folder path")
+            p = Path(os.path.expanduser(str(raw)))
+            return p if p.is_absolute() else base / p
+        if kind == "bool":
+            return _parse_bool(raw)
+        if kind == "int":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("expected a whole number")
+            return int(raw)
+        if kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            return float(raw)
+        if kind == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+                raise ValueError("expected a list of strings")
+            return tuple(i.strip() for i in items if i.strip())
+        if not isinstance(raw, str):
+            raise ValueError("expected a string")
+        return raw.strip().lower()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad value {raw!r} for {where}: {exc}") from None
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _validate(c: Config) -> None:
+    def need(ok: bool, key: str, rule: str) -> None:
+        if not ok:
+            raise ConfigError(f"bad value {getattr(c, key)!r} for '{key}': {rule}")
+
+    need(1 <= c.max_batch <= 4096, "max_batch", "must be between 1 and 4096")
+    need(0 <= c.max_wait_ms <= 60_000, "max_wait_ms", "must be between 0 and 60000")
+    need(0.0 <= c.low_confidence <= 1.0, "low_confidence", "must be between 0 and 1")
+    need(c.poll_interval_s > 0, "poll_interval_s", "must be positive")
+    need(c.rescan_interval_s > 0, "rescan_interval_s", "must be positive")
+    need(c.settle_ms >= 0, "settle_ms", "must not be negative")
+    need(bool(c.formats) and all(f in FORMATS for f in c.formats), "formats", f"must be a list of {FORMATS}")
+    need(1 <= c.decode_workers <= 64, "decode_workers", "must be between 1 and 64")
+    need(c.queue_size >= c.max_batch, "queue_size", "must be at least max_batch")
+    need(c.max_pixels >= 64, "max_pixels", "must be at least 64")
+    need(c.max_file_mb > 0, "max_file_mb", "must be positive")
+    need(0.0 <= c.canary_min_accuracy <= 1.0, "canary_min_accuracy", "must be between 0 and 1")
+    need(c.model_poll_s > 0, "model_poll_s", "must be positive")
+    need(c.log_format in LOG_FORMATS, "log_format", f"must be one of {LOG_FORMATS}")
+    need(c.log_level in LOG_LEVELS, "log_level", f"must be one of {LOG_LEVELS}")
+    inbox = c.inbox.resolve()
+    for key in ("outbox", "archive", "failed", "checkpoint"):
+        other = getattr(c, key).resolve()
+        need(
+            other != inbox and inbox not in other.parents,
+            key,
+            f"must not be inside the inbox {inbox} (the daemon would feed on its own output)",
+        )
+
+
+def ensure_folders(c: Config) -> None:
+    """Create the folders the daemon needs, or say which one could not be created."""
+    for key in (*PATH_KEYS,):
+        folder = getattr(c, key)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create folder '{key}' = {folder}: {exc.strerror}") from None
+        if not folder.is_dir():
+            raise ConfigError(f"'{key}' = {folder} is not a folder")
+    for sub in (c.state_dir, c.state_dir / "work"):
+        try:
+            sub.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create state folder {sub}: {exc.strerror}") from None
+
+
+def as_dict(c: Config) -> dict[str, Any]:
+    """Plain values (for logs and ``status``)."""
+    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(c).items()}
+
+
+__all__ = ["Config", "load", "ensure_folders", "as_dict"]

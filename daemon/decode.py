@@ -1,0 +1,99 @@
+"""Bytes of any image file Pillow reads -> one 2-D luminance array (float32, 0..1).
+
+Handles every mode a user's file may have (RGB, RGBA/LA with transparency,
+palette, 16-bit and float grayscale, CMYK, 1-bit), applies EXIF orientation,
+takes the first frame of multi-frame files, and refuses decompression bombs
+from the header, before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import ImageError
+
+DRAFT_MIN_SIDE = 512  # large JPEGs are decoded at reduced scale, but never below this
+
+# Our own limit (config: max_pixels) is enforced before decoding; this only keeps
+# Pillow from warning below it.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    gray: np.ndarray  # 2-D float32, 0..1, as the picture looks (not yet inverted)
+    frames: int  # number of frames in the file; only the first is read
+
+
+def decode(data: bytes, max_pixels: int = 40_000_000) -> Decoded:
+    """Decode ``data`` into a luminance array. Raises :class:`ImageError` on anything unreadable."""
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"image too large: {width}x{height} = {width * height:,} pixels "
+                    f"(limit max_pixels = {max_pixels:,})"
+                )
+            if width < 1 or height < 1:
+                raise ImageError(f"image has no pixels ({width}x{height})")
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            if img.format == "JPEG" and max(width, height) >= 2 * DRAFT_MIN_SIDE:
+                scale = max(width, height) // DRAFT_MIN_SIDE
+                img.draft("L", (width // scale, height // scale))
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return Decoded(gray=_luminance(img), frames=frames)
+    except ImageError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"cannot decode image: {exc}") from None
+
+
+def _luminance(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        if mode == "F":
+            lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+            if lo < 0.0 or hi > 1.0:
+                a = (a - lo) / max(hi - lo, 1e-12)
+            return np.nan_to_num(a, nan=0.0)
+        hi = float(a.max())
+        scale = 255.0 if hi <= 255 else 65535.0 if hi <= 65535 else hi
+        return np.clip(a / scale, 0.0, 1.0)
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        lum = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
+        if alpha.min() < 0.99:
+            return _composite(lum, alpha)
+        return lum
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Put transparent pixels on a paper that contrasts with the opaque ink.
+
+    Transparency marks the background: dark strokes on a transparent canvas go
+    onto white, light strokes onto black (never blindly onto black, which would
+    hide black ink).
+    """
+    weight = float(alpha.sum())
+    if weight < 1e-6:
+        return np.ones_like(lum)
+    ink_level = float((lum * alpha).sum()) / weight
+    paper = 1.0 if ink_level < 0.5 else 0.0
+    return lum * alpha + paper * (1.0 - alpha)

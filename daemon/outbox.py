@@ -1,0 +1,69 @@
+"""Write a batch's results into the outbox: one new file per batch and format, atomically.
+
+Names sort by time (``results-<UTC time>-<batch>.csv``). Each file is written
+under a hidden temporary name and fsynced first; :func:`publish` renames them
+into place and fsyncs the folder, so a job that globs ``outbox/*.csv`` never
+sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .fsutil import fsync_dir
+from .results import Result, to_csv, to_json
+
+WRITERS = {"csv": to_csv, "json": to_json}
+
+
+def batch_stem(instance: str, seq: int) -> str:
+    t = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(t)) + f"{int(t * 1000) % 1000:03d}Z"
+    return f"results-{stamp}-{instance}-{seq:06d}"
+
+
+def write_temporary(outbox: Path, stem: str, results: list[Result], formats: tuple[str, ...]) -> list[tuple[Path, Path]]:
+    """Write and fsync each format under a temporary name; return [(temporary, final)]."""
+    outputs = []
+    for fmt in formats:
+        final = outbox / f"{stem}.{fmt}"
+        tmp = outbox / f".{stem}.{fmt}.tmp"
+        data = WRITERS[fmt](results)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        outputs.append((tmp, final))
+    return outputs
+
+
+def publish(outputs: list[tuple[Path, Path]]) -> None:
+    """Rename temporaries into place (skipping ones already renamed) and make it durable."""
+    folders = set()
+    for tmp, final in outputs:
+        try:
+            os.rename(tmp, final)
+        except FileNotFoundError:
+            pass  # renamed before a crash (and perhaps already collected downstream)
+        folders.add(final.parent)
+    for folder in folders:
+        fsync_dir(folder)
+
+
+def remove_orphans(outbox: Path, instance: str) -> int:
+    """Delete a dead instance's temporary files that were never recorded (written just before a crash).
+
+    Call it after that instance's recorded batches are finished: what is left was never published.
+    """
+    removed = 0
+    for entry in outbox.iterdir():
+        if entry.name.startswith(".results-") and entry.name.endswith(".tmp") and f"-{instance}-" in entry.name:
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed

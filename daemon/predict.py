@@ -1,0 +1,59 @@
+"""``digitwatch predict``: files and folders -> result rows on stdout, in the outbox schema."""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .config import Config
+from .infer import Predictor, quiet_native_stderr
+from .recognize import Limits, Prepared, classify, prepare_all
+from .registry import ModelRef
+from .results import clean_text, to_csv, to_jsonl
+
+CHUNK = 256
+
+
+def expand(args: list[str]) -> Iterator[tuple[str, Path]]:
+    """(name as shown, path) for every file: files as given, folders recursed in sorted order."""
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    yield full, Path(full)
+        else:
+            yield arg, path
+
+
+def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO) -> int:
+    with quiet_native_stderr():
+        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
+    predictor = Predictor.load(ref)
+    limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
+    items = list(expand(args))
+    show_progress = len(items) >= 1000
+    done = 0
+    with ThreadPoolExecutor(cfg.decode_workers) as pool:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            prepared: list[Prepared] = prepare_all([p for _, p in chunk], limits, pool)
+            names = [clean_text(n) for n, _ in chunk]
+            results = classify(names, prepared, predictor, cfg.low_confidence)
+            if fmt == "csv":
+                data = to_csv(results)
+                out.write(data if start == 0 else data.split(b"\r\n", 1)[1])
+            else:
+                out.write(to_jsonl(results))
+            out.flush()
+            done += len(chunk)
+            if show_progress:
+                print(f"\r{done}/{len(items)} files", end="", file=sys.stderr, flush=True)
+    if show_progress:
+        print(file=sys.stderr)
+    return 0

@@ -1,0 +1,222 @@
+"""Turn any grayscale picture of one digit into what the network was trained on.
+
+MNIST digits are white ink on black, size-normalised to fit a 20x20 box
+(aspect ratio kept), anti-aliased, and centred by centre of mass in 28x28.
+:func:`normalize` does the same to a user's picture. It is pure (array in,
+array out) and is used both by inference and by training, so the two never
+drift apart.
+
+The steps, in order:
+
+1. work on a reduced copy (block mean) so large scans cost the same as small
+   drawings; a block mean keeps a thin pen line as a fainter line rather than
+   dropping it;
+2. polarity: ink is whatever lies on the far side of the paper level (the
+   median), so dark-on-light and light-on-dark both work;
+3. paper: a grey opening much wider than a stroke estimates the (possibly
+   uneven) background, which is subtracted;
+4. ink vs paper: Otsu's threshold on the ink map, refused when the contrast
+   does not stand out of the paper's noise (blank page -> :class:`NoDigitError`);
+5. specks and border noise are dropped; the digit is the largest ink
+   component plus the ones near it;
+6. a digit that is small on a large page is re-done on a crop at full
+   resolution;
+7. stroke width is measured and thin strokes are thickened so that, at 28x28,
+   they are at least as wide as MNIST's thinnest pens;
+8. crop, scale into 20x20 keeping aspect ratio, pad to 28x28, shift so the
+   centre of mass sits in the middle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .errors import ImageError
+
+SIZE = 28
+BOX = 20
+WORK_MAX = 192  # longest side of the working copy, in pixels
+MIN_DIGIT_WORK = 48  # a digit smaller than this on a reduced page is re-done at full resolution
+MIN_STROKE = 2.2  # thinnest stroke at 28x28, in pixels (MNIST's pens are ~2-4)
+MIN_CONTRAST = 0.06  # ink must differ from paper by at least this much (0..1 scale)
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+class NoDigitError(ImageError):
+    """The picture holds no ink that could be a digit (blank page, pure noise)."""
+
+
+def normalize(gray: np.ndarray) -> np.ndarray:
+    """Return the 28x28 float32 MNIST-style image (white ink on black, 0..1) of ``gray``.
+
+    ``gray`` is a 2-D luminance array: floats in 0..1, or any integer dtype
+    (scaled by the dtype's range). Raises :class:`NoDigitError` when there is
+    no digit to read.
+    """
+    g = _as_unit_float(gray)
+    if g.ndim != 2 or min(g.shape) < 1:
+        raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
+    ink = _ink_of_digit(g, allow_zoom=True)
+    return _to_mnist_box(ink)
+
+
+def _as_unit_float(gray: np.ndarray) -> np.ndarray:
+    a = np.asarray(gray)
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+    a = a.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(a)):
+        a = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(a, 0.0, 1.0)
+
+
+def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    if f <= 1:
+        return a
+    h, w = (a.shape[0] // f) * f, (a.shape[1] // f) * f
+    if h == 0 or w == 0:
+        return a
+    return a[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+
+
+def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
+    """Soft ink map (0..1, ink bright) of the digit in ``g``, cropped to it and stroke-normalised."""
+    factor = max(1, -(-max(g.shape) // WORK_MAX))
+    small = _block_mean(g, factor)
+    ink = _ink_map(small)
+    mask = ink > _threshold(ink)
+    mask = _digit_components(mask, ink)
+    rows, cols = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    extent = max(bottom - top, right - left)
+
+    if allow_zoom and factor > 1 and extent < MIN_DIGIT_WORK:
+        margin = max(2, extent // 2)
+        t, b = max(0, top - margin) * factor, min(small.shape[0], bottom + margin) * factor
+        l, r = max(0, left - margin) * factor, min(small.shape[1], right + margin) * factor
+        return _ink_of_digit(g[t:b, l:r], allow_zoom=False)
+
+    soft = ink[top:bottom, left:right] * ndimage.binary_dilation(mask, _EIGHT)[top:bottom, left:right]
+    core = np.percentile(soft[mask[top:bottom, left:right]], 90)
+    soft = np.clip(soft / max(core, 1e-6), 0.0, 1.0)
+    return _thicken(soft, mask[top:bottom, left:right], extent)
+
+
+def _ink_map(a: np.ndarray) -> np.ndarray:
+    """Ink strength per pixel: distance from the local paper level, on the ink's side."""
+    smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
+    paper = float(np.median(smooth))
+    if paper - smooth.min() >= smooth.max() - paper:
+        a = 1.0 - a  # dark ink on light paper: make ink bright
+    size = max(7, max(a.shape) // 3)
+    background = ndimage.grey_opening(a, size=(min(size, a.shape[0]), min(size, a.shape[1])))
+    background = ndimage.uniform_filter(background, max(3, size // 2))
+    return np.clip(a - background, 0.0, None)
+
+
+def _threshold(ink: np.ndarray) -> float:
+    """Otsu's threshold, refused when the ink does not stand out of the paper's noise."""
+    peak = float(np.percentile(ink, 99.9)) if ink.size > 1000 else float(ink.max())
+    noise = float(np.median(ink)) + 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
+    if peak < MIN_CONTRAST or peak < 5.0 * noise:
+        raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+    hist, edges = np.histogram(ink, bins=64, range=(0.0, peak))
+    hist = hist.astype(np.float64)
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centers)
+    mu0 = m0 / np.maximum(w0, 1e-12)
+    mu1 = (m0[-1] - m0) / np.maximum(w1, 1e-12)
+    between = w0 * w1 * (mu0 - mu1) ** 2
+    otsu = float(centers[int(np.argmax(between))])
+    return min(max(otsu, 0.2 * peak, noise * 2.0), 0.6 * peak)
+
+
+def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Keep the digit: the largest ink component and those close to it; drop specks and edge lines."""
+    labels, n = ndimage.label(mask, _EIGHT)
+    if n == 0:
+        raise NoDigitError("no digit found: no ink after thresholding")
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    h, w = mask.shape
+    band_r, band_c = max(1, round(h * 0.03)), max(1, round(w * 0.03))
+    border = np.zeros_like(mask)
+    border[:band_r, :] = border[-band_r:, :] = True
+    border[:, :band_c] = border[:, -band_c:] = True
+    in_border = np.bincount(labels[border], minlength=n + 1)[1:]
+
+    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i]]
+    if not candidates:
+        candidates = list(range(n))
+    largest = max(candidates, key=lambda i: areas[i])
+    min_area = max(2, 0.04 * areas[largest])
+    keep = [largest]
+    t, b = boxes[largest][0].start, boxes[largest][0].stop
+    l, r = boxes[largest][1].start, boxes[largest][1].stop
+    rest = [i for i in candidates if i != largest and areas[i] >= min_area]
+    changed = True
+    while changed:
+        changed = False
+        reach = 0.35 * max(b - t, r - l)
+        for i in list(rest):
+            sr, sc = boxes[i]
+            gap_r = max(0, sr.start - b, t - sr.stop)
+            gap_c = max(0, sc.start - r, l - sc.stop)
+            if max(gap_r, gap_c) <= reach:
+                keep.append(i)
+                rest.remove(i)
+                t, b = min(t, sr.start), max(b, sr.stop)
+                l, r = min(l, sc.start), max(r, sc.stop)
+                changed = True
+    if areas[keep].sum() < 3:
+        raise NoDigitError("no digit found: only specks of ink")
+    return np.isin(labels, np.asarray(keep) + 1)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels: a stroke of width w and length L has area w*L and ~2L edge pixels."""
+    area = int(mask.sum())
+    interior = ndimage.binary_erosion(mask, structure=np.ones((3, 3), dtype=bool), border_value=0)
+    edge = area - int(interior.sum())
+    return 2.0 * area / max(edge, 1)
+
+
+def _thicken(soft: np.ndarray, mask: np.ndarray, extent: int) -> np.ndarray:
+    """Grey-dilate strokes that would end up thinner than MIN_STROKE pixels at 28x28."""
+    scale = BOX / max(extent, 1)
+    width = _stroke_width(mask)
+    grow = MIN_STROKE / scale - width
+    if grow < 1.0:
+        return soft
+    size = int(round(grow)) + 1
+    pad = size
+    padded = np.pad(soft, pad)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
+    return ndimage.grey_dilation(padded, footprint=disk)
+
+
+def _to_mnist_box(soft: np.ndarray) -> np.ndarray:
+    """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
+    rows, cols = np.nonzero(soft > 0.05)
+    soft = soft[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = soft.shape
+    scale = BOX / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    img = Image.fromarray(soft.astype(np.float32), mode="F")
+    fitted = np.asarray(img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
+    fitted = np.clip(fitted, 0.0, 1.0)
+    total = fitted.sum()
+    cy, cx = ndimage.center_of_mass(fitted) if total > 0 else ((nh - 1) / 2, (nw - 1) / 2)
+    top = int(round(SIZE / 2 - 0.5 - cy))
+    left = int(round(SIZE / 2 - 0.5 - cx))
+    top = min(max(top, 0), SIZE - nh)
+    left = min(max(left, 0), SIZE - nw)
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[top : top + nh, left : left + nw] = fitted
+    return out

@@ -1,0 +1,115 @@
+"""Files -> result rows: read and decode in parallel, normalise, run the network once per batch.
+
+Shared by ``digitwatch predict`` and the daemon's worker. Problems with one
+image never raise: they become an ``error`` row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .decode import decode
+from .errors import ImageError
+from .infer import Predictor
+from .preprocess import normalize
+from .results import Result, utc_now
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int = 40_000_000
+    max_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One input after reading and preprocessing, before the network."""
+
+    sha256: str
+    x: np.ndarray | None  # 28x28 float32, or None when the input could not be read
+    error: str = ""
+    note: str = ""
+
+
+def read_input(path: Path, max_bytes: int) -> bytes:
+    """Read a regular file without following a symbolic link; refuse folders, devices and huge files."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            raise ImageError("symbolic link: not followed") from None
+        raise ImageError(f"cannot open: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError("not a regular file")
+        if info.st_size > max_bytes:
+            raise ImageError(f"file too large: {info.st_size:,} bytes (limit max_file_mb = {max_bytes / 2**20:g})")
+        chunks = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise ImageError(f"file too large: over {max_bytes:,} bytes (limit max_file_mb)")
+        return data
+    except OSError as exc:
+        raise ImageError(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def prepare(path: Path, limits: Limits) -> Prepared:
+    """Read, hash, decode and normalise one file; never raises for a bad image."""
+    digest = ""
+    try:
+        data = read_input(path, limits.max_bytes)
+        digest = hashlib.sha256(data).hexdigest()
+        decoded = decode(data, limits.max_pixels)
+        note = f"multi-frame file: read frame 1 of {decoded.frames}" if decoded.frames > 1 else ""
+        return Prepared(digest, normalize(decoded.gray), note=note)
+    except ImageError as exc:
+        return Prepared(digest, None, error=str(exc))
+    except (MemoryError, ValueError, OSError) as exc:
+        return Prepared(digest, None, error=f"cannot process: {type(exc).__name__}: {exc}")
+
+
+def prepare_all(paths: list[Path], limits: Limits, pool: Executor | None) -> list[Prepared]:
+    if pool is None or len(paths) < 2:
+        return [prepare(p, limits) for p in paths]
+    return list(pool.map(prepare, paths, [limits] * len(paths)))
+
+
+def classify(names: list[str], prepared: list[Prepared], predictor: Predictor, low_confidence: float) -> list[Result]:
+    """Run the network once over every readable input; one Result per input, in order."""
+    ok = [i for i, p in enumerate(prepared) if p.x is not None]
+    probs = predictor.predict(np.stack([prepared[i].x for i in ok])) if ok else np.zeros((0, 10), np.float32)
+    by_index = dict(zip(ok, probs))
+    now = utc_now()
+    results = []
+    for i, (name, p) in enumerate(zip(names, prepared)):
+        if i not in by_index:
+            results.append(Result(name, None, None, "error", p.error, predictor.model_id, now, p.sha256, p.note))
+            continue
+        row = by_index[i]
+        digit = int(row.argmax())
+        confidence = float(row[digit])
+        status = "ok" if confidence >= low_confidence else "low_confidence"
+        results.append(
+            Result(
+                name, digit, round(confidence, 6), status, "", predictor.model_id, now, p.sha256, p.note,
+                [round(float(v), 6) for v in row],
+            )
+        )
+    return results

@@ -1,0 +1,113 @@
+"""Find files in the inbox: watchdog events, plus a periodic rescan for whatever events missed.
+
+Events say *when* to look; they are never trusted to be complete. inotify's
+queue can overflow (watchdog drops that event), network shares send no
+events, and a polling observer can die quietly - so the inbox is also listed
+at start-up and every ``rescan_interval_s``, and a dead observer is restarted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.api import BaseObserver
+
+STATE_NAME = ".digitwatch"
+
+# offer(path, state): see Intake.offer for the states "ready", "writing", "settle".
+Offer = Callable[[Path, str], None]
+
+
+def ignored(name: str, patterns: tuple[str, ...]) -> bool:
+    return name == STATE_NAME or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def wanted(inbox: Path, path: Path, patterns: tuple[str, ...], recursive: bool) -> bool:
+    """Is ``path`` an inbox entry the daemon should take (not hidden/ignored, at an allowed depth)?"""
+    try:
+        rel = path.relative_to(inbox)
+    except ValueError:
+        return False
+    parts = rel.parts
+    if not parts or (len(parts) > 1 and not recursive):
+        return False
+    return not any(ignored(p, patterns) for p in parts)
+
+
+def scan(inbox: Path, patterns: tuple[str, ...], recursive: bool) -> Iterator[Path]:
+    """Every candidate entry in the inbox. Non-recursive: files, links and folders at the top level."""
+    stack = [inbox]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                if ignored(entry.name, patterns):
+                    continue
+                if recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    yield Path(entry.path)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, inbox: Path, patterns: tuple[str, ...], recursive: bool, offer: Offer, polling: bool):
+        self.inbox, self.patterns, self.recursive, self.offer, self.polling = inbox, patterns, recursive, offer, polling
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if self.polling:  # a poll cannot see a close: everything must hold still first
+            path = event.dest_path if isinstance(event, (FileMovedEvent, DirMovedEvent)) else event.src_path
+            state = "settle"
+        elif isinstance(event, (FileMovedEvent, DirMovedEvent)):
+            path, state = event.dest_path, "settle" if event.is_directory else "ready"
+        elif isinstance(event, FileClosedEvent):
+            path, state = event.src_path, "ready"
+        elif isinstance(event, (FileCreatedEvent, DirCreatedEvent)):
+            path, state = event.src_path, "settle" if event.is_directory else "writing"
+        else:
+            return
+        if event.is_directory and self.recursive:
+            return  # its files arrive as their own events (and the rescan lists them)
+        if not path:
+            return
+        full = Path(os.fsdecode(path))
+        if wanted(self.inbox, full, self.patterns, self.recursive):
+            self.offer(full, state)
+
+
+def start_observer(
+    inbox: Path, patterns: tuple[str, ...], recursive: bool, polling: bool, poll_interval_s: float, offer: Offer
+) -> BaseObserver:
+    """Start a watchdog observer on ``inbox`` (inotify by default, polling for network shares)."""
+    if polling:
+        from watchdog.observers.polling import PollingObserver
+
+        observer: BaseObserver = PollingObserver(timeout=poll_interval_s)
+        event_filter = None
+    else:
+        from watchdog.observers.inotify import InotifyObserver
+
+        # Full events: a file renamed in from outside the inbox is a move (ready), not a create.
+        observer = InotifyObserver(generate_full_events=True)
+        event_filter = [FileClosedEvent, FileMovedEvent, FileCreatedEvent, DirCreatedEvent, DirMovedEvent]
+    handler = _Handler(inbox, patterns, recursive, offer, polling)
+    observer.schedule(handler, str(inbox), recursive=recursive, event_filter=event_filter)
+    observer.daemon = True
+    observer.start()
+    return observer
+
+
+def observer_alive(observer: BaseObserver) -> bool:
+    """The observer thread and each of its emitters must still be running."""
+    return observer.is_alive() and all(e.is_alive() for e in observer.emitters)

@@ -1,0 +1,164 @@
+"""The worker: claim a batch, recognise it, publish results, then move the inputs.
+
+Order matters for "nothing lost, nothing twice" (see journal.py): results are
+durable in the outbox before an input leaves the work folder, and the journal
+records each batch between the two steps. When the outbox or archive cannot
+be written (disk full, permissions), the batch is retried with back-off while
+its inputs stay claimed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import log
+from .claim import Claimed, WorkArea
+from .config import Config
+from .fsutil import atomic_write, fsync_dir, move_unique
+from .intake import Intake
+from .journal import Batch, Journal, Move
+from .outbox import batch_stem, publish, write_temporary
+from .recognize import Limits, classify, prepare_all
+from .reload import ModelKeeper
+from .results import clean_text
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Stats:
+    done: int = 0
+    failed: int = 0
+    batches: int = 0
+    last_error: str = ""
+    last_error_at: str = ""
+    last_batch: dict[str, object] = field(default_factory=dict)
+    heartbeat: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    def __init__(
+        self, cfg: Config, intake: Intake, work: WorkArea, journal: Journal, keeper: ModelKeeper,
+        stop: threading.Event, ping: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.cfg, self.intake, self.work, self.journal, self.keeper = cfg, intake, work, journal, keeper
+        self.stop, self.ping = stop, ping
+        self.stats = Stats()
+        self.backlog: list[Claimed] = []  # adopted from a dead daemon; processed first
+        self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
+        self._pool = ThreadPoolExecutor(cfg.decode_workers, thread_name_prefix="decode")
+        self._seq = 0
+        self._log = log.get("digitwatch.worker")
+
+    def run(self) -> None:
+        try:
+            while self.backlog and not self.stop.is_set():
+                chunk, self.backlog = self.backlog[: self.cfg.max_batch], self.backlog[self.cfg.max_batch :]
+                self.process(chunk)
+            while not self.stop.is_set():
+                self.beat()
+                paths = self.intake.take(self.cfg.max_batch, self.cfg.max_wait_ms / 1000, idle_timeout_s=0.5)
+                if paths:
+                    claims = [c for c in (self._claim(p) for p in paths) if c is not None]
+                    self.intake.release(paths)
+                    if claims:
+                        self.process(claims)
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def beat(self) -> None:
+        self.stats.heartbeat = time.monotonic()
+        self.ping()
+
+    def _claim(self, path: Path) -> Claimed | None:
+        try:
+            return self.work.claim(self.cfg.inbox, path)
+        except OSError as exc:
+            self._error("claim_failed", file=str(path), reason=exc.strerror or str(exc))
+            return None
+
+    def process(self, claims: list[Claimed]) -> None:
+        """Recognise ``claims`` and publish them as one batch; inputs stay claimed until that succeeds."""
+        started = time.perf_counter()
+        predictor = self.keeper.current
+        assert predictor is not None
+        prepared = prepare_all([c.path for c in claims], self._limits, self._pool)
+        results = classify([clean_text(c.rel) for c in claims], prepared, predictor, self.cfg.low_confidence)
+        self._seq += 1
+        stem = batch_stem(self.work.instance, self._seq)
+        moves = [Move(c.path, c.rel, r.status == "error", r.error) for c, r in zip(claims, results)]
+
+        def record() -> Batch:
+            outputs = write_temporary(self.cfg.outbox, stem, results, self.cfg.formats)
+            batch = Batch(stem, outputs, moves)
+            try:
+                self.journal.record(self.work.instance, batch)
+            except BaseException:
+                for tmp, _ in outputs:
+                    tmp.unlink(missing_ok=True)
+                raise
+            return batch
+
+        batch = self._retry("outbox_write_failed", record)
+        if batch is None:
+            return  # stopping: the inputs stay claimed and are re-done at the next start
+        if self._retry("finish_failed", lambda: finish(self.cfg, batch, self.journal) or True) is None:
+            return  # stopping: the journal finishes this batch at the next start
+        ms = (time.perf_counter() - started) * 1000
+        failed = sum(m.failed for m in moves)
+        self.stats.done += len(moves) - failed
+        self.stats.failed += failed
+        self.stats.batches += 1
+        self.stats.last_batch = {"size": len(moves), "ms": round(ms, 1), "model": predictor.model_id}
+        for r in results:
+            if r.status == "error":
+                self._log.warning("file_failed", file=r.file, reason=r.error)
+        self._log.info("batch", size=len(moves), failed=failed, ms=round(ms, 1), model=predictor.model_id, results=stem)
+
+    def _retry(self, event: str, step: Callable[[], object]) -> object | None:
+        """Run ``step`` until it succeeds, backing off on OSError; None if asked to stop meanwhile."""
+        delay = 0.5
+        while True:
+            try:
+                return step()
+            except OSError as exc:
+                self._error(event, reason=f"{exc.strerror or exc}", retry_in_s=delay)
+                if self.stop.wait(delay):
+                    return None
+                self.beat()
+                delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _error(self, event: str, **kw: object) -> None:
+        from .results import utc_now
+
+        self.stats.last_error = f"{event}: {kw.get('reason', '')}"
+        self.stats.last_error_at = utc_now()
+        self._log.error(event, **kw)
+
+
+def finish(cfg: Config, batch: Batch, journal: Journal) -> None:
+    """Publish a recorded batch's results, move its inputs, forget it. Idempotent: safe to redo after a crash."""
+    publish(batch.outputs)
+    folders = {m.claimed.parent for m in batch.moves}
+    for m in batch.moves:
+        if not os.path.lexists(m.claimed):
+            continue  # moved before a crash
+        root = cfg.failed if m.failed else cfg.archive
+        parts = [p for p in m.rel.split("/") if p not in ("", ".", "..")] or ["unnamed"]
+        folder = root.joinpath(*parts[:-1])
+        if folder.resolve() != root.resolve() and root.resolve() not in folder.resolve().parents:
+            folder = root
+        folder.mkdir(parents=True, exist_ok=True)
+        target = move_unique(m.claimed, folder, parts[-1])
+        folders.add(folder)
+        if m.failed:
+            atomic_write(folder / f"{target.name}.error.txt", (m.error + "\n").encode(), sync_dir=False)
+    for folder in folders:
+        fsync_dir(folder)
+    journal.forget(batch.batch_id)

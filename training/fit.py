@@ -1,0 +1,118 @@
+"""``digitwatch train``: fit a recipe on MNIST, evaluate on the test split, publish atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitwatch.daemon.errors import DataError
+from . import data as mnist_data
+from .inputs import prepare
+from .recipes import RECIPES, augmenter
+
+VALIDATION = 5000  # the seed holds out the first 5,000 training images
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    data: str | None
+    checkpoint: Path
+    recipe: str = "seed"
+    epochs: int | None = None
+    batch_size: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    verbose: int = 2
+
+
+def train(opts: TrainOptions) -> dict[str, Any]:
+    """Train, evaluate and publish. Returns the metrics dict (also written next to the model)."""
+    recipe = RECIPES[opts.recipe]
+    epochs = opts.epochs or recipe.epochs
+    batch_size = opts.batch_size or recipe.batch_size
+    if epochs < 1 or batch_size < 1:
+        raise DataError("--epochs and --batch-size must be at least 1")
+    ds = mnist_data.load(opts.data)
+    n_val = min(VALIDATION, len(ds.x_train) // 12)
+    x_val, y_val = ds.x_train[:n_val], ds.y_train[:n_val]
+    x_tr, y_tr = ds.x_train[n_val:], ds.y_train[n_val:]
+    if opts.limit is not None:
+        if opts.limit < 1:
+            raise DataError("--limit must be at least 1")
+        x_tr, y_tr = x_tr[: opts.limit], y_tr[: opts.limit]
+    if n_val < 1 or len(x_tr) < 1:
+        raise DataError(f"{ds.source}: too few training images ({len(ds.x_train)})")
+
+    _log(f"preparing {len(x_tr)} training, {n_val} validation, {len(ds.x_test)} test images ({recipe.name} recipe)")
+    x_tr, x_val, x_test = (prepare(x, recipe.normalize) for x in (x_tr, x_val, ds.x_test))
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(opts.seed)
+    steps = -(-len(x_tr) // batch_size)
+    model = recipe.build(steps, epochs)
+    one_hot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
+    train_set = tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr))).shuffle(
+        len(x_tr), seed=opts.seed, reshuffle_each_iteration=True
+    ).batch(batch_size)
+    if recipe.augment:
+        aug = augmenter(opts.seed)
+        train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    train_set = train_set.prefetch(tf.data.AUTOTUNE)
+
+    with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
+        best = os.path.join(tmp, "best.keras")
+        started = time.monotonic()
+        history = model.fit(
+            train_set,
+            epochs=epochs,
+            validation_data=(x_val, one_hot(y_val)),
+            callbacks=[keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)],
+            verbose=opts.verbose,
+        )
+        seconds = time.monotonic() - started
+        model = keras.models.load_model(best, safe_mode=True)
+        test_loss, test_acc = model.evaluate(x_test, one_hot(ds.y_test), batch_size=512, verbose=0)
+        metrics = {
+            "recipe": recipe.name,
+            "recipe_summary": recipe.summary,
+            "data": ds.source,
+            "train_images": int(len(x_tr)),
+            "validation_images": int(n_val),
+            "test_images": int(len(x_test)),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": opts.seed,
+            "inputs": "normalize" if recipe.normalize else "scale",
+            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+            "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
+            "test_accuracy": float(test_acc),
+            "test_loss": float(test_loss),
+            "train_seconds": round(seconds, 1),
+            "parameters": int(model.count_params()),
+        }
+        _log(f"test accuracy {test_acc:.4%}, loss {test_loss:.4f}, {seconds:.0f} s training")
+        from .publish import publish
+
+        published = publish(Path(best), metrics, Path(opts.checkpoint))
+    metrics["model_id"] = published.model_id
+    metrics["model_path"] = str(published.model_path)
+    _log(f"published model {published.model_id} to {published.model_path}")
+    return metrics
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def dump(metrics: dict[str, Any]) -> str:
+    return json.dumps(metrics, sort_keys=True)
