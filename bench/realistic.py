@@ -129,24 +129,71 @@ def _smooth(path: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def digit_strokes(digit: np.ndarray, threshold: float = 0.45, spur: int = 8, window: int = 7) -> list[np.ndarray]:
-    """Polylines ((n, 2) arrays of (x, y), in 28x28 pixel units) following the centre of the digit's strokes."""
+def digit_strokes(
+    digit: np.ndarray, threshold: float = 0.45, spur: int = 8, spur_width: float = 1.5, window: int = 7
+) -> list[np.ndarray]:
+    """Polylines ((n, 2) arrays of (x, y), in 28x28 pixel units) following the centre of the digit's strokes.
+
+    Thinning leaves spurs: short branches from a junction to a free end, made by
+    the corners of a blunt, thick stroke end. A branch is dropped when it is
+    shorter than ``spur`` pixels (at 4x scale) or than ``spur_width`` times the
+    stroke's half-width at its junction.
+    """
     up = _upscale(digit, UP)
-    skel = zhang_suen(up > threshold)
-    paths = _trace(_neighbours(skel))
+    mask = up > threshold
+    paths = _trace(_neighbours(zhang_suen(mask)))
     if not paths:
         return []
-    degree = {tuple(map(int, p)): 0 for path in paths for p in (path[0], path[-1])}
+    half_width = ndimage.distance_transform_edt(mask)
+    degree: dict[tuple[int, int], int] = {}
     for path in paths:
         for p in (path[0], path[-1]):
-            degree[tuple(map(int, p))] += 1
-    kept = [
-        p
-        for p in paths
-        if len(p) >= spur or (degree[tuple(map(int, p[0]))] == 1 and degree[tuple(map(int, p[-1]))] == 1)
-    ]
-    kept = kept or paths
+            key = (int(p[0]), int(p[1]))
+            degree[key] = degree.get(key, 0) + 1
+
+    def is_spur(path: np.ndarray) -> bool:
+        ends = [(int(p[0]), int(p[1])) for p in (path[0], path[-1])]
+        deg = sorted(degree[e] for e in ends)
+        if deg[0] != 1 or deg[1] < 3:
+            return False  # a whole stroke, a loop, or a link between two junctions
+        junction = ends[0] if degree[ends[0]] >= 3 else ends[1]
+        return len(path) < max(spur, spur_width * half_width[junction])
+
+    kept = [p for p in paths if not is_spur(p)] or paths
+    kept = [_extend_ends(p, mask, [degree[(int(e[0]), int(e[1]))] == 1 for e in (p[0], p[-1])]) for p in kept]
     return [(_smooth(p, window)[:, ::-1] + 0.5) / UP for p in kept]
+
+
+def _extend_ends(path: np.ndarray, mask: np.ndarray, free: list[bool], back: int = 6) -> np.ndarray:
+    """Grow the free ends of a (row, col) path straight on to the edge of ``mask``.
+
+    Thinning eats about half a stroke width off every free end; this gives it back.
+    """
+    if len(path) < 2:
+        return path
+    out = path
+    for at_start, is_free in zip((True, False), free):
+        if not is_free:
+            continue
+        end = out[0] if at_start else out[-1]
+        ref = out[min(back, len(out) - 1)] if at_start else out[max(-back - 1, -len(out))]
+        step = end - ref
+        norm = float(np.hypot(*step))
+        if norm < 1e-6:
+            continue
+        step /= norm
+        grown = []
+        pos = end.copy()
+        for _ in range(40):
+            pos = pos + step
+            r, c = int(round(pos[0])), int(round(pos[1]))
+            if not (0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and mask[r, c]):
+                break
+            grown.append(pos.copy())
+        if len(grown) > 1:
+            tip = np.asarray(grown[:-1], dtype=np.float64)  # stop just inside the ink
+            out = np.concatenate([tip[::-1], out]) if at_start else np.concatenate([out, tip])
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -440,7 +487,7 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     if rng.random() < 0.5:
         alpha = _stroke_alpha(digit, height, max(1.5, rng.uniform(0.04, 0.12) * height), rng, shape, jitter=0.3)
     else:
-        alpha = _bitmap(digit, height, rng, (1.5, 4.0), shape)
+        alpha = _bitmap(digit, height, rng, (1.5, 3.5), shape)
     alpha = alpha * np.clip(1 - 0.12 * np.abs(smooth_noise(alpha.shape, max(3.0, height / 15), rng)), 0, 1)
     ink = np.array(_dark_ink(rng)) / max(level, 1e-3)  # ink transmits a fraction of the paper's light
     _paste(canvas, alpha * rng.uniform(0.75, 1.0), np.clip(ink + rng.uniform(0.05, 0.2), 0, 1), *_position(shape, alpha.shape, rng, 0.06), multiply=True)
@@ -567,7 +614,7 @@ def off_centre(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     if rng.random() < 0.5:
         alpha = _stroke_alpha(digit, height, max(1.5, rng.uniform(0.06, 0.14) * height), rng, shape)
     else:
-        alpha = _bitmap(digit, height, rng, (1.5, 4.0), shape)
+        alpha = _bitmap(digit, height, rng, (1.5, 3.5), shape)
     ah, aw = alpha.shape
     region = rng.uniform(0.03, 0.3, 2)  # distance from the corner, as a fraction of the canvas
     top, left = int(region[0] * (h - ah)), int(region[1] * (w - aw))

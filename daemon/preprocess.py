@@ -208,7 +208,7 @@ def _to_mnist_box(soft: np.ndarray) -> np.ndarray:
     h, w = soft.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    img = Image.fromarray(soft.astype(np.float32), mode="F")
+    img = Image.fromarray(soft.astype(np.float32))
     fitted = np.asarray(img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
     fitted = np.clip(fitted, 0.0, 1.0)
     total = fitted.sum()

@@ -77,13 +77,22 @@ class _Handler(FileSystemEventHandler):
             path, state = event.src_path, "settle" if event.is_directory else "writing"
         else:
             return
-        if event.is_directory and self.recursive:
-            return  # its files arrive as their own events (and the rescan lists them)
         if not path:
             return
         full = Path(os.fsdecode(path))
-        if wanted(self.inbox, full, self.patterns, self.recursive):
-            self.offer(full, state)
+        if not wanted(self.inbox, full, self.patterns, self.recursive):
+            return
+        if event.is_directory and self.recursive:
+            # Files written before watchdog added a watch on the new folder send no event: list it.
+            try:
+                for found in scan(full, self.patterns, recursive=True):
+                    self.offer(found, "settle")
+            except OSError:
+                pass  # gone again; the periodic rescan has the last word
+            return
+        if state == "writing" and os.path.islink(full):
+            state = "settle"  # a symbolic link is never "closed after writing"
+        self.offer(full, state)
 
 
 def start_observer(

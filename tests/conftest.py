@@ -67,6 +67,7 @@ class Daemon:
         self.env = env or {}
         self.log_path = root / "daemon.log"
         self.proc: subprocess.Popen | None = None
+        self.popen_kwargs: dict = {}  # e.g. user/group, to run the daemon unprivileged
         self.inbox.mkdir(parents=True, exist_ok=True)
 
     def start(self, wait_ready: bool = True, timeout: float = 60) -> "Daemon":
@@ -79,7 +80,7 @@ class Daemon:
         env = {**os.environ, **self.env}
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=self.root, env=env, stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen(args, cwd=self.root, env=env, stdout=self._log, stderr=self._log, **self.popen_kwargs)
         if wait_ready:
             self.wait_event("ready", timeout)
         return self

@@ -1,0 +1,212 @@
+"""The real ``digitwatch run`` process on temporary folders, fed real image files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import Daemon, cli, dark_on_light, read_rows
+
+
+def drop(inbox: Path, name: str, digit, via_tmp: bool = False) -> None:
+    target = inbox / name
+    if via_tmp:
+        tmp = inbox / f".{name}.part"
+        dark_on_light(digit).save(tmp, format="PNG")
+        os.rename(tmp, target)
+    else:
+        dark_on_light(digit).save(target, format="PNG")
+
+
+def test_startup_files_stream_and_moves(daemon_factory, test_digits) -> None:
+    x, y = test_digits
+    d: Daemon = daemon_factory()
+    for i in range(5):
+        drop(d.inbox, f"early-{i}.png", x[i])
+    d.start()
+    rows = d.wait_rows(5)
+    for i in range(5, 40):
+        drop(d.inbox, f"stream-{i}.png", x[i], via_tmp=i % 2 == 0)
+        time.sleep(0.01)
+    rows = d.wait_rows(40)
+    by_file = {r["file"]: r for r in rows}
+    assert len(rows) == 40 == len(by_file)
+    correct = sum(int(by_file[f"{'early' if i < 5 else 'stream'}-{i}.png"]["digit"]) == y[i] for i in range(40))
+    assert correct >= 39
+    assert all(r["status"] in ("ok", "low_confidence") and len(r["sha256"]) == 64 for r in rows)
+    time.sleep(0.3)
+    assert sorted(p.name for p in d.archive.iterdir()) == sorted(by_file)
+    assert [p.name for p in d.inbox.iterdir()] == [".digitwatch"]
+    assert d.stop() == 0
+
+
+def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tmp_path) -> None:
+    x, y = test_digits
+    d: Daemon = daemon_factory().start()
+    png = tmp_path / "whole.png"
+    dark_on_light(x[0]).save(png)
+    data = png.read_bytes()
+    with open(d.inbox / "slow.png", "wb") as fh:  # written in two halves, 1.5 s apart
+        fh.write(data[: len(data) // 2])
+        fh.flush()
+        time.sleep(1.5)
+        fh.write(data[len(data) // 2 :])
+    for name in (".hidden.png", "download.png.part", "x.tmp", "y.crdownload", "~lock.png"):
+        (d.inbox / name).write_bytes(data)
+    (d.inbox / "empty.png").write_bytes(b"")
+    (d.inbox / "notes.txt").write_text("not an image")
+    (d.inbox / "corrupt.png").write_bytes(data[:40] + b"\0" * 50)
+    rows = d.wait_rows(4)
+    time.sleep(1.0)
+    by_file = {r["file"]: r for r in d.rows()}
+    assert set(by_file) == {"slow.png", "empty.png", "notes.txt", "corrupt.png"}
+    assert by_file["slow.png"]["status"] == "ok" and int(by_file["slow.png"]["digit"]) == y[0]
+    for name in ("empty.png", "notes.txt", "corrupt.png"):
+        assert by_file[name]["status"] == "error" and by_file[name]["error"]
+        assert (d.failed / name).exists() and (d.failed / f"{name}.error.txt").read_text().strip()
+    for name in (".hidden.png", "download.png.part", "x.tmp", "y.crdownload", "~lock.png"):
+        assert (d.inbox / name).exists(), f"ignored file {name} was touched"
+    failed_events = [e for e in d.events() if e.get("event") == "file_failed"]
+    assert {e["file"] for e in failed_events} == {"empty.png", "notes.txt", "corrupt.png"}
+    assert d.stop() == 0
+
+
+def test_sigterm_mid_burst_loses_nothing(daemon_factory, test_digits) -> None:
+    x, _ = test_digits
+    d: Daemon = daemon_factory("--max-batch", "16").start()
+    names = [f"burst-{i:04d}.png" for i in range(300)]
+    for i, name in enumerate(names):
+        drop(d.inbox, name, x[i % len(x)])
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert d.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 5
+    d.start()
+    rows = d.wait_rows(len(names))
+    counts = Counter(r["file"] for r in rows)
+    assert set(counts) == set(names) and max(counts.values()) == 1
+    assert d.stop() == 0
+
+
+def test_outbox_read_by_duckdb_and_json_format(daemon_factory, test_digits) -> None:
+    import duckdb
+
+    x, y = test_digits
+    d: Daemon = daemon_factory("--formats", "csv,json").start()
+    for i in range(12):
+        drop(d.inbox, f"d{i}.png", x[i])
+    d.wait_rows(12)
+    d.stop()
+    (n, ok) = duckdb.sql(
+        f"SELECT count(*), count(*) FILTER (WHERE status <> 'error') FROM read_csv('{d.outbox}/*.csv')"
+    ).fetchall()[0]
+    assert n == 12 and ok == 12
+    records = [r for f in sorted(d.outbox.glob("*.json")) for r in json.loads(f.read_text())]
+    assert sorted(r["file"] for r in records) == sorted(f"d{i}.png" for i in range(12))
+    assert all(len(r["probabilities"]) == 10 for r in records)
+    assert not [p for p in d.outbox.iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, mnist_path) -> Path:
+    """A second, different model published by the real training command."""
+    ck = tmp_path_factory.mktemp("ck2")
+    r = cli("train", "--data", str(mnist_path), "--limit", "3000", "--epochs", "1", "--checkpoint", str(ck), "--quiet")
+    assert r.returncode == 0, r.stderr
+    return ck
+
+
+def test_hot_reload_new_model_and_broken_model(daemon_factory, test_digits, small_model: Path) -> None:
+    x, _ = test_digits
+    d: Daemon = daemon_factory("--canary-min-accuracy", "0.5", "--model-poll-s", "0.5").start()
+    first = d.wait_event("model_loaded")["model"]
+    for i in range(5):
+        drop(d.inbox, f"before-{i}.png", x[i])
+    d.wait_rows(5)
+    d.checkpoint.mkdir(exist_ok=True)
+    for f in small_model.iterdir():  # publish: model files first, the manifest last
+        if f.name != "latest.json":
+            (d.checkpoint / f.name).write_bytes(f.read_bytes())
+    (d.checkpoint / "latest.json").write_bytes((small_model / "latest.json").read_bytes())
+    new = d.wait_event("model_loaded", count=2)["model"]
+    assert new != first
+    for i in range(5):
+        drop(d.inbox, f"after-{i}.png", x[i])
+    rows = d.wait_rows(10)
+    models = {r["file"].split("-")[0]: set() for r in rows}
+    for r in rows:
+        models[r["file"].split("-")[0]].add(r["model"])
+    assert models == {"before": {first}, "after": {new}}
+
+    (d.checkpoint / "model-broken.keras").write_bytes(b"PK\x03\x04 truncated")
+    (d.checkpoint / "latest.json").write_text(json.dumps({"model_id": "broken", "file": "model-broken.keras"}))
+    rejected = d.wait_event("model_rejected")
+    assert rejected["model"] == "broken"
+    for i in range(3):
+        drop(d.inbox, f"later-{i}.png", x[i])
+    rows = d.wait_rows(13)
+    assert {r["model"] for r in rows if r["file"].startswith("later")} == {new}
+    assert d.stop() == 0
+
+
+def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> None:
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    messages: list[str] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                messages.append(sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    d: Daemon = daemon_factory(env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"}).start()
+    drop(d.inbox, "one.png", test_digits[0][0])
+    d.wait_rows(1)
+    time.sleep(2.5)
+    r = cli("status", "--inbox", str(d.inbox))
+    assert r.returncode == 0, r.stderr
+    assert "serving" in r.stdout
+    snap = json.loads(r.stdout.strip().splitlines()[-1])
+    assert snap["done"] == 1 and snap["model"] and snap["queue_depth"] == 0 and snap["running"]
+    assert d.stop() == 0
+    time.sleep(0.3)
+    done.set()
+    listener.join()
+    sock.close()
+    assert any(m.startswith("READY=1") for m in messages)
+    assert "WATCHDOG=1" in messages and "STOPPING=1" in messages
+    r = cli("status", "--inbox", str(d.inbox))
+    assert r.returncode == 3 and "not running" in r.stdout
+
+
+def test_two_daemons_never_take_the_same_file(daemon_factory, test_digits, tmp_path) -> None:
+    x, _ = test_digits
+    a: Daemon = daemon_factory().start()
+    b: Daemon = daemon_factory(root=tmp_path)
+    b.log_path = tmp_path / "daemon-b.log"
+    b.start()
+    names = [f"f{i:03d}.png" for i in range(200)]
+    for i, name in enumerate(names):
+        drop(a.inbox, name, x[i % len(x)])
+    rows = a.wait_rows(len(names))
+    time.sleep(0.5)
+    counts = Counter(r["file"] for r in read_rows(a.outbox))
+    assert set(counts) == set(names) and max(counts.values()) == 1
+    batches = [e for d in (a, b) for e in d.events() if e.get("event") == "batch"]
+    assert batches
+    assert a.stop() == 0 and b.stop() == 0

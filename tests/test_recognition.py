@@ -1,0 +1,218 @@
+"""Recognition on real image files written by Pillow: every format and mode, both polarities,
+tiny and large canvases, thin strokes, off-centre digits, grey noisy paper, blank and broken files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from conftest import cli, dark_on_light
+from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.recognize import Limits, classify, prepare
+from digitwatch.daemon.registry import bundled
+
+PICK = [0, 1, 2, 3, 4, 7, 11, 18]  # MNIST test digits 7 2 1 0 4 9 6 3
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.load(bundled(), 0.9)
+
+
+def recognise(predictor: Predictor, paths: list[Path], limits: Limits = Limits()) -> list:
+    prepared = [prepare(p, limits) for p in paths]
+    return classify([p.name for p in paths], prepared, predictor, 0.5)
+
+
+def _rgb(img: Image.Image, ink: tuple[int, int, int], paper: tuple[int, int, int]) -> Image.Image:
+    a = np.asarray(img.convert("L"), dtype=np.float32)[..., None] / 255.0  # 1 = paper
+    out = np.asarray(paper, np.float32) * a + np.asarray(ink, np.float32) * (1 - a)
+    return Image.fromarray(out.astype(np.uint8), "RGB")
+
+
+def _transparent(digit: np.ndarray, size: int) -> Image.Image:
+    alpha = Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    img.putalpha(alpha)
+    return img
+
+
+def _sixteen_bit(digit: np.ndarray) -> Image.Image:
+    a = (255 - np.asarray(dark_on_light(digit, 64), dtype=np.uint16)).astype(np.uint16)
+    return Image.fromarray((65535 - a * 257).astype(np.uint16))
+
+
+def _float(digit: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.asarray(dark_on_light(digit, 64), dtype=np.float32) / 255.0)
+
+
+def _exif_rotated(digit: np.ndarray) -> tuple[Image.Image, dict]:
+    img = dark_on_light(digit, 80).rotate(90, expand=True)  # stored sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and tagged "rotate 90 CW to display"
+    return img, {"exif": exif}
+
+
+FORMATS = {
+    "png-L": lambda d: (dark_on_light(d), {}, "png"),
+    "png-RGB": lambda d: (_rgb(dark_on_light(d, 90), (20, 20, 120), (250, 250, 240)), {}, "png"),
+    "png-RGBA-transparent": lambda d: (_transparent(d, 120), {}, "png"),
+    "png-LA": lambda d: (_transparent(d, 100).convert("LA"), {}, "png"),
+    "png-P": lambda d: (_rgb(dark_on_light(d, 70), (0, 0, 0), (255, 255, 255)).convert("P"), {}, "png"),
+    "png-16bit": lambda d: (_sixteen_bit(d), {}, "png"),
+    "tiff-float": lambda d: (_float(d), {}, "tiff"),
+    "tiff-CMYK": lambda d: (_rgb(dark_on_light(d, 80), (0, 0, 0), (255, 255, 255)).convert("CMYK"), {}, "tiff"),
+    "jpeg-CMYK": lambda d: (_rgb(dark_on_light(d, 80), (0, 0, 0), (255, 255, 255)).convert("CMYK"), {}, "jpg"),
+    "jpeg": lambda d: (dark_on_light(d, 120), {"quality": 70}, "jpg"),
+    "jpeg-exif-rotated": lambda d: (*_exif_rotated(d), "jpg"),
+    "bmp-1bit": lambda d: (dark_on_light(d, 112).point(lambda v: 255 if v > 128 else 0).convert("1"), {}, "bmp"),
+    "gif": lambda d: (dark_on_light(d, 60).convert("P"), {}, "gif"),
+    "webp": lambda d: (_rgb(dark_on_light(d, 96), (0, 0, 0), (255, 255, 255)), {"quality": 90}, "webp"),
+    "white-on-black": lambda d: (Image.fromarray(d).resize((84, 84)), {}, "png"),
+    "tiny-12px": lambda d: (dark_on_light(d, 12), {}, "png"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_formats_and_modes(tmp_path: Path, predictor: Predictor, test_digits, kind: str) -> None:
+    x, y = test_digits
+    paths = []
+    for i in PICK:
+        img, opts, ext = FORMATS[kind](x[i])
+        path = tmp_path / f"{kind}-{i}.{ext}"
+        img.save(path, **opts)
+        paths.append(path)
+    results = recognise(predictor, paths)
+    wrong = [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(results, PICK) if r.digit != y[i]]
+    assert len(wrong) <= (1 if kind == "tiny-12px" else 0), wrong
+
+
+def _skeleton_drawing(digit: np.ndarray, canvas: int, width: int, offset=(0.5, 0.5), scale=0.7) -> Image.Image:
+    """A thin-pen drawing: the digit's strong pixels joined by lines of ``width`` px on a big canvas."""
+    img = Image.new("L", (canvas, canvas), 255)
+    draw = ImageDraw.Draw(img)
+    step = canvas * scale / 28
+    ox, oy = canvas * offset[0] - 14 * step, canvas * offset[1] - 14 * step
+    ys, xs = np.nonzero(digit > 200)
+    pts = set(zip(ys.tolist(), xs.tolist()))
+    for r, c in pts:
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            if (r + dr, c + dc) in pts:
+                draw.line([(ox + c * step, oy + r * step), (ox + (c + dc) * step, oy + (r + dr) * step)], fill=0, width=width)
+    return img
+
+
+def _scan(digit: np.ndarray, rng: np.random.Generator, page: int = 900) -> Image.Image:
+    """Dark ink on uneven grey paper with noise, digit ~20% of the page, saved later as JPEG."""
+    yy, xx = np.mgrid[:page, :page] / page
+    paper = 0.62 + 0.25 * xx - 0.1 * yy
+    ink = np.asarray(Image.fromarray(digit).resize((180, 180), Image.Resampling.BICUBIC), np.float32) / 255.0
+    top, left = int(page * 0.55), int(page * 0.2)
+    paper[top : top + 180, left : left + 180] *= 1 - 0.8 * ink
+    noisy = paper + rng.normal(0, 0.04, paper.shape)
+    return Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+
+
+SCENES = {
+    "thin-pen-1000px": lambda d, rng: _skeleton_drawing(d, 1000, 3),
+    "thin-pen-off-centre": lambda d, rng: _skeleton_drawing(d, 800, 2, offset=(0.25, 0.7), scale=0.3),
+    "large-2000px-thick": lambda d, rng: dark_on_light(d, 2000),
+    "grey-noisy-paper-scan": _scan,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCENES))
+def test_realistic_scenes(tmp_path: Path, predictor: Predictor, test_digits, kind: str) -> None:
+    x, y = test_digits
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in PICK:
+        path = tmp_path / f"{kind}-{i}.{'jpg' if 'scan' in kind else 'png'}"
+        SCENES[kind](x[i], rng).save(path, quality=80) if "scan" in kind else SCENES[kind](x[i], rng).save(path)
+        paths.append(path)
+    results = recognise(predictor, paths)
+    wrong = [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(results, PICK) if r.digit != y[i]]
+    assert not wrong, wrong
+
+
+def test_blank_noise_and_broken_files_are_errors(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    rng = np.random.default_rng(0)
+    files = {
+        "blank.png": lambda p: Image.new("L", (300, 200), 255).save(p),
+        "grey-paper.jpg": lambda p: Image.fromarray((180 + rng.normal(0, 3, (400, 400))).clip(0, 255).astype(np.uint8)).save(p),
+        "black.png": lambda p: Image.new("L", (64, 64), 0).save(p),
+        "empty.png": lambda p: p.write_bytes(b""),
+        "text.png": lambda p: p.write_text("hello, not an image"),
+    }
+    good = tmp_path / "good.png"
+    dark_on_light(test_digits[0][0]).save(good)
+    files["truncated.png"] = lambda p: p.write_bytes(good.read_bytes()[:60])
+    paths = []
+    for name, make in files.items():
+        make(tmp_path / name)
+        paths.append(tmp_path / name)
+    results = recognise(predictor, paths)
+    for r in results:
+        assert r.status == "error" and r.digit is None and r.error, r
+    by_name = {r.file: r for r in results}
+    assert "no digit" in by_name["blank.png"].error and "no digit" in by_name["grey-paper.jpg"].error
+    assert "empty" in by_name["empty.png"].error
+    assert by_name["text.png"].sha256 and len(by_name["text.png"].sha256) == 64
+
+
+def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: Predictor) -> None:
+    import resource
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 30001 * 50)) + chunk(b"IEND", b"")
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    (r,) = recognise(predictor, [path])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert r.status == "error" and "too large" in r.error and "30000x30000" in r.error
+    assert after - before < 50_000  # KiB: nothing near 900 MB was allocated
+
+
+def test_multi_frame_noted_and_size_limit(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    x, y = test_digits
+    frames = [dark_on_light(x[0]).convert("P"), dark_on_light(x[1]).convert("P")]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    (r,) = recognise(predictor, [path])
+    assert r.digit == y[0] and "frame 1 of 2" in r.note
+    (r,) = recognise(predictor, [path], Limits(max_bytes=10))
+    assert r.status == "error" and "too large" in r.error
+
+
+def test_predict_cli_csv_and_jsonl(tmp_path: Path, test_digits) -> None:
+    x, y = test_digits
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    dark_on_light(x[0]).save(folder / "a.png")
+    dark_on_light(x[1]).save(folder / "sub" / "b.png")
+    (folder / "bad.png").write_bytes(b"junk")
+    single = tmp_path / "single.png"
+    dark_on_light(x[2]).save(single)
+    r = cli("predict", "--format", "jsonl", str(folder), str(single), str(tmp_path / "missing.png"))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    by_file = {row["file"]: row for row in rows}
+    assert by_file[f"{folder}/a.png"]["digit"] == y[0]
+    assert by_file[f"{folder}/sub/b.png"]["digit"] == y[1]
+    assert by_file[str(single)]["digit"] == y[2] and len(by_file[str(single)]["probabilities"]) == 10
+    assert by_file[f"{folder}/bad.png"]["status"] == "error"
+    assert by_file[str(tmp_path / "missing.png")]["status"] == "error"
+    r = cli("predict", str(single))
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("file,digit,confidence,status,error,model,processed_at,sha256")
+    assert lines[1].startswith(f"{single},{y[2]},")

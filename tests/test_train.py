@@ -1,0 +1,60 @@
+"""A short real training run through the CLI: publishes a loadable model, metrics and curves; evaluate's JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import cli
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, mnist_path: Path) -> tuple[Path, dict]:
+    ck = tmp_path_factory.mktemp("ck")
+    r = cli("train", "--data", str(mnist_path), "--limit", "3000", "--epochs", "1", "--checkpoint", str(ck), "--quiet")
+    assert r.returncode == 0, r.stderr
+    return ck, json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_train_publishes_model_metrics_and_curves(trained: tuple[Path, dict]) -> None:
+    ck, summary = trained
+    manifest = json.loads((ck / "latest.json").read_text())
+    model = ck / manifest["file"]
+    assert model.is_file() and manifest["model_id"] == summary["model_id"]
+    metrics = json.loads((ck / f"model-{manifest['model_id']}.metrics.json").read_text())
+    assert metrics["recipe"] == "seed" and metrics["train_images"] == 3000 and metrics["epochs"] == 1
+    assert {"accuracy", "val_accuracy", "loss", "val_loss"} <= set(metrics["history"])
+    assert 0.7 < metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
+    with Image.open(ck / f"model-{manifest['model_id']}.curves.png") as img:
+        assert img.format == "PNG" and img.width > 400
+    assert not [p for p in ck.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+    import keras
+
+    loaded = keras.models.load_model(model, safe_mode=True)
+    assert loaded.output_shape == (None, 10)
+
+
+def test_evaluate_prints_json_last(trained: tuple[Path, dict], mnist_path: Path) -> None:
+    ck, summary = trained
+    r = cli("evaluate", "--model", str(ck / f"model-{summary['model_id']}.keras"), "--data", str(mnist_path))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["n"] >= 1000 and 0.7 < report["accuracy"] <= 1
+    assert report["loss"] > 0 and len(report["confusion"]) == 10
+    assert sum(map(sum, report["confusion"])) == report["n"]
+    assert "accuracy" in r.stdout.splitlines()[2]
+
+
+def test_second_publish_moves_manifest(trained: tuple[Path, dict], mnist_path: Path) -> None:
+    ck, first = trained
+    r = cli("train", "--data", str(mnist_path), "--limit", "500", "--epochs", "1", "--checkpoint", str(ck),
+            "--quiet", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    second = json.loads(r.stdout.strip().splitlines()[-1])
+    assert second["model_id"] != first["model_id"]
+    assert json.loads((ck / "latest.json").read_text())["model_id"] == second["model_id"]
+    assert (ck / f"model-{first['model_id']}.keras").is_file()  # older models are kept
