@@ -20,7 +20,6 @@ import os
 import sys
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,39 +36,23 @@ BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
 Result = tuple[int | None, float, str | None]  # (digit or None, confidence, error message or None)
 
 
-@lru_cache(maxsize=2)
-def _load_model(model_path: str):
-    """Load a Keras model once per path."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the table
-    import keras
-
-    return keras.models.load_model(model_path, safe_mode=True)
-
-
 def recognize(paths: list[Path], model_path: str | Path) -> list[Result]:
-    """Recognise each file as the product does; one (digit, confidence, error) per path, in order.
+    """Recognise each file through the product's own batched path (the same code the daemon runs);
+    one (digit, confidence, error) per path, in order. A refused file gives (None, 0.0, message)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    A file the pipeline refuses (unreadable, no digit) gives (None, 0.0, message).
-    This is the one place to swap for the product's own batched API later.
-    """
-    from digitwatch.daemon.decode import decode
-    from digitwatch.daemon.errors import ImageError
-    from digitwatch.daemon.preprocess import normalize
+    from digitwatch.daemon.infer import Predictor
+    from digitwatch.daemon.recognize import Limits, classify, prepare_all
+    from digitwatch.daemon.registry import ModelRef, file_id
 
-    results: list[Result] = [(None, 0.0, None)] * len(paths)
-    inputs, where = [], []
-    for i, path in enumerate(paths):
-        try:
-            inputs.append(normalize(decode(Path(path).read_bytes()).gray))
-            where.append(i)
-        except ImageError as exc:
-            results[i] = (None, 0.0, str(exc))
-    if inputs:
-        x = np.stack(inputs).astype(np.float32)[..., None]
-        probs = np.asarray(_load_model(str(model_path)).predict(x, batch_size=256, verbose=0), dtype=np.float64)
-        for i, p in zip(where, probs):
-            results[i] = (int(np.argmax(p)), float(np.max(p)), None)
-    return results
+    predictor = Predictor.load(ModelRef(file_id(Path(model_path)), Path(model_path), "file"))
+    out: list[Result] = []
+    with ThreadPoolExecutor(2) as pool:
+        for start in range(0, len(paths), 256):
+            chunk = [Path(p) for p in paths[start : start + 256]]
+            rows = classify([p.name for p in chunk], prepare_all(chunk, Limits(), pool), predictor, 0.0)
+            out += [(r.digit, r.confidence or 0.0, r.error or None) for r in rows]
+    return out
 
 
 def summarize(rows: list[tuple[Path, int, str]], results: list[Result], kinds: list[str]) -> dict:
@@ -119,14 +102,14 @@ def write_predictions(out: Path, rows: list[tuple[Path, int, str]], results: lis
 
 
 def _default_data() -> Path:
-    env = os.environ.get("DIGITWATCH_MNIST")
+    env = os.environ.get("MNIST_NPZ")
     return Path(env) if env else (REPO / ".." / "shared" / "data" / "mnist.npz").resolve()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --model is required unless daemon/models/default.keras exists."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=_default_data(), help="mnist.npz (default: $DIGITWATCH_MNIST or ../shared/data/mnist.npz)")
+    p.add_argument("--data", type=Path, default=_default_data(), help="mnist.npz (default: $MNIST_NPZ or ../shared/data/mnist.npz)")
     if BUNDLED_MODEL.exists():
         p.add_argument("--model", type=Path, default=BUNDLED_MODEL, help=f"Keras model (default: {BUNDLED_MODEL})")
     else:

@@ -2,7 +2,7 @@
 
     python bench/bench.py [--quick] [--small N] [--scans N] [--drops N] [--seed-sample N]
                           [--data PATH] [--json PATH] [--keep] [--workdir DIR]
-                          [--daemon-arg ARG ...]
+                          [--random-seed S] [--daemon-arg=ARG ...]
 
 Workloads (each on a fresh daemon with fresh temporary folders):
 
@@ -544,17 +544,21 @@ def idle_workload(folders: Folders, labels: dict[str, int], extra_args: list[str
 
 
 def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[str]) -> Measurement:
-    """Spawn the daemon with one file already in the inbox; time from spawn until its row appears."""
+    """Spawn the daemon with one file already in the inbox; time from spawn until its row appears.
+
+    Also notes when "ready" was seen (10-ms log poll), to split start-up from the first file's handling.
+    """
     (name,) = labels
     os.rename(folders.stage / name, folders.inbox / name)
     daemon = Daemon(folders, extra_args)
     with OutboxWatcher(folders.outbox) as watcher:
         daemon.start()
         try:
+            ready = daemon.wait_event("ready")
+            ready_seen = time.perf_counter() - daemon.spawned_at
             if not watcher.wait([name], READY_TIMEOUT_S, daemon.alive):
                 raise BenchError(f"startup: no row for {name} within {READY_TIMEOUT_S:.0f}s\n{daemon.tail()}")
             first_result = watcher.arrivals[name] - daemon.spawned_at
-            ready = daemon.wait_event("ready", 10.0)
             mem = proc_status(daemon.pid)
             model = served_model(daemon)
         finally:
@@ -563,7 +567,10 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
     m.figures["startup.first_result_s"] = round(first_result, 3)
     m.figures["startup.ready_logged_s"] = float(ready["startup_s"])
     m.figures.update(memory_figures("startup", mem, mem))
-    m.details.update(model=model, exit_code=code, **row_quality(watcher.rows, labels))
+    m.details.update(
+        ready_seen_s=round(ready_seen, 3), ready_to_first_result_s=round(first_result - ready_seen, 3),
+        model=model, exit_code=code, **row_quality(watcher.rows, labels),
+    )
     return m
 
 
@@ -639,6 +646,26 @@ FIGURE_LABELS = {
     "ready_logged_s": "ready, as logged (s)",
 }
 
+# Details printed under a workload's figures (context for the figures, not in the JSON's "figures").
+DETAIL_LABELS = {
+    "ready_to_first_result_s": "ready -> first result (s)",
+    "first_row_after_s": "first row after (s)",
+    "daemon_cpu_cores": "daemon CPU used (cores)",
+    "mean_batch_size": "mean batch size",
+    "ms_per_image_in_batches": "worker ms per image",
+    "worker_busy_fraction": "worker busy (fraction)",
+    "accuracy": "accuracy (sanity check)",
+}
+_THROUGHPUT_DETAILS = (
+    "first_row_after_s", "daemon_cpu_cores", "mean_batch_size", "ms_per_image_in_batches", "worker_busy_fraction", "accuracy",
+)
+DETAILS_SHOWN = {
+    "startup": ("ready_to_first_result_s", "accuracy"),
+    "idle": ("accuracy",),
+    "burst": _THROUGHPUT_DETAILS,
+    "scans": _THROUGHPUT_DETAILS,
+}
+
 
 def table_rows(results: list[Measurement], ratio: float | None) -> list[tuple[str, str, str, str, str, str]]:
     """(workload, n, figure, value, goal, verdict) per printed line."""
@@ -651,8 +678,12 @@ def table_rows(results: list[Measurement], ratio: float | None) -> list[tuple[st
                 mem[short] = value
                 continue
             rows.append((m.workload, str(m.n), FIGURE_LABELS.get(short, short), f"{value:g}", goal_text(key), verdict(key, value)))
-        if "accuracy" in m.details and m.workload != "seed":
-            rows.append((m.workload, str(m.n), "accuracy (sanity check)", f"{m.details['accuracy']:.1%}", "", ""))
+        for key in DETAILS_SHOWN.get(m.workload, ()):
+            value = m.details.get(key)
+            if value is None:
+                continue
+            text = f"{value:.1%}" if key == "accuracy" else f"{value:g}"
+            rows.append((m.workload, str(m.n), DETAIL_LABELS[key], text, "", ""))
         if mem:
             text = f"{mem['rss_start_mb']:.0f} / {mem['rss_end_mb']:.0f} / {mem['peak_rss_mb']:.0f}"
             rows.append((m.workload, str(m.n), "RSS start / end / peak (MB)", text, "", ""))
@@ -718,6 +749,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_all(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     """Run every workload under ``base``; print the table; return the JSON document."""
+    load_at_start = [round(v, 2) for v in os.getloadavg()]
     x, y = load_test_digits(args.data)
     rng = np.random.default_rng(args.random_seed)
     extra = list(args.daemon_arg)
@@ -774,7 +806,7 @@ def run_all(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         "workloads": {m.workload: {"n": m.n, **m.details} for m in results},
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "daemon_command": daemon_command(),
-        "machine": machine_info(),
+        "machine": {**machine_info(), "load_average_at_start": load_at_start},
     }
 
 

@@ -40,7 +40,9 @@ BOX = 20
 WORK_MAX = 192  # longest side of the working copy, in pixels
 MIN_DIGIT_WORK = 48  # a digit smaller than this on a reduced page is re-done at full resolution
 MIN_STROKE = 2.2  # thinnest stroke at 28x28, in pixels (MNIST's pens are ~2-4)
-MIN_CONTRAST = 0.06  # ink must differ from paper by at least this much (0..1 scale)
+MIN_CONTRAST = 0.03  # ink must differ from paper by at least this much (0..1 scale)...
+MIN_SNR = 6.0  # ...and by this many standard deviations of the paper's noise
+SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -87,8 +89,12 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     factor = max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
     ink = _ink_map(small)
-    mask = ink > _threshold(ink)
-    mask = _digit_components(mask, ink)
+    # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
+    # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
+    # are left as they are.
+    detect = ndimage.uniform_filter(ink, 3) if min(small.shape) >= SMOOTH_MIN_SIDE else ink
+    mask = detect > _threshold(detect, refuse=allow_zoom)  # a zoomed crop was already accepted
+    mask = _digit_components(mask, detect)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -110,18 +116,22 @@ def _ink_map(a: np.ndarray) -> np.ndarray:
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
     paper = float(np.median(smooth))
     if paper - smooth.min() >= smooth.max() - paper:
-        a = 1.0 - a  # dark ink on light paper: make ink bright
+        a, smooth = 1.0 - a, 1.0 - smooth  # dark ink on light paper: make ink bright
     size = max(7, max(a.shape) // 3)
-    background = ndimage.grey_opening(a, size=(min(size, a.shape[0]), min(size, a.shape[1])))
+    # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
+    background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
     background = ndimage.uniform_filter(background, max(3, size // 2))
     return np.clip(a - background, 0.0, None)
 
 
-def _threshold(ink: np.ndarray) -> float:
-    """Otsu's threshold, refused when the ink does not stand out of the paper's noise."""
-    peak = float(np.percentile(ink, 99.9)) if ink.size > 1000 else float(ink.max())
-    noise = float(np.median(ink)) + 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
-    if peak < MIN_CONTRAST or peak < 5.0 * noise:
+def _threshold(ink: np.ndarray, refuse: bool = True) -> float:
+    """Otsu's threshold; with ``refuse``, NoDigitError when the ink does not stand out of the paper's noise."""
+    h, w = ink.shape
+    inner = ink[h // 25 : h - h // 25, w // 25 : w - w // 25] if min(h, w) >= 50 else ink  # not the edge shadows
+    peak = float(np.percentile(inner, 99.9)) if inner.size > 1000 else float(inner.max())
+    median = float(np.median(ink))
+    spread = 1.4826 * float(np.median(np.abs(ink - median)))  # robust std of the paper's noise
+    if refuse and (peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread):
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     hist, edges = np.histogram(ink, bins=64, range=(0.0, peak))
     hist = hist.astype(np.float64)
@@ -133,7 +143,7 @@ def _threshold(ink: np.ndarray) -> float:
     mu1 = (m0[-1] - m0) / np.maximum(w1, 1e-12)
     between = w0 * w1 * (mu0 - mu1) ** 2
     otsu = float(centers[int(np.argmax(between))])
-    return min(max(otsu, 0.2 * peak, noise * 2.0), 0.6 * peak)
+    return min(max(otsu, 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
 
 
 def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
