@@ -92,9 +92,15 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
     # are left as they are.
-    detect = ndimage.uniform_filter(ink, 3) if min(small.shape) >= SMOOTH_MIN_SIDE else ink
-    mask = detect > _threshold(detect, refuse=allow_zoom)  # a zoomed crop was already accepted
-    mask = _digit_components(mask, detect)
+    detect = _smooth(ink)
+    mask = _digit_components(detect > _threshold(detect, refuse=allow_zoom), detect)  # a zoom was accepted
+    # The paper's shading can be as wide as the first, image-sized background window: with the
+    # strokes' width known, estimate the paper again with a window fitted to them.
+    window = max(7, int(round(3 * _stroke_width(mask))) | 1)
+    if 2 * window < _paper_window(small):
+        ink = _ink_map(small, window)
+        detect = _smooth(ink)
+        mask = _digit_components(detect > _threshold(detect, refuse=False), detect)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -111,13 +117,24 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     return _thicken(soft, mask[top:bottom, left:right], extent)
 
 
-def _ink_map(a: np.ndarray) -> np.ndarray:
-    """Ink strength per pixel: distance from the local paper level, on the ink's side."""
+def _smooth(ink: np.ndarray) -> np.ndarray:
+    return ndimage.uniform_filter(ink, 3) if min(ink.shape) >= SMOOTH_MIN_SIDE else ink
+
+
+def _paper_window(a: np.ndarray) -> int:
+    return max(7, max(a.shape) // 3)
+
+
+def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
+    """Ink strength per pixel: distance from the local paper level, on the ink's side.
+
+    The paper level is a grey opening (it removes bright structures narrower than ``window``,
+    i.e. the ink once made bright), smoothed."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
     paper = float(np.median(smooth))
     if paper - smooth.min() >= smooth.max() - paper:
         a, smooth = 1.0 - a, 1.0 - smooth  # dark ink on light paper: make ink bright
-    size = max(7, max(a.shape) // 3)
+    size = window or _paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
     background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
     background = ndimage.uniform_filter(background, max(3, size // 2))
