@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 
+LINGER_S = 0.003
+
+
 class Intake:
     def __init__(self, capacity: int, settle_s: float, writing_s: float = 30.0) -> None:
         self.capacity = capacity
@@ -83,12 +86,17 @@ class Intake:
                 self._cond.wait(idle_timeout_s)
             if not self._ready:
                 return []
+            # Linger for more only while more keep coming: an idle daemon answers one file at
+            # once, a burst still fills large batches (never waiting past max_wait_s).
             deadline = time.monotonic() + max_wait_s
             while len(self._ready) < max_n:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
                     break
-                self._cond.wait(left)
+                before = len(self._ready)
+                self._cond.wait(min(left, LINGER_S))
+                if len(self._ready) == before:
+                    break
             batch = [self._ready.popleft() for _ in range(min(max_n, len(self._ready)))]
             return batch
 

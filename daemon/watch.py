@@ -106,6 +106,14 @@ def start_observer(
         event_filter = None
     else:
         from watchdog.observers.inotify import InotifyObserver
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+
+        # watchdog holds every IN_MOVED_FROM for 0.5 s to pair it with its IN_MOVED_TO, and its
+        # queue sleeps out that delay even when the pair arrived at once - stalling all events
+        # behind each rename (a file renamed in from a temporary name waited 0.5 s). The kernel
+        # emits both halves of a rename together; an unpaired half is fine for us (the
+        # destination of a full-events move is "ready"), so a short delay is enough.
+        InotifyMoveEventGrouper.delay = 0.005
 
         # Full events: a file renamed in from outside the inbox is a move (ready), not a create.
         observer = InotifyObserver(generate_full_events=True)

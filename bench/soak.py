@@ -1,0 +1,181 @@
+"""Soak test: a steady stream of files into a real ``digitwatch run`` for minutes on end.
+
+    python bench/soak.py                      # 30,000 files at 150/s (~3.5 minutes)
+    python bench/soak.py --files 2000 --rate 200 --json out.json
+
+Samples the daemon once a second - RSS, open file descriptors, queue depth from its status
+file, drop-to-archive latency of every 50th file - and checks at the end that every input has
+exactly one row. Prints a table; writes the figures as JSON. The test suite runs a short one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "tests" / "data" / "mnist-sample.npz"
+
+
+def proc_figures(pid: int) -> tuple[float, int]:
+    """(RSS in MiB, open file descriptors) of a process."""
+    rss = 0.0
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def make_pool(n: int) -> list[bytes]:
+    """``n`` distinct small PNGs (dark MNIST digits on white), as bytes."""
+    import io
+
+    with np.load(SAMPLE) as d:
+        x = d["x_test"][:n]
+    out = []
+    for digit in x:
+        buf = io.BytesIO()
+        Image.fromarray(255 - digit).resize((56, 56)).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def start_daemon(root: Path, extra: list[str]) -> subprocess.Popen:
+    args = [sys.executable, "-m", "digitwatch.daemon", "run", "--log-format", "json"]
+    for name in ("inbox", "outbox", "archive", "failed", "checkpoint"):
+        args += [f"--{name}", str(root / name)]
+    log = open(root / "daemon.log", "ab")
+    proc = subprocess.Popen(args + extra, stdout=log, stderr=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if b'"ready"' in (root / "daemon.log").read_bytes():
+            return proc
+        if proc.poll() is not None:
+            raise SystemExit(f"daemon exited with {proc.returncode}; see {root / 'daemon.log'}")
+        time.sleep(0.05)
+    raise SystemExit("daemon did not become ready within 120 s")
+
+
+def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | None = None) -> dict:
+    """Run the soak; return its figures."""
+    root = root or Path(tempfile.mkdtemp(prefix="digitwatch-soak-"))
+    (root / "inbox").mkdir(parents=True, exist_ok=True)
+    pool = make_pool(200)
+    proc = start_daemon(root, extra or [])
+    status_file = root / "inbox" / ".digitwatch" / "status.json"
+    samples: list[dict] = []
+    written: dict[str, float] = {}
+    latencies: list[tuple[float, float]] = []  # (time since start, ms)
+    started = time.monotonic()
+    done_writing = threading.Event()
+
+    def produce() -> None:
+        for i in range(files):
+            due = started + i / rate
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            name = f"s{i:06d}.png"
+            tmp = root / "inbox" / f".{name}.part"
+            tmp.write_bytes(pool[i % len(pool)])
+            os.rename(tmp, root / "inbox" / name)
+            if i % 50 == 0:
+                written[name] = time.monotonic()
+        done_writing.set()
+
+    def watch_latency() -> None:
+        pending = {}
+        while not (done_writing.is_set() and not pending and len(written) == 0):
+            for name in list(written):
+                pending[name] = written.pop(name)
+            for name, t in list(pending.items()):
+                if (root / "archive" / name).exists():
+                    latencies.append((t - started, (time.monotonic() - t) * 1000))
+                    del pending[name]
+            if done_writing.is_set() and not pending and not written:
+                return
+            time.sleep(0.002)
+
+    producer = threading.Thread(target=produce)
+    watcher = threading.Thread(target=watch_latency)
+    producer.start()
+    watcher.start()
+    while True:
+        try:
+            rss, fds = proc_figures(proc.pid)
+            snap = json.loads(status_file.read_text()) if status_file.exists() else {}
+        except (OSError, ValueError):
+            continue
+        samples.append({"t": time.monotonic() - started, "rss_mib": rss, "fds": fds,
+                        "queue": snap.get("queue_depth", 0), "done": snap.get("done", 0) + snap.get("failed", 0)})
+        if done_writing.is_set() and samples[-1]["done"] >= files:
+            break
+        if time.monotonic() - started > files / rate + 300:
+            break
+        time.sleep(1.0)
+    producer.join()
+    watcher.join(30)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(60)
+    rows = []
+    for path in glob.glob(str(root / "outbox" / "*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows += [r["file"] for r in csv.DictReader(fh)]
+    counts = Counter(rows)
+    third = max(1, len(latencies) // 3)
+    first_ms = [ms for _, ms in latencies[:third]]
+    last_ms = [ms for _, ms in latencies[-third:]]
+    return {
+        "files": files,
+        "rate_per_s": rate,
+        "seconds": round(samples[-1]["t"], 1),
+        "rows": len(rows),
+        "lost": sum(1 for i in range(files) if f"s{i:06d}.png" not in counts),
+        "duplicated": sum(1 for c in counts.values() if c > 1),
+        "rss_start_mib": round(samples[0]["rss_mib"], 1),
+        "rss_end_mib": round(samples[-1]["rss_mib"], 1),
+        "rss_max_mib": round(max(s["rss_mib"] for s in samples), 1),
+        "fds_start": samples[0]["fds"],
+        "fds_end": samples[-1]["fds"],
+        "queue_max": max(s["queue"] for s in samples),
+        "latency_p50_first_third_ms": round(statistics.median(first_ms), 1) if first_ms else None,
+        "latency_p50_last_third_ms": round(statistics.median(last_ms), 1) if last_ms else None,
+        "latency_max_ms": round(max(ms for _, ms in latencies), 1) if latencies else None,
+        "exit_code": code,
+        "root": str(root),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", type=int, default=30000)
+    p.add_argument("--rate", type=float, default=150.0, help="files per second")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--daemon-arg", action="append", default=[], help="extra argument for digitwatch run")
+    args = p.parse_args(argv)
+    figures = soak(args.files, args.rate, args.daemon_arg)
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
+    return 0 if figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
