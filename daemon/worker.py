@@ -26,7 +26,7 @@ from .journal import Batch, Journal, Move
 from .outbox import batch_stem, publish, write_temporary
 from .recognize import Limits, classify, prepare_all
 from .reload import ModelKeeper
-from .results import clean_text
+from .results import clean_text, utc_now
 
 MAX_BACKOFF_S = 30.0
 
@@ -68,6 +68,7 @@ class Worker:
                     claims = [c for c in (self._claim(p) for p in paths) if c is not None]
                     self.intake.release(paths)
                     if claims:
+                        self._sync_claims(paths)
                         self.process(claims)
         finally:
             self._pool.shutdown(wait=True)
@@ -75,6 +76,15 @@ class Worker:
     def beat(self) -> None:
         self.stats.heartbeat = time.monotonic()
         self.ping()
+
+    def _sync_claims(self, paths: list[Path]) -> None:
+        """Make the claims durable before any result exists: otherwise a power cut could put a
+        file back in the inbox after its row was published, and it would get a second row."""
+        for folder in {self.work.folder, *(p.parent for p in paths)}:
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                self._error("claim_sync_failed", folder=str(folder), reason=exc.strerror or str(exc))
 
     def _claim(self, path: Path) -> Claimed | None:
         try:
@@ -135,8 +145,6 @@ class Worker:
                 delay = min(delay * 2, MAX_BACKOFF_S)
 
     def _error(self, event: str, **kw: object) -> None:
-        from .results import utc_now
-
         self.stats.last_error = f"{event}: {kw.get('reason', '')}"
         self.stats.last_error_at = utc_now()
         self._log.error(event, **kw)

@@ -212,3 +212,32 @@ def test_lost_events_are_caught_by_rescan_and_dead_observer_restarted(tmp_path: 
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_polling_mode_fifo_and_vanishing_files(daemon_factory, test_digits) -> None:
+    """Polling observer (network shares); a named pipe is refused without blocking; a file that
+    disappears before it is claimed is simply gone (no row, no error)."""
+    x, y = test_digits
+    d: Daemon = daemon_factory("--polling", "true", "--poll-interval-s", "0.2").start()
+    for i in range(5):
+        dark_on_light(x[i]).save(d.inbox / f"p{i}.png")
+    os.mkfifo(d.inbox / "pipe.png")
+    (d.inbox / "gone.png").write_bytes(b"x")
+    os.unlink(d.inbox / "gone.png")
+    rows = d.wait_rows(6, timeout=30)
+    by_file = {r["file"]: r for r in rows}
+    assert [int(by_file[f"p{i}.png"]["digit"]) for i in range(5)] == list(y[:5])
+    assert by_file["pipe.png"]["status"] == "error" and "not a regular file" in by_file["pipe.png"]["error"]
+    assert "gone.png" not in by_file
+    assert d.stop() == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permission bits cannot deny it")
+def test_unreadable_file_is_an_error_row(daemon_factory, test_digits) -> None:
+    d: Daemon = daemon_factory().start()
+    path = d.inbox / "secret.png"
+    dark_on_light(test_digits[0][0]).save(path)
+    os.chmod(path, 0)
+    (row,) = d.wait_rows(1)
+    assert row["status"] == "error" and "Permission denied" in row["error"]
+    assert d.stop() == 0
