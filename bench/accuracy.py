@@ -39,19 +39,21 @@ Result = tuple[int | None, float, str | None]  # (digit or None, confidence, err
 def recognize(paths: list[Path], model_path: str | Path) -> list[Result]:
     """Recognise each file through the product's own batched path (the same code the daemon runs);
     one (digit, confidence, error) per path, in order. A refused file gives (None, 0.0, message)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from digitwatch.daemon.infer import Predictor
-    from digitwatch.daemon.recognize import Limits, classify, prepare_all
+    from digitwatch.daemon.pool import PreparePool
+    from digitwatch.daemon.recognize import Limits, classify
     from digitwatch.daemon.registry import ModelRef, file_id
 
     predictor = Predictor.load(ModelRef(file_id(Path(model_path)), Path(model_path), "file"))
     out: list[Result] = []
-    with ThreadPoolExecutor(2) as pool:
+    pool = PreparePool(2, processes=True)
+    try:
         for start in range(0, len(paths), 256):
             chunk = [Path(p) for p in paths[start : start + 256]]
-            rows = classify([p.name for p in chunk], prepare_all(chunk, Limits(), pool), predictor, 0.0)
+            rows = classify([p.name for p in chunk], pool.prepare(chunk, Limits()), predictor, 0.0)
             out += [(r.digit, r.confidence or 0.0, r.error or None) for r in rows]
+    finally:
+        pool.close()
     return out
 
 

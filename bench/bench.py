@@ -247,14 +247,49 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far, in seconds (0 if unknown)."""
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (state, ppid, ...); empty if the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+            return fh.read().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (e.g. the daemon's decode worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of ``pid``, its live descendants and the children they reaped, in seconds."""
+    ticks = 0
+    for p in process_tree(pid):
+        fields = _stat_fields(p)
+        if len(fields) > 14:
+            ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_memory(pid: int) -> dict[str, float]:
+    """Sum of VmRSS and of VmHWM (an upper bound of the joint peak) over ``pid`` and its descendants, in MB."""
+    statuses = [proc_status(p) for p in process_tree(pid)]
+    return {
+        "processes": len(statuses),
+        "VmRSS": sum(s.get("VmRSS", 0.0) for s in statuses),
+        "VmHWM": sum(s.get("VmHWM", 0.0) for s in statuses),
+    }
 
 
 class Daemon:
@@ -427,12 +462,15 @@ def row_quality(rows: dict[str, dict[str, str]], labels: dict[str, int]) -> dict
     return {"rows": len(mine), **counts, "accuracy": round(correct / len(labels), 4) if labels else 0.0}
 
 
-def memory_figures(name: str, start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
-    """RSS at start (after "ready") and end, and the peak (VmHWM), in MB."""
+def memory_figures(name: str, start: dict[str, float], end: dict[str, float], tree: dict[str, float]) -> dict[str, float]:
+    """The daemon process's RSS at start (after "ready") and end and its peak (VmHWM), in MB; and the
+    same end and peak summed over the daemon and its child processes (``tree``, from :func:`tree_memory`)."""
     return {
         f"{name}.rss_start_mb": round(start.get("VmRSS", 0.0), 1),
         f"{name}.rss_end_mb": round(end.get("VmRSS", 0.0), 1),
         f"{name}.peak_rss_mb": round(end.get("VmHWM", 0.0), 1),
+        f"{name}.tree_rss_end_mb": round(tree.get("VmRSS", 0.0), 1),
+        f"{name}.tree_peak_rss_mb": round(tree.get("VmHWM", 0.0), 1),
     }
 
 
@@ -457,12 +495,13 @@ def run_daemon_workload(
         cpu0 = cpu_seconds(daemon.pid)
         with OutboxWatcher(folders.outbox) as watcher:
             m = body(daemon, watcher)
-        end_mem = proc_status(daemon.pid)
+        end_mem, tree_mem = proc_status(daemon.pid), tree_memory(daemon.pid)
+        m.details["processes"] = tree_mem["processes"]
         m.details["daemon_cpu_s"] = round(cpu_seconds(daemon.pid) - cpu0, 2)
         m.details["ready_logged_s"] = ready.get("startup_s")
         m.details["ready_seen_s"] = round(ready_seen - daemon.spawned_at, 3)
         m.details["model"] = served_model(daemon)
-        m.figures.update(memory_figures(name, start_mem, end_mem))
+        m.figures.update(memory_figures(name, start_mem, end_mem, tree_mem))
     finally:
         code = daemon.stop()
     m.details["exit_code"] = code
@@ -559,15 +598,16 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
             if not watcher.wait([name], READY_TIMEOUT_S, daemon.alive):
                 raise BenchError(f"startup: no row for {name} within {READY_TIMEOUT_S:.0f}s\n{daemon.tail()}")
             first_result = watcher.arrivals[name] - daemon.spawned_at
-            mem = proc_status(daemon.pid)
+            mem, tree_mem = proc_status(daemon.pid), tree_memory(daemon.pid)
             model = served_model(daemon)
         finally:
             code = daemon.stop()
     m = Measurement("startup", 1)
     m.figures["startup.first_result_s"] = round(first_result, 3)
     m.figures["startup.ready_logged_s"] = float(ready["startup_s"])
-    m.figures.update(memory_figures("startup", mem, mem))
+    m.figures.update(memory_figures("startup", mem, mem, tree_mem))
     m.details.update(
+        processes=tree_mem["processes"],
         ready_seen_s=round(ready_seen, 3), ready_to_first_result_s=round(first_result - ready_seen, 3),
         model=model, exit_code=code, **row_quality(watcher.rows, labels),
     )
@@ -650,7 +690,7 @@ FIGURE_LABELS = {
 DETAIL_LABELS = {
     "ready_to_first_result_s": "ready -> first result (s)",
     "first_row_after_s": "first row after (s)",
-    "daemon_cpu_cores": "daemon CPU used (cores)",
+    "daemon_cpu_cores": "daemon CPU used (cores, with children)",
     "mean_batch_size": "mean batch size",
     "ms_per_image_in_batches": "worker ms per image",
     "worker_busy_fraction": "worker busy (fraction)",
@@ -687,6 +727,9 @@ def table_rows(results: list[Measurement], ratio: float | None) -> list[tuple[st
         if mem:
             text = f"{mem['rss_start_mb']:.0f} / {mem['rss_end_mb']:.0f} / {mem['peak_rss_mb']:.0f}"
             rows.append((m.workload, str(m.n), "RSS start / end / peak (MB)", text, "", ""))
+            text = f"{mem['tree_rss_end_mb']:.0f} / {mem['tree_peak_rss_mb']:.0f}"
+            label = f"RSS end / peak, {m.details.get('processes', '?')} processes (MB)"
+            rows.append((m.workload, str(m.n), label, text, "", ""))
     if ratio is not None:
         rows.append(("seed", "", "daemon burst / seed loop", f"{ratio:.1f}x", "", ""))
     return rows

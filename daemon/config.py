@@ -43,6 +43,7 @@ class Config:
     ignore_patterns: tuple[str, ...] = (".*", "*.part", "*.tmp", "*.crdownload", "~*")
     formats: tuple[str, ...] = ("csv",)
     decode_workers: int = 2
+    decode_processes: bool = True
     queue_size: int = 10000
     max_pixels: int = 40_000_000
     max_file_mb: float = 50.0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .config import Config
 from .infer import Predictor, quiet_native_stderr
-from .recognize import Limits, Prepared, classify, prepare_all
+from .pool import PreparePool
+from .recognize import Limits, classify
 from .registry import ModelRef
 from .results import clean_text, to_csv, to_jsonl
 
@@ -39,10 +39,11 @@ def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO
     items = list(expand(args))
     show_progress = len(items) >= 1000
     done = 0
-    with ThreadPoolExecutor(cfg.decode_workers) as pool:
+    pool = PreparePool(cfg.decode_workers, cfg.decode_processes)
+    try:
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
-            prepared: list[Prepared] = prepare_all([p for _, p in chunk], limits, pool)
+            prepared = pool.prepare([p for _, p in chunk], limits)
             names = [clean_text(n) for n, _ in chunk]
             results = classify(names, prepared, predictor, cfg.low_confidence)
             if fmt == "csv":
@@ -54,6 +55,8 @@ def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO
             done += len(chunk)
             if show_progress:
                 print(f"\r{done}/{len(items)} files", end="", file=sys.stderr, flush=True)
+    finally:
+        pool.close()
     if show_progress:
         print(file=sys.stderr)
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +82,6 @@ def prepare(path: Path, limits: Limits) -> Prepared:
         return Prepared(digest, None, error=str(exc))
     except (MemoryError, ValueError, OSError) as exc:
         return Prepared(digest, None, error=f"cannot process: {type(exc).__name__}: {exc}")
-
-
-def prepare_all(paths: list[Path], limits: Limits, pool: Executor | None) -> list[Prepared]:
-    if pool is None or len(paths) < 2:
-        return [prepare(p, limits) for p in paths]
-    return list(pool.map(prepare, paths, [limits] * len(paths)))
 
 
 def classify(names: list[str], prepared: list[Prepared], predictor: Predictor, low_confidence: float) -> list[Result]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,7 +23,8 @@ from .fsutil import atomic_write, fsync_dir, move_unique
 from .intake import Intake
 from .journal import Batch, Journal, Move
 from .outbox import batch_stem, publish, write_temporary
-from .recognize import Limits, classify, prepare_all
+from .pool import PreparePool
+from .recognize import Limits, classify
 from .reload import ModelKeeper
 from .results import clean_text, utc_now
 
@@ -52,7 +52,7 @@ class Worker:
         self.stats = Stats()
         self.backlog: list[Claimed] = []  # adopted from a dead daemon; processed first
         self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
-        self._pool = ThreadPoolExecutor(cfg.decode_workers, thread_name_prefix="decode")
+        self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes)
         self._seq = 0
         self._log = log.get("digitwatch.worker")
 
@@ -71,7 +71,7 @@ class Worker:
                         self._sync_claims(paths)
                         self.process(claims)
         finally:
-            self._pool.shutdown(wait=True)
+            self._pool.close()
 
     def beat(self) -> None:
         self.stats.heartbeat = time.monotonic()
@@ -98,7 +98,7 @@ class Worker:
         started = time.perf_counter()
         predictor = self.keeper.current
         assert predictor is not None
-        prepared = prepare_all([c.path for c in claims], self._limits, self._pool)
+        prepared = self._pool.prepare([c.path for c in claims], self._limits)
         results = classify([clean_text(c.rel) for c in claims], prepared, predictor, self.cfg.low_confidence)
         self._seq += 1
         stem = batch_stem(self.work.instance, self._seq)

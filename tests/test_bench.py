@@ -28,7 +28,7 @@ FIGURES = [
     "scans.seconds",
     "seed.images_per_s",
     "seed.daemon_ratio",
-    *(f"{w}.{m}" for w in DAEMON_WORKLOADS for m in ("rss_start_mb", "rss_end_mb", "peak_rss_mb")),
+    *(f"{w}.{m}" for w in DAEMON_WORKLOADS for m in ("rss_start_mb", "rss_end_mb", "peak_rss_mb", "tree_rss_end_mb", "tree_peak_rss_mb")),
 ]
 
 

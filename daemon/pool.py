@@ -1,0 +1,67 @@
+"""Read, decode and preprocess files in parallel: worker processes, or threads.
+
+Preprocessing is many small numpy/scipy calls that hold the GIL, so threads
+barely overlap; worker processes use every core (measured in README,
+Performance). Processes also contain the damage of a decoder that crashes on
+a hostile file: the pool is rebuilt, the batch is retried file by file, and
+the one file that kills a worker gets an ``error`` row.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from . import log
+from .recognize import Limits, Prepared, prepare
+
+CHUNK = 16
+
+
+def _warm() -> None:
+    """Imported in each worker at start so the first batch does not pay for it."""
+
+
+class PreparePool:
+    def __init__(self, workers: int, processes: bool) -> None:
+        self.workers = workers
+        self.processes = processes and workers > 1
+        self._executor = self._new()
+        self._log = log.get("digitwatch.pool")
+
+    def _new(self) -> Executor:
+        if self.processes:
+            # spawn, not fork: forking a process that has TensorFlow's threads running is unsafe.
+            ctx = multiprocessing.get_context("spawn")
+            executor: Executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            for _ in range(self.workers):
+                executor.submit(_warm)
+            return executor
+        return ThreadPoolExecutor(self.workers, thread_name_prefix="prepare")
+
+    def prepare(self, paths: list[Path], limits: Limits) -> list[Prepared]:
+        """One Prepared per path, in order; never raises for a bad file."""
+        if len(paths) < 2 and not self.processes:
+            return [prepare(p, limits) for p in paths]
+        try:
+            return list(self._executor.map(prepare, paths, [limits] * len(paths), chunksize=CHUNK if self.processes else 1))
+        except BrokenProcessPool:
+            self._log.error("prepare_worker_died", files=len(paths))
+            self._restart()
+            return [self._one(p, limits) for p in paths]
+
+    def _one(self, path: Path, limits: Limits) -> Prepared:
+        try:
+            return self._executor.submit(prepare, path, limits).result()
+        except BrokenProcessPool:
+            self._restart()
+            return Prepared("", None, error="the image decoder crashed on this file")
+
+    def _restart(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
