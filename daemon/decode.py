@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 
 from .errors import ImageError
 
-DRAFT_MIN_SIDE = 512  # large JPEGs are decoded at reduced scale, but never below this
+DRAFT_MIN_SIDE = 384  # large JPEGs are decoded at reduced scale (1/2, 1/4, 1/8), never below this
 
 # Our own limit (config: max_pixels) is enforced before decoding; this only keeps
 # Pillow from warning below it.

@@ -76,12 +76,10 @@ def _as_unit_float(gray: np.ndarray) -> np.ndarray:
 
 
 def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """Mean of each f x f block (Pillow's reduce: a box filter in C, 4x faster than numpy here)."""
     if f <= 1:
         return a
-    h, w = (a.shape[0] // f) * f, (a.shape[1] // f) * f
-    if h == 0 or w == 0:
-        return a
-    return a[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(a, dtype=np.float32)).reduce(f))
 
 
 def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
@@ -133,7 +131,7 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     The paper level is a grey opening (it removes bright structures narrower than ``window``,
     i.e. the ink once made bright), smoothed."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
-    paper = float(np.median(smooth))
+    paper = float(np.median(_sample(smooth)))
     if paper - smooth.min() >= smooth.max() - paper:
         a, smooth = 1.0 - a, 1.0 - smooth  # dark ink on light paper: make ink bright
     size = window or _paper_window(a)
@@ -148,8 +146,9 @@ def _threshold(ink: np.ndarray, refuse: bool = True) -> float:
     h, w = ink.shape
     inner = ink[h // 25 : h - h // 25, w // 25 : w - w // 25] if min(h, w) >= 50 else ink  # not the edge shadows
     peak = _quantile(inner, 0.999)
-    median = float(np.median(ink))
-    spread = 1.4826 * float(np.median(np.abs(ink - median)))  # robust std of the paper's noise
+    sample = _sample(ink)
+    median = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - median)))  # robust std of the paper's noise
     if refuse and (peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread):
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     bins = 64
@@ -206,6 +205,12 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1)
+
+
+def _sample(a: np.ndarray, target: int = 4096) -> np.ndarray:
+    """Every k-th pixel in both directions: enough for a median of the paper, at a fraction of the cost."""
+    k = max(1, int((a.size / target) ** 0.5))
+    return a[::k, ::k]
 
 
 def _quantile(a: np.ndarray, q: float) -> float:
