@@ -264,11 +264,12 @@ def _stat_fields(pid: int) -> list[str]:
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its live descendants (e.g. the daemon's decode worker processes)."""
     children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if len(fields) > 1:
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    with os.scandir("/proc") as it:
+        pids = [int(e.name) for e in it if e.name.isdigit()]
+    for p in pids:
+        fields = _stat_fields(p)
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(p)
     tree, todo = [], [pid]
     while todo:
         p = todo.pop()
@@ -285,6 +286,19 @@ def cpu_seconds(pid: int) -> float:
         if len(fields) > 14:
             ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def system_busy_seconds() -> float:
+    """CPU time all processes on the machine have used since boot (/proc/stat), in seconds."""
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this (bench) process so far, in seconds."""
+    t = os.times()
+    return t.user + t.system
 
 
 def wait_quiet(pid: int, window_s: float = QUIET_WINDOW_S, timeout_s: float = QUIET_TIMEOUT_S) -> float:
@@ -553,7 +567,7 @@ def throughput_workload(name: str, folders: Folders, labels: dict[str, int], ext
     timeout = 120.0 + 0.2 * len(names)
 
     def body(daemon: Daemon, watcher: OutboxWatcher) -> Measurement:
-        cpu0 = cpu_seconds(daemon.pid)
+        cpu0, own0, busy0 = cpu_seconds(daemon.pid), own_cpu_seconds(), system_busy_seconds()
         first, last_in = flood(folders, names)
         if not watcher.wait(names, timeout, daemon.alive):
             got = sum(1 for n in names if n in watcher.arrivals)
@@ -561,7 +575,8 @@ def throughput_workload(name: str, folders: Folders, labels: dict[str, int], ext
         last_row = max(watcher.arrivals[n] for n in names)
         first_row = min(watcher.arrivals[n] for n in names)
         wall = last_row - first
-        cpu = cpu_seconds(daemon.pid) - cpu0
+        cpu, own = cpu_seconds(daemon.pid) - cpu0, own_cpu_seconds() - own0
+        others = system_busy_seconds() - busy0 - cpu - own  # CPU the rest of the machine took meanwhile
         m = Measurement(name, len(names))
         m.figures[f"{name}.images_per_s"] = round(len(names) / wall, 1)
         m.figures[f"{name}.seconds"] = round(wall, 3)
@@ -569,6 +584,7 @@ def throughput_workload(name: str, folders: Folders, labels: dict[str, int], ext
             rename_all_s=round(last_in - first, 3),
             first_row_after_s=round(first_row - first, 3),
             daemon_cpu_cores=round(cpu / wall, 2),
+            other_cpu_cores=round(max(others, 0.0) / wall, 2),
             measured_s=round(wall, 3),
             **row_quality(watcher.rows, labels),
         )
@@ -716,13 +732,15 @@ DETAIL_LABELS = {
     "quiet_after_ready_s": "ready -> CPU quiet (s), not timed",
     "first_row_after_s": "first row after (s)",
     "daemon_cpu_cores": "daemon CPU used (cores, with children)",
+    "other_cpu_cores": "other processes' CPU meanwhile (cores)",
     "mean_batch_size": "mean batch size",
     "ms_per_image_in_batches": "worker ms per image",
     "worker_busy_fraction": "worker busy (fraction)",
     "accuracy": "accuracy (sanity check)",
 }
 _THROUGHPUT_DETAILS = (
-    "quiet_after_ready_s", "first_row_after_s", "daemon_cpu_cores", "mean_batch_size", "ms_per_image_in_batches", "worker_busy_fraction", "accuracy",
+    "quiet_after_ready_s", "first_row_after_s", "daemon_cpu_cores", "other_cpu_cores",
+    "mean_batch_size", "ms_per_image_in_batches", "worker_busy_fraction", "accuracy",
 )
 DETAILS_SHOWN = {
     "startup": ("ready_to_first_result_s", "accuracy"),
@@ -742,7 +760,8 @@ def table_rows(results: list[Measurement], ratio: float | None) -> list[tuple[st
             if short.endswith("_mb"):
                 mem[short] = value
                 continue
-            rows.append((m.workload, str(m.n), FIGURE_LABELS.get(short, short), f"{value:g}", goal_text(key), verdict(key, value)))
+            label = FIGURE_LABELS.get(short, short)
+            rows.append((m.workload, str(m.n), label, f"{value:g}", goal_text(key), verdict(key, value)))
         for key in DETAILS_SHOWN.get(m.workload, ()):
             value = m.details.get(key)
             if value is None:
@@ -795,8 +814,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scans", type=int, help=f"scan-sized images (default {FULL_SIZES['scans']})")
     p.add_argument("--drops", type=int, help=f"single drops into an idle daemon (default {FULL_SIZES['drops']})")
     p.add_argument("--seed-sample", type=int, help=f"files for the seed loop (default {FULL_SIZES['seed_sample']})")
-    p.add_argument("--quick", action="store_true", help="tiny sizes for CI: " + ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items()))
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"write the figures here (default {DEFAULT_JSON.relative_to(REPO)})")
+    quick = ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items())
+    p.add_argument("--quick", action="store_true", help=f"tiny sizes for CI: {quick}")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                   help=f"write the figures here (default {DEFAULT_JSON.relative_to(REPO)})")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (their path is printed)")
     p.add_argument("--workdir", type=Path, help="make the temporary folders here (default: the system's temp folder)")
     p.add_argument("--random-seed", type=int, default=0, help="seed for the digit sample and the images (default 0)")

@@ -91,7 +91,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
     # are left as they are.
     detect = _smooth(ink)
-    mask = _digit_components(detect > _threshold(detect, refuse=allow_zoom), detect)  # a zoom was accepted
+    mask = _digit_components(_ink_mask(detect), detect)
     # The paper's shading can be as wide as the first, image-sized background window: with the
     # strokes' width known, estimate the paper again with a window fitted to them.
     width = _stroke_width(mask)
@@ -99,8 +99,10 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     if 2 * window < _paper_window(small):
         ink = _ink_map(small, window)
         detect = _smooth(ink)
-        mask = _digit_components(detect > _threshold(detect, refuse=False), detect)
+        mask = _digit_components(_ink_mask(detect), detect)
         width = _stroke_width(mask)
+    if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
+        _refuse_noise(detect)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -141,15 +143,42 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     return np.clip(a - background, 0.0, None)
 
 
-def _threshold(ink: np.ndarray, refuse: bool = True) -> float:
-    """Otsu's threshold; with ``refuse``, NoDigitError when the ink does not stand out of the paper's noise."""
+def _ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Hysteresis: pixels above the low threshold that connect to pixels above the high one.
+
+    A pen's pressure (or a scanner) leaves parts of a stroke fainter than the rest; Otsu's
+    threshold alone would cut the faint bar off a 7."""
+    high, low = _threshold(ink)
+    labels, n = ndimage.label(ink > low, _EIGHT)
+    strong = np.zeros(n + 1, dtype=bool)
+    strong[np.unique(labels[ink > high])] = True
+    strong[0] = False
+    return strong[labels]
+
+
+def _paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
+    """(peak ink, paper level, robust std of the paper's noise); the peak ignores the image's edges."""
     h, w = ink.shape
     inner = ink[h // 25 : h - h // 25, w // 25 : w - w // 25] if min(h, w) >= 50 else ink  # not the edge shadows
-    peak = _quantile(inner, 0.999)
     sample = _sample(ink)
     median = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample - median)))  # robust std of the paper's noise
-    if refuse and (peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread):
+    return _quantile(inner, 0.999), median, 1.4826 * float(np.median(np.abs(sample - median)))
+
+
+def _refuse_noise(ink: np.ndarray) -> None:
+    """NoDigitError unless the ink stands out of the paper's noise (blank or noise-only pages).
+
+    Judged on the final ink map, after the paper's shading was estimated with a window fitted
+    to the strokes - mottled paper would otherwise drown a faint digit."""
+    peak, median, spread = _paper_noise(ink)
+    if peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread:
+        raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+
+
+def _threshold(ink: np.ndarray) -> tuple[float, float]:
+    """(high, low) thresholds: Otsu's, and a lower one for faint parts of strokes (see _ink_mask)."""
+    peak, median, spread = _paper_noise(ink)
+    if peak - median < MIN_CONTRAST:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     bins = 64
     index = np.minimum((ink * (bins / peak)).astype(np.int32), bins - 1)
@@ -162,7 +191,8 @@ def _threshold(ink: np.ndarray, refuse: bool = True) -> float:
     mu1 = (m0[-1] - m0) / np.maximum(w1, 1e-12)
     between = w0 * w1 * (mu0 - mu1) ** 2
     otsu = float(centers[int(np.argmax(between))])
-    return min(max(otsu, 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
+    high = min(max(otsu, 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
+    return high, min(high, max(0.4 * high, median + 4.0 * spread))
 
 
 def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:

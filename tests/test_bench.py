@@ -15,6 +15,7 @@ SAMPLE = REPO / "tests" / "data" / "mnist-sample.npz"
 BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
 
 DAEMON_WORKLOADS = ("startup", "idle", "burst", "scans")
+MEMORY_FIGURES = ("rss_start_mb", "rss_end_mb", "peak_rss_mb", "tree_rss_end_mb", "tree_peak_rss_mb")
 FIGURES = [
     "startup.first_result_s",
     "startup.ready_logged_s",
@@ -28,7 +29,7 @@ FIGURES = [
     "scans.seconds",
     "seed.images_per_s",
     "seed.daemon_ratio",
-    *(f"{w}.{m}" for w in DAEMON_WORKLOADS for m in ("rss_start_mb", "rss_end_mb", "peak_rss_mb", "tree_rss_end_mb", "tree_peak_rss_mb")),
+    *(f"{w}.{m}" for w in DAEMON_WORKLOADS for m in MEMORY_FIGURES),
 ]
 
 
