@@ -342,6 +342,7 @@ class Daemon:
         ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.spawned_at = 0.0
+        self.leftovers: list[int] = []  # child processes still running after the daemon exited
 
     @property
     def pid(self) -> int:
@@ -390,16 +391,32 @@ class Daemon:
         return "\n".join("  | " + line for line in lines)
 
     def stop(self) -> int:
-        """SIGTERM and wait; kill if it does not stop in time. Returns the exit code."""
+        """SIGTERM and wait (kill if it does not stop in time); return the exit code.
+
+        Child processes the daemon left running (``self.leftovers``) are terminated, by pid.
+        """
         if self.proc is None:
             return 0
+        children = process_tree(self.proc.pid)[1:] if self.proc.poll() is None else []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                return self.proc.wait(STOP_TIMEOUT_S)
+                self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        code = self.proc.wait()
+        deadline = time.monotonic() + 2.0  # time for children to notice their parent is gone
+        while True:
+            self.leftovers = [p for p in children if _stat_fields(p)[:1] not in ([], ["Z"])]
+            if not self.leftovers or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for p in self.leftovers:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        return code
 
 
 class OutboxWatcher:
@@ -544,10 +561,13 @@ def run_daemon_workload(
     finally:
         code = daemon.stop()
     m.details["exit_code"] = code
+    m.details["leftover_processes"] = len(daemon.leftovers)
     # "batch" is logged after the batch's inputs are moved, i.e. after its rows appear: read it once stopped.
     m.details.update(batch_summary(daemon.events("batch"), m.details.get("measured_s", 0.0)))
     if code != 0:
         print(f"warning: {name}: daemon exited with code {code}\n{daemon.tail()}", file=sys.stderr)
+    if daemon.leftovers:
+        print(f"warning: {name}: {len(daemon.leftovers)} child processes outlived the daemon", file=sys.stderr)
     return m
 
 
@@ -649,7 +669,7 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
     m.details.update(
         processes=tree_mem["processes"],
         ready_seen_s=round(ready_seen, 3), ready_to_first_result_s=round(first_result - ready_seen, 3),
-        model=model, exit_code=code, **row_quality(watcher.rows, labels),
+        model=model, exit_code=code, leftover_processes=len(daemon.leftovers), **row_quality(watcher.rows, labels),
     )
     return m
 

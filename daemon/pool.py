@@ -10,6 +10,7 @@ the one file that kills a worker gets an ``error`` row.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,7 +22,23 @@ CHUNK = 16
 
 
 def _warm() -> None:
-    """Imported in each worker at start so the first batch does not pay for it."""
+    """A first task for each worker, so start-up is paid before the first batch."""
+
+
+def _bind_to_parent(parent: int) -> None:
+    """Worker initializer: die with the daemon. After a kill -9 of the daemon its workers would
+    otherwise live on as orphans (the executor cannot tell them to stop)."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the check below still catches a parent that is already gone
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 class PreparePool:
@@ -35,7 +52,9 @@ class PreparePool:
         if self.processes:
             # spawn, not fork: forking a process that has TensorFlow's threads running is unsafe.
             ctx = multiprocessing.get_context("spawn")
-            executor: Executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            executor: Executor = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_bind_to_parent, initargs=(os.getpid(),)
+            )
             for _ in range(self.workers):
                 executor.submit(_warm)
             return executor

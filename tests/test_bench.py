@@ -51,5 +51,6 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
         w = report["workloads"][workload]
         assert w["rows"] == w["n"], f"{workload}: {w['rows']} rows for {w['n']} inputs"
         assert w["exit_code"] == 0, f"{workload}: daemon exited with {w['exit_code']}"
+        assert w["leftover_processes"] == 0, f"{workload}: child processes outlived the daemon"
     assert "figure" in proc.stdout and "burst" in proc.stdout  # the table was printed
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("digitwatch-bench-")], "temporary folders left behind"

@@ -47,3 +47,39 @@ def test_killed_worker_is_replaced(tmp_path: Path, test_digits) -> None:
         assert all(p.x is not None for p in pool.prepare(paths, Limits()))
     finally:
         pool.close()
+
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_die_with_the_daemon(daemon_factory, test_digits) -> None:
+    """kill -9 of the daemon must not leave its preprocessing workers behind as orphans."""
+    import time
+
+    d = daemon_factory().start()
+    dark_on_light(test_digits[0][0]).save(d.inbox / "one.png")
+    d.wait_rows(1)
+    workers = [p for p in _children_of(d.proc.pid) if "spawn_main" in open(f"/proc/{p}/cmdline").read()]
+    assert len(workers) == 2
+    d.kill()
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _running(p)], "orphaned workers"
