@@ -423,6 +423,7 @@ class OutboxWatcher:
     """Polls the outbox every ~1 ms in a thread and notes when each input's row first appears there.
 
     Results files are renamed into place whole, so a file seen by ``scandir`` can be read at once.
+    Only the CSV results are read (``formats`` must include csv, as it does by default).
     Arrival times are ``time.perf_counter()`` just after the listing that first showed the file.
     """
 

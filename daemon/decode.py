@@ -1,4 +1,4 @@
-"""Bytes of any image file Pillow reads -> one 2-D luminance array (float32, 0..1).
+"""Bytes of any image file Pillow reads -> one 2-D luminance array (uint8, or float32 0..1).
 
 Handles every mode a user's file may have (RGB, RGBA/LA with transparency,
 palette, 16-bit and float grayscale, CMYK, 1-bit), applies EXIF orientation,
@@ -26,7 +26,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 @dataclass(frozen=True)
 class Decoded:
-    gray: np.ndarray  # 2-D float32, 0..1, as the picture looks (not yet inverted)
+    gray: np.ndarray  # 2-D, as the picture looks: uint8 (0..255) for 8-bit files, else float32 (0..1)
     frames: int  # number of frames in the file; only the first is read
 
 
@@ -81,7 +81,7 @@ def _luminance(img: Image.Image) -> np.ndarray:
         if alpha.min() < 0.99:
             return _composite(lum, alpha)
         return lum
-    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    return np.asarray(img.convert("L"))  # uint8: normalize converts only what it keeps
 
 
 def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
