@@ -63,6 +63,11 @@ class Predictor:
             )
         return predictor
 
+    def warm_up(self, max_batch: int) -> None:
+        """Run the batch sizes the worker will use once: oneDNN builds its kernels per shape."""
+        for n in sorted({1, max_batch}):
+            self.predict(np.zeros((n, 28, 28), dtype=np.float32))
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)

@@ -21,8 +21,12 @@ LINGER_S = 0.003
 
 
 class Intake:
-    def __init__(self, capacity: int, settle_s: float, writing_s: float = 30.0) -> None:
+    def __init__(self, capacity: int, settle_s: float, writing_s: float = 30.0, trust_mtime: bool = True) -> None:
         self.capacity = capacity
+        # Local file systems: a file whose mtime is already settle_s old has held still that long,
+        # so files found at start-up need not wait. Not on network shares (polling mode), where
+        # mtime comes from another machine's clock.
+        self.trust_mtime = trust_mtime
         self.settle_s = settle_s
         self.writing_s = max(writing_s, settle_s)
         self._cond = threading.Condition()
@@ -46,9 +50,17 @@ class Intake:
             if state == "ready":
                 self._pending.pop(path, None)
                 self._enqueue(path)
+            elif state == "settle" and self.trust_mtime and path not in self._pending and self._still(path):
+                self._enqueue(path)
             elif path not in self._pending:
                 hold = self.writing_s if state == "writing" else self.settle_s
                 self._pending[path] = (-1, -1, time.monotonic(), hold)
+
+    def _still(self, path: Path) -> bool:
+        try:
+            return time.time() - os.lstat(path).st_mtime >= self.settle_s
+        except OSError:
+            return False
 
     def _enqueue(self, path: Path) -> None:
         if len(self._ready) >= self.capacity:

@@ -55,10 +55,14 @@ class PreparePool:
             executor: Executor = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_bind_to_parent, initargs=(os.getpid(),)
             )
-            for _ in range(self.workers):
-                executor.submit(_warm)
+            self._warming = [executor.submit(_warm) for _ in range(self.workers)]
             return executor
         return ThreadPoolExecutor(self.workers, thread_name_prefix="prepare")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until every worker process has started (so READY means ready)."""
+        for future in getattr(self, "_warming", []):
+            future.result(timeout)
 
     def prepare(self, paths: list[Path], limits: Limits) -> list[Prepared]:
         """One Prepared per path, in order; never raises for a bad file."""

@@ -18,8 +18,9 @@ from .results import utc_now
 
 
 class ModelKeeper:
-    def __init__(self, checkpoint: Path, canary_min_accuracy: float, poll_s: float) -> None:
+    def __init__(self, checkpoint: Path, canary_min_accuracy: float, poll_s: float, max_batch: int = 256) -> None:
         self.checkpoint = checkpoint
+        self.max_batch = max_batch
         self.canary_min_accuracy = canary_min_accuracy
         self.poll_s = poll_s
         self.current: Predictor | None = None
@@ -66,6 +67,7 @@ class ModelKeeper:
             self._log.error("model_rejected", model=ref.model_id, path=str(ref.path), reason=str(exc))
 
     def _swap(self, predictor: Predictor) -> None:
+        predictor.warm_up(self.max_batch)  # here, off the hot path: the first full batch is not slow
         old = self.current.model_id if self.current else None
         self.current = predictor
         self.since = utc_now()

@@ -105,13 +105,13 @@ def serve(cfg: Config) -> int:
         raise ConfigError(f"cannot use state folder {cfg.state_dir}: {exc.strerror or exc}") from None
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
-    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s)
+    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
     with quiet_native_stderr():
         import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
     keeper.load_initial()
 
     stop = threading.Event()
-    intake = Intake(cfg.queue_size, cfg.settle_ms / 1000)
+    intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
     ping_every = watchdog_interval()
     last_ping = [0.0]
 
@@ -148,6 +148,7 @@ def serve(cfg: Config) -> int:
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, lambda *_: keeper.trigger(force=True))
 
+    worker.wait_ready()
     ready_s = round(time.monotonic() - started, 2)
     notify("READY=1\nSTATUS=serving")
     logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=keeper.current.model_id, startup_s=ready_s)

@@ -10,6 +10,7 @@ its inputs stay claimed.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .intake import Intake
 from .journal import Batch, Journal, Move
 from .outbox import batch_stem, publish, write_temporary
 from .pool import PreparePool
-from .recognize import Limits, classify
+from .recognize import Limits, Prepared, classify
 from .reload import ModelKeeper
 from .results import clean_text, utc_now
 
@@ -54,13 +55,18 @@ class Worker:
         self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
         self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes)
         self._seq = 0
+        self._ready: queue.Queue = queue.Queue(maxsize=1)  # prepared batches waiting for the publisher
         self._log = log.get("digitwatch.worker")
 
     def run(self) -> None:
+        """Two stages that overlap: this thread claims and prepares batch N+1 (in the pool's
+        processes) while the publisher thread runs the network on batch N and publishes it."""
+        publisher = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
+        publisher.start()
         try:
             while self.backlog and not self.stop.is_set():
                 chunk, self.backlog = self.backlog[: self.cfg.max_batch], self.backlog[self.cfg.max_batch :]
-                self.process(chunk)
+                self._hand_over(publisher, chunk, self._prepare(chunk))
             while not self.stop.is_set():
                 self.beat()
                 paths = self.intake.take(self.cfg.max_batch, self.cfg.max_wait_ms / 1000, idle_timeout_s=0.5)
@@ -69,9 +75,36 @@ class Worker:
                     self.intake.release(paths)
                     if claims:
                         self._sync_claims(paths)
-                        self.process(claims)
+                        self._hand_over(publisher, claims, self._prepare(claims))
         finally:
+            self._ready.put(None)
+            publisher.join()
             self._pool.close()
+
+    def _prepare(self, claims: list[Claimed]) -> tuple[float, list[Prepared]]:
+        started = time.perf_counter()
+        return started, self._pool.prepare([c.path for c in claims], self._limits)
+
+    def _hand_over(self, publisher: threading.Thread, claims: list[Claimed], prepared: tuple) -> None:
+        while True:
+            if not publisher.is_alive():
+                raise RuntimeError("the publisher thread died")
+            try:
+                self._ready.put((claims, prepared), timeout=0.5)
+                return
+            except queue.Full:
+                self.beat()
+
+    def _publish_loop(self) -> None:
+        while True:
+            item = self._ready.get()
+            if item is None:
+                return
+            claims, (started, prepared) = item
+            self.publish(claims, prepared, started)  # also when stopping: finish the batch in hand
+
+    def wait_ready(self) -> None:
+        self._pool.wait_ready()
 
     def beat(self) -> None:
         self.stats.heartbeat = time.monotonic()
@@ -93,12 +126,10 @@ class Worker:
             self._error("claim_failed", file=str(path), reason=exc.strerror or str(exc))
             return None
 
-    def process(self, claims: list[Claimed]) -> None:
-        """Recognise ``claims`` and publish them as one batch; inputs stay claimed until that succeeds."""
-        started = time.perf_counter()
+    def publish(self, claims: list[Claimed], prepared: list[Prepared], started: float) -> None:
+        """Run the network on a prepared batch and publish it; inputs stay claimed until that succeeds."""
         predictor = self.keeper.current
         assert predictor is not None
-        prepared = self._pool.prepare([c.path for c in claims], self._limits)
         results = classify([clean_text(c.rel) for c in claims], prepared, predictor, self.cfg.low_confidence)
         self._seq += 1
         stem = batch_stem(self.work.instance, self._seq)
