@@ -1,0 +1,96 @@
+"""Where the time goes: each stage of the daemon's path, timed alone, per image.
+
+    python bench/stages.py [--n 1000]
+
+Stages: read + hash, decode, preprocess (for small 56x56 PNGs and for scan-sized JPEGs),
+the network (per image, at batch 1 and 256), CSV formatting, and the file-system work per
+image (claim rename, move to archive) and per batch (fsyncs, journal commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import realistic  # noqa: E402
+
+SAMPLE = HERE.parent / "tests" / "data" / "mnist-sample.npz"
+
+
+def per_item_ms(fn, items) -> float:
+    started = time.perf_counter()
+    for item in items:
+        fn(item)
+    return (time.perf_counter() - started) * 1000 / len(items)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from digitwatch.daemon.decode import decode
+    from digitwatch.daemon.fsutil import fsync_dir
+    from digitwatch.daemon.infer import Predictor, quiet_native_stderr
+    from digitwatch.daemon.journal import Batch, Journal, Move
+    from digitwatch.daemon.preprocess import normalize
+    from digitwatch.daemon.registry import bundled
+    from digitwatch.daemon.results import Result, to_csv
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1000)
+    args = p.parse_args(argv)
+    with np.load(SAMPLE) as d:
+        x, y = d["x_test"], d["y_test"]
+    rows: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="digitwatch-stages-") as tmp:
+        root = Path(tmp)
+        small = [f for f, _, _ in realistic.write_set(root / "small", x, y, ["small"], args.n, seed=1)]
+        scans = [f for f, _, _ in realistic.write_set(root / "scans", x, y, ["scan"], max(50, args.n // 10), seed=2)]
+        for name, files in (("small 56x56 PNG", small), ("scan-sized JPEG", scans)):
+            data = [f.read_bytes() for f in files]
+            rows.append((f"{name}: read + sha256", per_item_ms(lambda f: hashlib.sha256(f.read_bytes()).digest(), files)))
+            rows.append((f"{name}: decode", per_item_ms(lambda b: decode(b), data)))
+            grays = [decode(b).gray for b in data]
+            rows.append((f"{name}: preprocess (normalize)", per_item_ms(normalize, grays)))
+        with quiet_native_stderr():
+            import keras  # noqa: F401
+        predictor = Predictor.load(bundled())
+        batch = np.zeros((256, 28, 28), np.float32)
+        predictor.warm_up(256)
+        rows.append(("network, batch of 1 (per image)", per_item_ms(lambda _: predictor.predict(batch[:1]), range(50))))
+        rows.append(("network, batch of 256 (per image)", per_item_ms(lambda _: predictor.predict(batch), range(10)) / 256))
+        results = [Result(f"f{i}.png", 3, 0.99, "ok", "", "m", "t", "0" * 64) for i in range(256)]
+        rows.append(("CSV formatting (per row)", per_item_ms(lambda _: to_csv(results), range(20)) / 256))
+        inbox, work, archive = root / "inbox", root / "work", root / "archive"
+        for folder in (inbox, work, archive):
+            folder.mkdir()
+        names = [f"f{i}.png" for i in range(args.n)]
+        for name in names:
+            (inbox / name).write_bytes(b"x")
+        rows.append(("claim: rename into work (per file)", per_item_ms(lambda n: os.rename(inbox / n, work / n), names)))
+        rows.append(("move to archive (per file)", per_item_ms(lambda n: os.rename(work / n, archive / n), names)))
+        rows.append(("fsync of a folder (per batch)", per_item_ms(lambda _: fsync_dir(archive), range(50))))
+        journal = Journal(root / "journal.sqlite")
+        moves = [Move(work / n, n, False, "") for n in names[:256]]
+
+        def commit(i: int) -> None:
+            journal.record("bench", Batch(f"b{i}", [(root / "a", root / "b")], moves))
+            journal.forget(f"b{i}")
+
+        rows.append(("journal record + forget, 256 files (per batch)", per_item_ms(commit, range(20))))
+        journal.close()
+    width = max(len(label) for label, _ in rows)
+    for label, ms in rows:
+        print(f"{label:<{width}}  {ms * 1000:9.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
