@@ -19,11 +19,9 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, sync_dir: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically and durably. The temporary name is hidden (starts with '.')."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+def write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (created or truncated) and fsync it; on failure, remove it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -31,9 +29,16 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, sync_dir: bool = Tru
         os.fsync(fd)
     except BaseException:
         os.close(fd)
-        tmp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
     os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, sync_dir: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically and durably. The temporary name is hidden (starts with '.')."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_synced(tmp, data)
     os.replace(tmp, path)
     if sync_dir:
         fsync_dir(path.parent)

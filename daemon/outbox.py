@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from .fsutil import fsync_dir
+from .fsutil import fsync_dir, write_synced
 from .results import Result, to_csv, to_json
 
 WRITERS = {"csv": to_csv, "json": to_json}
@@ -30,15 +30,7 @@ def write_temporary(outbox: Path, stem: str, results: list[Result], formats: tup
     for fmt in formats:
         final = outbox / f"{stem}.{fmt}"
         tmp = outbox / f".{stem}.{fmt}.tmp"
-        data = WRITERS[fmt](results)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(tmp, WRITERS[fmt](results))
         outputs.append((tmp, final))
     return outputs
 
