@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from digitwatch.daemon.errors import DataError
+from digitwatch.daemon.infer import quiet_native_stderr
 from . import data as mnist_data
 from .inputs import prepare
 from .recipes import RECIPES, augmenter
@@ -54,8 +55,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     _log(f"preparing {len(x_tr)} training, {n_val} validation, {len(ds.x_test)} test images ({recipe.name} recipe)")
     x_tr, x_val, x_test = (prepare(x, recipe.normalize) for x in (x_tr, x_val, ds.x_test))
 
-    import keras
-    import tensorflow as tf
+    with quiet_native_stderr():
+        import keras
+        import tensorflow as tf
 
     keras.utils.set_random_seed(opts.seed)
     steps = -(-len(x_tr) // batch_size)
