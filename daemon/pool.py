@@ -26,7 +26,7 @@ def _warm() -> None:
 
 
 def _bind_to_parent(parent: int) -> None:
-    """Worker initializer: die with the daemon. After a kill -9 of the daemon its workers would
+    """Worker initializer: die with the daemon, leave Ctrl-C to it. After a kill -9 of the daemon its workers would
     otherwise live on as orphans (the executor cannot tell them to stop)."""
     import ctypes
     import os
@@ -39,6 +39,8 @@ def _bind_to_parent(parent: int) -> None:
         pass  # not Linux: the check below still catches a parent that is already gone
     if os.getppid() != parent:
         os._exit(0)
+    # Ctrl-C reaches the whole process group; shutting the pool down is the daemon's business.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class PreparePool:
