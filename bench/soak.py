@@ -15,6 +15,7 @@ import csv
 import glob
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -167,14 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=150.0, help="files per second")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--daemon-arg", action="append", default=[], help="extra argument for digitwatch run")
+    p.add_argument("--keep", action="store_true", help="keep the folders (default: removed when all is well)")
     args = p.parse_args(argv)
     figures = soak(args.files, args.rate, args.daemon_arg)
+    ok = figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0
+    if ok and not args.keep:
+        shutil.rmtree(figures["root"], ignore_errors=True)
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
-    return 0 if figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0 else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
