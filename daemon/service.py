@@ -12,7 +12,6 @@ import os
 import signal
 import threading
 import time
-from typing import Any
 
 from . import config as config_mod
 from . import log, outbox, status
@@ -24,72 +23,10 @@ from .intake import Intake
 from .journal import Journal
 from .reload import ModelKeeper
 from .sdnotify import notify, watchdog_interval
-from .watch import observer_alive, scan, start_observer
+from .watch import Scanner, observer_alive
 from .worker import Worker, finish
 
 STOP_TIMEOUT_S = 20.0
-
-
-class Scanner:
-    """Settle checks every 100 ms; a full rescan at start, every ``rescan_interval_s`` and after overflow;
-    restarts a dead observer (watchdog's observers can die quietly)."""
-
-    def __init__(self, cfg: Config, intake: Intake, keeper: ModelKeeper) -> None:
-        self.cfg, self.intake, self.keeper = cfg, intake, keeper
-        self.observer: Any = None
-        self.observer_restarts = 0
-        self.last_scan_error = ""
-        self._log = log.get("digitwatch.watch")
-
-    def start_observer(self) -> None:
-        c = self.cfg
-        self.observer = start_observer(c.inbox, c.ignore_patterns, c.recursive, c.polling, c.poll_interval_s, self.intake.offer)
-        if not c.polling:
-            from watchdog.events import FileSystemEventHandler
-
-            keeper = self.keeper
-
-            class _ModelEvents(FileSystemEventHandler):
-                def on_any_event(self, event: Any) -> None:
-                    keeper.trigger()
-
-            self.observer.schedule(_ModelEvents(), str(c.checkpoint), recursive=False)
-
-    def rescan(self) -> int:
-        n = 0
-        try:
-            for path in scan(self.cfg.inbox, self.cfg.ignore_patterns, self.cfg.recursive):
-                self.intake.offer(path, "settle")
-                n += 1
-            self.last_scan_error = ""
-        except OSError as exc:
-            self.last_scan_error = f"cannot list inbox: {exc.strerror or exc}"
-            self._log.error("rescan_failed", inbox=str(self.cfg.inbox), reason=self.last_scan_error)
-        return n
-
-    def run(self, stop: threading.Event) -> None:
-        next_scan = time.monotonic() + self.cfg.rescan_interval_s
-        while not stop.wait(0.1):
-            self.intake.settle()
-            if not observer_alive(self.observer):
-                self.observer_restarts += 1
-                self._log.error("observer_died", restarts=self.observer_restarts)
-                try:
-                    self.observer.stop()
-                except Exception:  # already dead; we only want its resources gone
-                    pass
-                try:
-                    self.start_observer()
-                except OSError as exc:
-                    self._log.error("observer_restart_failed", reason=str(exc))
-                self.rescan()
-            if time.monotonic() >= next_scan or self.intake.take_overflow():
-                self.rescan()
-                next_scan = time.monotonic() + self.cfg.rescan_interval_s
-        try:
-            self.observer.stop()
-        except Exception:  # stopping a dead observer can raise; nothing left to do
-            pass
 
 
 def serve(cfg: Config) -> int:
@@ -123,7 +60,7 @@ def serve(cfg: Config) -> int:
 
     worker = Worker(cfg, intake, work, journal, keeper, stop, ping)
     worker.backlog = recover(cfg, work, journal)
-    scanner = Scanner(cfg, intake, keeper)
+    scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
     scanner.start_observer()
     scanner.rescan()
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import threading
+import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -23,6 +25,12 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers.api import BaseObserver
+
+from . import log
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .intake import Intake
 
 STATE_NAME = ".digitwatch"
 
@@ -128,3 +136,65 @@ def start_observer(
 def observer_alive(observer: BaseObserver) -> bool:
     """The observer thread and each of its emitters must still be running."""
     return observer.is_alive() and all(e.is_alive() for e in observer.emitters)
+
+
+class _Callback(FileSystemEventHandler):
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.callback()
+
+
+class Scanner:
+    """Settle checks every 100 ms; a full rescan at start, every ``rescan_interval_s`` and after overflow;
+    restarts a dead observer (watchdog's observers can die quietly)."""
+
+    def __init__(self, cfg: Config, intake: Intake, on_model_event: Callable[[], None]) -> None:
+        self.cfg, self.intake, self.on_model_event = cfg, intake, on_model_event
+        self.observer: Any = None
+        self.observer_restarts = 0
+        self.last_scan_error = ""
+        self._log = log.get("digitwatch.watch")
+
+    def start_observer(self) -> None:
+        c = self.cfg
+        self.observer = start_observer(c.inbox, c.ignore_patterns, c.recursive, c.polling, c.poll_interval_s, self.intake.offer)
+        if not c.polling:  # a new model is published: look now (the keeper also polls)
+            self.observer.schedule(_Callback(self.on_model_event), str(c.checkpoint), recursive=False)
+
+    def rescan(self) -> int:
+        n = 0
+        try:
+            for path in scan(self.cfg.inbox, self.cfg.ignore_patterns, self.cfg.recursive):
+                self.intake.offer(path, "settle")
+                n += 1
+            self.last_scan_error = ""
+        except OSError as exc:
+            self.last_scan_error = f"cannot list inbox: {exc.strerror or exc}"
+            self._log.error("rescan_failed", inbox=str(self.cfg.inbox), reason=self.last_scan_error)
+        return n
+
+    def run(self, stop: threading.Event) -> None:
+        next_scan = time.monotonic() + self.cfg.rescan_interval_s
+        while not stop.wait(0.1):
+            self.intake.settle()
+            if not observer_alive(self.observer):
+                self.observer_restarts += 1
+                self._log.error("observer_died", restarts=self.observer_restarts)
+                try:
+                    self.observer.stop()
+                except Exception:  # already dead; we only want its resources gone
+                    pass
+                try:
+                    self.start_observer()
+                except OSError as exc:
+                    self._log.error("observer_restart_failed", reason=str(exc))
+                self.rescan()
+            if time.monotonic() >= next_scan or self.intake.take_overflow():
+                self.rescan()
+                next_scan = time.monotonic() + self.cfg.rescan_interval_s
+        try:
+            self.observer.stop()
+        except Exception:  # stopping a dead observer can raise; nothing left to do
+            pass

@@ -77,7 +77,12 @@ class Worker:
                         self._sync_claims(paths)
                         self._hand_over(publisher, claims, self._prepare(claims))
         finally:
-            self._ready.put(None)
+            while publisher.is_alive():  # tell it to finish what it has, unless it died
+                try:
+                    self._ready.put(None, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
             publisher.join()
             self._pool.close()
 
@@ -101,7 +106,11 @@ class Worker:
             if item is None:
                 return
             claims, (started, prepared) = item
-            self.publish(claims, prepared, started)  # also when stopping: finish the batch in hand
+            try:
+                self.publish(claims, prepared, started)  # also when stopping: finish the batch in hand
+            except Exception:
+                self._log.exception("publisher_failed")  # the daemon exits 70; claims are recovered
+                raise
 
     def wait_ready(self) -> None:
         self._pool.wait_ready()

@@ -64,7 +64,7 @@ def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tm
     (d.inbox / "empty.png").write_bytes(b"")
     (d.inbox / "notes.txt").write_text("not an image")
     (d.inbox / "corrupt.png").write_bytes(data[:40] + b"\0" * 50)
-    rows = d.wait_rows(4)
+    d.wait_rows(4)
     time.sleep(1.0)
     by_file = {r["file"]: r for r in d.rows()}
     assert set(by_file) == {"slow.png", "empty.png", "notes.txt", "corrupt.png"}
@@ -203,7 +203,7 @@ def test_two_daemons_never_take_the_same_file(daemon_factory, test_digits, tmp_p
     names = [f"f{i:03d}.png" for i in range(200)]
     for i, name in enumerate(names):
         drop(a.inbox, name, x[i % len(x)])
-    rows = a.wait_rows(len(names))
+    a.wait_rows(len(names))
     time.sleep(0.5)
     counts = Counter(r["file"] for r in read_rows(a.outbox))
     assert set(counts) == set(names) and max(counts.values()) == 1

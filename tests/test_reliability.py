@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import threading
 import time
 from collections import Counter
@@ -176,7 +175,7 @@ def test_lost_events_are_caught_by_rescan_and_dead_observer_restarted(tmp_path: 
     """In-process: the real watchdog observer and scanner, with the observer stopped under them."""
     from digitwatch.daemon import config
     from digitwatch.daemon.intake import Intake
-    from digitwatch.daemon.service import Scanner
+    from digitwatch.daemon.watch import Scanner
 
     cfg = config.load(None, env={}, overrides={"inbox": str(tmp_path / "in"), "outbox": str(tmp_path / "out"),
                                               "archive": str(tmp_path / "ar"), "failed": str(tmp_path / "fa"),
@@ -184,12 +183,8 @@ def test_lost_events_are_caught_by_rescan_and_dead_observer_restarted(tmp_path: 
                                               "settle_ms": "100"})
     config.ensure_folders(cfg)
 
-    class NoModels:
-        def trigger(self) -> None:
-            pass
-
     intake = Intake(100, 0.1)
-    scanner = Scanner(cfg, intake, NoModels())  # type: ignore[arg-type]
+    scanner = Scanner(cfg, intake, on_model_event=lambda: None)
     scanner.start_observer()
     stop = threading.Event()
     thread = threading.Thread(target=scanner.run, args=(stop,), daemon=True)
