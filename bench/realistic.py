@@ -34,35 +34,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from digitwatch.training.strokes import zhang_suen
+
 UP = 4  # upscale factor of the 28x28 digit before thresholding / thinning
 
 # --------------------------------------------------------------------------
 # Skeleton: Zhang-Suen thinning and tracing into smooth polylines
 # --------------------------------------------------------------------------
-
-
-def zhang_suen(mask: np.ndarray) -> np.ndarray:
-    """Thin a binary image to a one-pixel-wide 8-connected skeleton (Zhang & Suen, 1984)."""
-    img = np.pad(np.asarray(mask, dtype=bool).astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p2, p3, p4 = img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:]
-            p5, p6, p7 = img[2:, 2:], img[2:, 1:-1], img[2:, :-2]
-            p8, p9 = img[1:-1, :-2], img[:-2, :-2]
-            ring = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
-            b = sum(p.astype(np.int32) for p in ring[:8])
-            a = sum(((ring[k] == 0) & (ring[k + 1] == 1)).astype(np.int32) for k in range(8))
-            cond = (img[1:-1, 1:-1] == 1) & (b >= 2) & (b <= 6) & (a == 1)
-            if step == 0:
-                cond &= ((p2 & p4 & p6) == 0) & ((p4 & p6 & p8) == 0)
-            else:
-                cond &= ((p2 & p4 & p8) == 0) & ((p2 & p6 & p8) == 0)
-            if cond.any():
-                img[1:-1, 1:-1][cond] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1].astype(bool)
 
 
 def _neighbours(skel: np.ndarray) -> dict[tuple[int, int], list[tuple[int, int]]]:

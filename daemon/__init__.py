@@ -1,1 +1,1 @@
-__all__: list[str] = []
+"""digitwatch.daemon: the service and the recognition code (see README, Package layout)."""

@@ -199,7 +199,7 @@ def _validate(c: Config) -> None:
 
 def ensure_folders(c: Config) -> None:
     """Create the folders the daemon needs, or say which one could not be created."""
-    for key in (*PATH_KEYS,):
+    for key in PATH_KEYS:
         folder = getattr(c, key)
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""digitwatch.training: data loading, model recipes, fit, publish, evaluate."""

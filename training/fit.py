@@ -18,6 +18,7 @@ from digitwatch.daemon.infer import quiet_native_stderr
 from . import data as mnist_data
 from .inputs import prepare
 from .recipes import RECIPES, augmenter
+from .strokes import restroke_some
 
 VALIDATION = 5000  # the seed holds out the first 5,000 training images
 
@@ -52,6 +53,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     if n_val < 1 or len(x_tr) < 1:
         raise DataError(f"{ds.source}: too few training images ({len(ds.x_train)})")
 
+    if recipe.restroke:
+        x_tr = restroke_some(x_tr, recipe.restroke, opts.seed)
     _log(f"preparing {len(x_tr)} training, {n_val} validation, {len(ds.x_test)} test images ({recipe.name} recipe)")
     x_tr, x_val, x_test = (prepare(x, recipe.normalize) for x in (x_tr, x_val, ds.x_test))
 
@@ -101,6 +104,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             "batch_size": batch_size,
             "seed": opts.seed,
             "inputs": "normalize" if recipe.normalize else "scale",
+            "restroke": recipe.restroke,
             "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
             "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
             "test_accuracy": float(test_acc),
