@@ -45,17 +45,20 @@ class WorkArea:
     def claim(self, inbox: Path, path: Path) -> Claimed | None:
         """Rename ``path`` into the work folder; None if it is gone (taken by another daemon, or removed)."""
         rel = path.relative_to(inbox).as_posix()
-        encoded = quote(rel, safe="")
-        prefix = f"{next(self._counter):08x}{SEPARATOR}"
-        name = prefix + encoded
-        if len(name.encode()) > NAME_MAX:
-            name = prefix + encoded[-(NAME_MAX - len(prefix)) :].lstrip("%0123456789ABCDEF")
-        target = self.folder / name
+        target = self._target(rel)
         try:
             os.rename(path, target)
         except FileNotFoundError:
             return None
         return Claimed(rel, target)
+
+    def _target(self, rel: str) -> Path:
+        """A unique name in the work folder that keeps ``rel`` (its tail, if too long for a file name)."""
+        prefix = f"{next(self._counter):08x}{SEPARATOR}"
+        encoded = quote(rel, safe="")
+        if len(prefix) + len(encoded) > NAME_MAX:
+            encoded = encoded[-(NAME_MAX - len(prefix)) :].lstrip("%0123456789ABCDEF")
+        return self.folder / (prefix + encoded)
 
     def abandoned(self) -> list["Abandoned"]:
         """Work folders of daemons that are no longer running (their lock was free; now we hold it)."""
@@ -78,7 +81,7 @@ class WorkArea:
         try:
             for entry in sorted(dead.folder.iterdir()):
                 rel = original_rel(entry.name)
-                target = self.folder / f"{next(self._counter):08x}{SEPARATOR}{quote(rel, safe='')[-200:]}"
+                target = self._target(rel)
                 os.rename(entry, target)
                 out.append(Claimed(rel, target))
             dead.folder.rmdir()

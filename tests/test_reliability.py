@@ -107,7 +107,7 @@ def test_hostile_inputs(daemon_factory, test_digits, tmp_path) -> None:
     names = {
         "a,b.png": x[1], 'q"uote.png': x[2], "new\nline.png": x[3], "sp ace.png": x[4],
         "ünïcode-数字.png": x[5], "=cmd().png": x[6], "+1.png": x[7], "-2.png": x[8], "@sum.png": x[9],
-        "\ttab.png": x[10], "%2E%2E%2Fetc%2Fx.png": x[11],
+        "\ttab.png": x[10], "%2E%2E%2Fetc%2Fx.png": x[11], "é" * 120 + ".png": x[13],
     }
     for name, digit in names.items():
         dark_on_light(digit).save(d.inbox / name, format="PNG")
