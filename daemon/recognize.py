@@ -80,7 +80,7 @@ def prepare(path: Path, limits: Limits) -> Prepared:
         return Prepared(digest, normalize(decoded.gray), note=note)
     except ImageError as exc:
         return Prepared(digest, None, error=str(exc))
-    except (MemoryError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must never stop the daemon
         return Prepared(digest, None, error=f"cannot process: {type(exc).__name__}: {exc}")
 
 

@@ -216,3 +216,24 @@ def test_predict_cli_csv_and_jsonl(tmp_path: Path, test_digits) -> None:
     lines = r.stdout.splitlines()
     assert lines[0].startswith("file,digit,confidence,status,error,model,processed_at,sha256")
     assert lines[1].startswith(f"{single},{y[2]},")
+
+
+def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predictor, test_digits, monkeypatch) -> None:
+    """A bug that raises on one file (here: normalize raising IndexError) gives that file an
+    error row; it must not escape and stop the daemon's loop."""
+    from digitwatch.daemon import recognize
+
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    dark_on_light(test_digits[0][0]).save(good)
+    dark_on_light(test_digits[0][1]).save(bad)
+    real = recognize.normalize
+
+    def flaky(gray):
+        if gray.shape == (57, 57):
+            raise IndexError("surprise")
+        return real(gray)
+
+    dark_on_light(test_digits[0][1], 57).save(bad)
+    monkeypatch.setattr(recognize, "normalize", flaky)
+    ok, err = recognise(predictor, [good, bad])
+    assert ok.status == "ok" and err.status == "error" and "IndexError: surprise" in err.error
