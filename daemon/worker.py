@@ -194,15 +194,16 @@ def finish(cfg: Config, batch: Batch, journal: Journal) -> None:
     """Publish a recorded batch's results, move its inputs, forget it. Idempotent: safe to redo after a crash."""
     publish(batch.outputs)
     folders = {m.claimed.parent for m in batch.moves}
+    ready: set[Path] = set()
     for m in batch.moves:
         if not os.path.lexists(m.claimed):
             continue  # moved before a crash
         root = cfg.failed if m.failed else cfg.archive
         parts = [p for p in m.rel.split("/") if p not in ("", ".", "..")] or ["unnamed"]
-        folder = root.joinpath(*parts[:-1])
-        if folder.resolve() != root.resolve() and root.resolve() not in folder.resolve().parents:
-            folder = root
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _destination(root, parts[:-1]) if len(parts) > 1 else root
+        if folder not in ready:
+            folder.mkdir(parents=True, exist_ok=True)
+            ready.add(folder)
         target = move_unique(m.claimed, folder, parts[-1])
         folders.add(folder)
         if m.failed:
@@ -210,3 +211,11 @@ def finish(cfg: Config, batch: Batch, journal: Journal) -> None:
     for folder in folders:
         fsync_dir(folder)
     journal.forget(batch.batch_id)
+
+
+def _destination(root: Path, parents: list[str]) -> Path:
+    """``root/<parents>``, unless a symbolic link in the way would lead out of ``root``."""
+    folder = root.joinpath(*parents)
+    real_root = root.resolve()
+    real = folder.resolve()
+    return folder if real == real_root or real_root in real.parents else root
