@@ -94,7 +94,8 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
     # are left as they are.
     detect = _smooth(ink)
-    mask = _digit_components(_ink_mask(detect), detect)
+    noise = _paper_noise(detect)
+    mask = _digit_components(_ink_mask(detect, noise), detect)
     # The paper's shading can be as wide as the first, image-sized background window: with the
     # strokes' width known, estimate the paper again with a window fitted to them.
     width = _stroke_width(mask)
@@ -102,10 +103,11 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     if 2 * window < _paper_window(small):
         ink = _ink_map(small, window)
         detect = _smooth(ink)
-        mask = _digit_components(_ink_mask(detect), detect)
+        noise = _paper_noise(detect)
+        mask = _digit_components(_ink_mask(detect, noise), detect)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
-        _refuse_noise(detect)
+        _refuse_noise(noise)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -146,12 +148,12 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     return np.clip(a - background, 0.0, None)
 
 
-def _ink_mask(ink: np.ndarray) -> np.ndarray:
+def _ink_mask(ink: np.ndarray, noise: tuple[float, float, float]) -> np.ndarray:
     """Hysteresis: pixels above the low threshold that connect to pixels above the high one.
 
     A pen's pressure (or a scanner) leaves parts of a stroke fainter than the rest; Otsu's
     threshold alone would cut the faint bar off a 7."""
-    high, low = _threshold(ink)
+    high, low = _threshold(ink, noise)
     labels, n = ndimage.label(ink > low, _EIGHT)
     strong = np.zeros(n + 1, dtype=bool)
     strong[np.unique(labels[ink > high])] = True
@@ -168,19 +170,19 @@ def _paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
     return _quantile(inner, 0.999), median, 1.4826 * float(np.median(np.abs(sample - median)))
 
 
-def _refuse_noise(ink: np.ndarray) -> None:
+def _refuse_noise(noise: tuple[float, float, float]) -> None:
     """NoDigitError unless the ink stands out of the paper's noise (blank or noise-only pages).
 
     Judged on the final ink map, after the paper's shading was estimated with a window fitted
-    to the strokes - mottled paper would otherwise drown a faint digit."""
-    peak, median, spread = _paper_noise(ink)
+    to the strokes - mottled paper would otherwise drown a faint digit. ``noise`` is _paper_noise's."""
+    peak, median, spread = noise
     if peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
 
 
-def _threshold(ink: np.ndarray) -> tuple[float, float]:
+def _threshold(ink: np.ndarray, noise: tuple[float, float, float]) -> tuple[float, float]:
     """(high, low) thresholds: Otsu's, and a lower one for faint parts of strokes (see _ink_mask)."""
-    peak, median, spread = _paper_noise(ink)
+    peak, median, spread = noise
     if peak - median < MIN_CONTRAST:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     bins = 64
