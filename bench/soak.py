@@ -100,8 +100,8 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
         done_writing.set()
 
     def watch_latency() -> None:
-        pending = {}
-        while not (done_writing.is_set() and not pending and len(written) == 0):
+        pending: dict[str, float] = {}
+        while True:
             for name in list(written):
                 pending[name] = written.pop(name)
             for name, t in list(pending.items()):

@@ -114,7 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_ref(args: argparse.Namespace) -> Any:
+def _model_ref(args: argparse.Namespace, cfg: config_mod.Config) -> Any:
+    """--model if given, else what the daemon would serve from the configured checkpoint folder."""
     from .errors import NoInputError
     from .registry import ModelRef, current, file_id
 
@@ -123,13 +124,13 @@ def _model_ref(args: argparse.Namespace) -> Any:
         if not path.is_file():
             raise NoInputError(f"--model {path}: no such file")
         return ModelRef(file_id(path), path, "file")
-    return current(config_mod.load(args.config).checkpoint)
+    return current(cfg.checkpoint)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitwatch.training.evaluate import evaluate, summary
 
-    report = evaluate(_model_ref(args), args.data)
+    report = evaluate(_model_ref(args, config_mod.load(args.config)), args.data)
     print(summary(report))
     print(json.dumps(report))
     return 0
@@ -139,7 +140,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
     cfg = config_mod.load(args.config)
-    return predict(args.paths, _model_ref(args), cfg, args.format, sys.stdout.buffer)
+    return predict(args.paths, _model_ref(args, cfg), cfg, args.format, sys.stdout.buffer)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

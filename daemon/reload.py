@@ -58,7 +58,8 @@ class ModelKeeper:
 
     def check(self) -> None:
         ref = registry.current(self.checkpoint)
-        if self.current is not None and ref.model_id == self.current.model_id or ref.model_id in self._rejected:
+        serving = self.current.model_id if self.current else None
+        if ref.model_id in (serving, *self._rejected):
             return
         try:
             self._swap(Predictor.load(ref, self.canary_min_accuracy))
