@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
     train.add_argument("--checkpoint", metavar="DIR", help="publish into DIR (default: 'checkpoint' from the config)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--members", type=int, default=1, metavar="N",
+                       help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     train.set_defaults(func=cmd_train)
 
@@ -107,6 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             limit=args.limit,
             seed=args.seed,
+            members=args.members,
             verbose=0 if args.quiet else 2,
         )
     )

@@ -42,6 +42,8 @@ MIN_DIGIT_WORK = 48  # a digit smaller than this on a reduced page is re-done at
 MIN_STROKE = 2.2  # thinnest stroke at 28x28, in pixels (MNIST's pens are ~2-4)
 MIN_CONTRAST = 0.03  # ink must differ from paper by at least this much (0..1 scale)...
 MIN_SNR = 6.0  # ...and by this many standard deviations of the paper's noise
+PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest pixel if that is higher:
+# a thin 1 near the corner of a big scan covers only a dozen pixels of the reduced page
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -94,7 +96,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
     # are left as they are.
     detect = _smooth(ink)
-    noise = _paper_noise(detect)
+    noise = _paper_noise(detect, ink)
     mask = _digit_components(_ink_mask(detect, noise), detect)
     # The paper's shading can be as wide as the first, image-sized background window: with the
     # strokes' width known, estimate the paper again with a window fitted to them.
@@ -103,7 +105,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
     if 2 * window < _paper_window(small):
         ink = _ink_map(small, window)
         detect = _smooth(ink)
-        noise = _paper_noise(detect)
+        noise = _paper_noise(detect, ink)
         mask = _digit_components(_ink_mask(detect, noise), detect)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
@@ -144,7 +146,9 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     size = window or _paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
     background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
-    background = ndimage.uniform_filter(background, max(3, size // 2))
+    # Smoothing takes the plateaus out of the opening but pulls it below the paper where the paper
+    # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
+    background = np.maximum(ndimage.uniform_filter(background, max(3, size // 2)), background)
     return np.clip(a - background, 0.0, None)
 
 
@@ -161,13 +165,22 @@ def _ink_mask(ink: np.ndarray, noise: tuple[float, float, float]) -> np.ndarray:
     return strong[labels]
 
 
-def _paper_noise(ink: np.ndarray) -> tuple[float, float, float]:
-    """(peak ink, paper level, robust std of the paper's noise); the peak ignores the image's edges."""
+def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> tuple[float, float, float, float]:
+    """(peak ink, paper level, robust std of the paper's noise, contrast) of the detection map ``ink``.
+
+    The peak ignores the image's edges (scanner shadows). ``contrast`` is the larger of the peak
+    over the paper in ``ink`` and in the unsmoothed ``raw``: smoothing for detection spreads a
+    faint 1-pixel pencil line over three and must not push it under MIN_CONTRAST, while a digit
+    of a dozen pixels on a big page only reaches the peak quantile once smoothing has spread it."""
     h, w = ink.shape
-    inner = ink[h // 25 : h - h // 25, w // 25 : w - w // 25] if min(h, w) >= 50 else ink  # not the edge shadows
+    edge = (slice(h // 25, h - h // 25), slice(w // 25, w - w // 25)) if min(h, w) >= 50 else (slice(None), slice(None))
     sample = _sample(ink)
     median = float(np.median(sample))
-    return _quantile(inner, 0.999), median, 1.4826 * float(np.median(np.abs(sample - median)))
+    inner, raw_inner = ink[edge], raw[edge]
+    top = max(0.999, 1.0 - PEAK_PIXELS / inner.size)
+    peak = _quantile(inner, top)
+    contrast = max(peak - median, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
+    return peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast
 
 
 def _refuse_noise(noise: tuple[float, float, float]) -> None:
@@ -175,15 +188,15 @@ def _refuse_noise(noise: tuple[float, float, float]) -> None:
 
     Judged on the final ink map, after the paper's shading was estimated with a window fitted
     to the strokes - mottled paper would otherwise drown a faint digit. ``noise`` is _paper_noise's."""
-    peak, median, spread = noise
-    if peak - median < MIN_CONTRAST or peak - median < MIN_SNR * spread:
+    peak, median, spread, contrast = noise
+    if contrast < MIN_CONTRAST or peak - median < MIN_SNR * spread:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
 
 
 def _threshold(ink: np.ndarray, noise: tuple[float, float, float]) -> tuple[float, float]:
     """(high, low) thresholds: Otsu's, and a lower one for faint parts of strokes (see _ink_mask)."""
-    peak, median, spread = noise
-    if peak - median < MIN_CONTRAST:
+    peak, median, spread, contrast = noise
+    if contrast < MIN_CONTRAST or peak <= median:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     bins = 64
     index = np.minimum((ink * (bins / peak)).astype(np.int32), bins - 1)

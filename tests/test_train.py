@@ -58,3 +58,32 @@ def test_second_publish_moves_manifest(trained: tuple[Path, dict], mnist_path: P
     assert second["model_id"] != first["model_id"]
     assert json.loads((ck / "latest.json").read_text())["model_id"] == second["model_id"]
     assert (ck / f"model-{first['model_id']}.keras").is_file()  # older models are kept
+
+
+def test_members_are_averaged_into_one_servable_model(tmp_path: Path, mnist_path: Path) -> None:
+    ck = tmp_path / "ck"
+    r = cli("train", "--data", str(mnist_path), "--limit", "1000", "--epochs", "1", "--checkpoint", str(ck),
+            "--quiet", "--members", "2", "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [m["seed"] for m in summary["members"]] == [4, 5]
+    assert all(0.3 < m["test_accuracy"] <= 1 for m in summary["members"])
+
+    import numpy as np
+
+    from digitwatch.daemon.infer import Predictor, canary
+    from digitwatch.daemon.registry import current
+
+    predictor = Predictor.load(current(ck))  # safe mode, shape and softmax checks, canary
+    assert predictor.model_id == summary["model_id"]
+    x, _ = canary()
+    parts = [predictor._model.get_layer(f"member_{i}") for i in (0, 1)]
+    expected = np.mean([p.predict(x[..., None], verbose=0) for p in parts], axis=0)
+    assert np.allclose(predictor.predict(x), expected, atol=1e-5)
+    assert not np.allclose(parts[0].predict(x[..., None], verbose=0), expected, atol=1e-3)  # two different networks
+
+
+def test_members_must_be_positive(tmp_path: Path, mnist_path: Path) -> None:
+    r = cli("train", "--data", str(mnist_path), "--members", "0", "--checkpoint", str(tmp_path), "--quiet")
+    assert r.returncode != 0 and "--members must be at least 1" in r.stderr
+    assert r.stderr.strip().count("\n") == 0  # one clear line, no traceback

@@ -33,6 +33,7 @@ class TrainOptions:
     limit: int | None = None
     seed: int = 0
     verbose: int = 2
+    members: int = 1  # networks trained (seeds seed, seed+1, ...) and averaged into one model
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
@@ -42,6 +43,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     batch_size = opts.batch_size or recipe.batch_size
     if epochs < 1 or batch_size < 1:
         raise DataError("--epochs and --batch-size must be at least 1")
+    if opts.members < 1:
+        raise DataError("--members must be at least 1")
     ds = mnist_data.load(opts.data)
     n_val = min(VALIDATION, len(ds.x_train) // 12)
     x_val, y_val = ds.x_train[:n_val], ds.y_train[:n_val]
@@ -53,46 +56,33 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     if n_val < 1 or len(x_tr) < 1:
         raise DataError(f"{ds.source}: too few training images ({len(ds.x_train)})")
 
-    if recipe.restroke:
-        x_tr = restroke_some(x_tr, recipe.restroke, opts.seed)
     _log(f"preparing {len(x_tr)} training, {n_val} validation, {len(ds.x_test)} test images ({recipe.name} recipe)")
-    x_tr, x_val, x_test = (prepare(x, recipe.normalize) for x in (x_tr, x_val, ds.x_test))
+    x_val, x_test = (prepare(x, recipe.normalize) for x in (x_val, ds.x_test))
 
     with quiet_native_stderr():
-        import keras
-        import tensorflow as tf
+        import tensorflow  # noqa: F401  (loaded here so its C++ start-up notices stay off stderr)
 
-    keras.utils.set_random_seed(opts.seed)
-    steps = -(-len(x_tr) // batch_size)
-    model = recipe.build(steps, epochs)
-    one_hot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
-    train_set = tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr))).shuffle(
-        len(x_tr), seed=opts.seed, reshuffle_each_iteration=True
-    ).batch(batch_size)
-    if recipe.augment:
-        aug = augmenter(opts.seed)
-        train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    train_set = train_set.prefetch(tf.data.AUTOTUNE)
+    from .ensemble import average
+
+    y_test = ds.y_test.astype(np.int64)
+    members, runs = [], []
+    started = time.monotonic()
+    for k in range(opts.members):
+        seed = opts.seed + k
+        if opts.members > 1:
+            _log(f"member {k + 1} of {opts.members} (seed {seed})")
+        x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
+        member, run = _fit_one(recipe, prepare(x_member, recipe.normalize), y_tr, x_val, y_val, seed, epochs, batch_size, opts.verbose)
+        run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
+        members.append(member)
+        runs.append(run)
+    seconds = time.monotonic() - started
 
     with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
-        best = os.path.join(tmp, "best.keras")
-        started = time.monotonic()
-        history = model.fit(
-            train_set,
-            epochs=epochs,
-            validation_data=(x_val, one_hot(y_val)),
-            callbacks=[keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)],
-            verbose=opts.verbose,
-        )
-        seconds = time.monotonic() - started
-        # The published model is the best checkpoint without optimizer state: a third of the size.
-        model = keras.models.load_model(best, safe_mode=True, compile=False)
+        model = average(members)
         lean = os.path.join(tmp, "model.keras")
         model.save(lean)
-        probs = model.predict(x_test, batch_size=512, verbose=0)
-        y_test = ds.y_test.astype(np.int64)
-        test_acc = float((probs.argmax(axis=1) == y_test).mean())
-        test_loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_test)), y_test], 1e-7, 1.0))))
+        test_acc, test_loss = _accuracy(model, x_test, y_test)
         metrics = {
             "recipe": recipe.name,
             "recipe_summary": recipe.summary,
@@ -105,13 +95,16 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             "seed": opts.seed,
             "inputs": "normalize" if recipe.normalize else "scale",
             "restroke": recipe.restroke,
-            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-            "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
+            "history": runs[0]["history"],
+            "best_epoch": runs[0]["best_epoch"],
             "test_accuracy": float(test_acc),
             "test_loss": float(test_loss),
             "train_seconds": round(seconds, 1),
             "parameters": int(model.count_params()),
         }
+        if opts.members > 1:
+            metrics["members"] = [{k: v for k, v in r.items() if k != "history"} for r in runs]
+            metrics["member_histories"] = [r["history"] for r in runs[1:]]
         _log(f"test accuracy {test_acc:.4%}, loss {test_loss:.4f}, {seconds:.0f} s training")
         from .publish import publish
 
@@ -120,6 +113,51 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     metrics["model_path"] = str(published.model_path)
     _log(f"published model {published.model_id} to {published.model_path}")
     return metrics
+
+
+def _fit_one(
+    recipe: Any, x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    seed: int, epochs: int, batch_size: int, verbose: int,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit one network; return its best epoch (by validation accuracy, no optimizer state) and a run record."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    steps = -(-len(x_tr) // batch_size)
+    model = recipe.build(steps, epochs)
+    one_hot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
+    train_set = tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr))).shuffle(
+        len(x_tr), seed=seed, reshuffle_each_iteration=True
+    ).batch(batch_size)
+    if recipe.augment:
+        aug = augmenter(seed)
+        train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    train_set = train_set.prefetch(tf.data.AUTOTUNE)
+    with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
+        best = os.path.join(tmp, "best.keras")
+        started = time.monotonic()
+        history = model.fit(
+            train_set,
+            epochs=epochs,
+            validation_data=(x_val, one_hot(y_val)),
+            callbacks=[keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)],
+            verbose=verbose,
+        )
+        seconds = time.monotonic() - started
+        # The published model is the best checkpoint without optimizer state: a third of the size.
+        model = keras.models.load_model(best, safe_mode=True, compile=False)
+    h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    run = {"seed": seed, "history": h, "best_epoch": int(np.argmax(h["val_accuracy"])) + 1, "train_seconds": round(seconds, 1)}
+    return model, run
+
+
+def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on ``x`` with integer labels ``y``."""
+    probs = model.predict(x, batch_size=512, verbose=0)
+    acc = float((probs.argmax(axis=1) == y).mean())
+    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+    return acc, loss
 
 
 def _log(message: str) -> None:
