@@ -213,8 +213,111 @@ def _threshold(ink: np.ndarray, noise: tuple[float, float, float]) -> tuple[floa
     return high, min(high, max(0.4 * high, median + 4.0 * spread))
 
 
+def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without printed straight lines: dark ruling on a page, the box of a form field.
+
+    Light ruling (a notebook's blue lines) never reaches the ink threshold; dark lines do, and
+    a digit drawn across one, or inside a box, would otherwise be read together with it. A line
+    is a band of rows (or columns) that an ink component crosses from side to side.
+
+    * A component with such bands along three of its sides is a box: the sides go. An empty box
+      goes when there is other ink inside it (a digit written in it without touching it); a lone
+      one stays (a 0 drawn with a rectangle tool).
+    * A band goes when it runs well past both ends of the rest of its component - a ruled line
+      with a digit written across it, not a 7's bar or a 1's stem.
+    * A lone thin line goes when it lies flat (no digit is a dash), or stands the page's full
+      height beside other ink (a notebook's margin); other upright strokes may be 1s and stay.
+    """
+    labels, _ = ndimage.label(mask, _EIGHT)
+    height, width = mask.shape
+    out = mask
+    for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
+        comp = labels[sr, sc] == i + 1
+        h, w = comp.shape
+        if max(h, w) < 12:
+            continue
+        # Rows / columns the component crosses from side to side, in thin bands: a thick stroke
+        # is crossed by all its rows, a printed line by one to three.
+        rows = _thin_bands(comp.sum(axis=1) >= 0.85 * w, max(3, w // 8)) if w >= 12 else np.zeros(h, bool)
+        cols = _thin_bands(comp.sum(axis=0) >= 0.85 * h, max(3, h // 8)) if h >= 12 else np.zeros(w, bool)
+        if not (rows.any() or cols.any()):
+            continue
+        rows_band, cols_band = ndimage.binary_dilation(rows), ndimage.binary_dilation(cols)
+        edge = max(2, round(0.12 * min(h, w)))
+        sides = (rows[:edge].any(), rows[-edge:].any(), cols[:edge].any(), cols[-edge:].any())
+        if h <= max(3, w // 10) or w <= max(3, h // 10):  # a lone thin line
+            flat = w > h
+            margin = h >= 0.9 * height and mask.sum() - comp.sum() >= 0.2 * comp.sum()
+            if not (flat or margin):
+                continue
+            strip = comp
+        elif min(h, w) >= 12 and sum(sides) >= 3:  # a box
+            strip = (rows_band[:, None] | cols_band[None, :]) & comp
+            if (comp & ~strip).sum() < 5:  # nothing in it but its own fringe
+                if int((mask[sr, sc] & ~comp).sum()) < 3:
+                    continue
+                strip = comp
+        elif min(h, w) < 12:  # a stroke, not a line with ink attached across it
+            continue
+        else:
+            # Page-long lines (the other direction's ruling, a margin) are not "the rest".
+            long_rows = rows_band if w >= 0.9 * width else np.zeros_like(rows)
+            long_cols = cols_band if h >= 0.9 * height else np.zeros_like(cols)
+            across = rows.any() and _runs_past(comp & ~rows_band[:, None] & ~long_cols[None, :], axis=0)
+            upright = cols.any() and _runs_past(comp & ~cols_band[None, :] & ~long_rows[:, None], axis=1)
+            rows_band &= across
+            cols_band &= upright
+            strip = (rows_band[:, None] | cols_band[None, :]) & comp
+            if not strip.any():
+                continue
+        if out is mask:
+            out = mask.copy()
+        out[sr, sc] &= ~strip | _bridged(comp & ~strip, strip, rows_band, cols_band)
+    return out
+
+
+def _bridged(rest: np.ndarray, strip: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The pixels of the removed lines where a stroke of ``rest`` crossed them - ink on both sides
+    of a line, straight across - so that a 0 written over ruled lines does not fall apart.
+    ``rows`` / ``cols`` flag the removed horizontal / vertical bands."""
+    out = np.zeros_like(rest)
+    for band, axis in ((rows, 0), (cols, 1)):
+        if not band.any() or not rest.any():
+            continue
+        labels, n = ndimage.label(band)
+        thickest = int(np.bincount(labels[labels > 0]).max())
+        shape = (thickest + 2, 1) if axis == 0 else (1, thickest + 2)
+        across = band[:, None] if axis == 0 else band[None, :]
+        out |= ndimage.binary_closing(np.pad(rest, thickest + 2), structure=np.ones(shape, bool))[
+            thickest + 2 : -(thickest + 2), thickest + 2 : -(thickest + 2)
+        ] & strip & across
+    return out
+
+
+def _thin_bands(full: np.ndarray, limit: int) -> np.ndarray:
+    """``full`` (1-D bool) keeping only runs of at most ``limit`` consecutive True values."""
+    labels, n = ndimage.label(full)
+    if n == 0:
+        return full
+    size = np.bincount(labels.ravel())
+    size[0] = limit + 1
+    return size[labels] <= limit
+
+
+def _runs_past(rest: np.ndarray, axis: int) -> bool:
+    """True when the line along ``axis`` (its full length being ``rest.shape[1 - axis]``) runs well past
+    both ends of the ink ``rest`` attached to it - a ruled line crossing a digit, not a 1's stem
+    with its flag at one end or a 7's bar with the stroke hanging from its end."""
+    length = rest.shape[1 - axis]
+    along = np.flatnonzero(rest.any(axis=axis))
+    if len(along) == 0:
+        return False
+    return along[0] >= 0.15 * length and length - 1 - along[-1] >= 0.15 * length
+
+
 def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines."""
+    mask = _without_printed_lines(mask)
     labels, n = ndimage.label(mask, _EIGHT)
     if n == 0:
         raise NoDigitError("no digit found: no ink after thresholding")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -91,3 +92,47 @@ def test_handwriting_styles(tmp_path: Path, predictor: Predictor, pen: str) -> N
     wrong = [(r.file, r.digit, STYLES[s][0], r.confidence) for r, s in zip(rows, STYLES) if r.digit != STYLES[s][0]]
     assert not wrong, wrong
     assert all(r.status == "ok" for r in rows), [(r.file, r.status, r.confidence) for r in rows]
+
+
+def _paper(kind: str, size: tuple[int, int] = (600, 800)) -> Image.Image:
+    """Stationery: notebook ruling (light blue, or dark as on a photocopy), squared paper, a form's box."""
+    img = Image.new("RGB", size, (250, 250, 245))
+    d = ImageDraw.Draw(img)
+    w, h = size
+    if kind == "notebook":
+        for y in range(60, h, 50):
+            d.line([(0, y), (w, y)], fill=(150, 180, 230), width=2)
+        d.line([(70, 0), (70, h)], fill=(230, 120, 120), width=2)  # the margin
+    elif kind == "squared":
+        for v in range(0, max(w, h), 30):
+            d.line([(0, v), (w, v)], fill=(170, 190, 220), width=1)
+            d.line([(v, 0), (v, h)], fill=(170, 190, 220), width=1)
+    elif kind == "photocopied-ruling":
+        for y in range(60, h, 50):
+            d.line([(0, y), (w, y)], fill=(90, 90, 90), width=2)
+        d.line([(70, 0), (70, h)], fill=(90, 90, 90), width=2)
+    elif kind in ("form-box", "form-box-touched"):
+        d.rectangle([200, 250, 400, 500], outline=(0, 0, 0), width=3)
+    return img
+
+
+# The digit goes at (left, top) with this size; a box's digit touches its frame in "form-box-touched".
+# On the ruled pages no horizontal bar of a digit lies on a ruled line: written exactly on a line,
+# a 7's bar is one with it.
+PLACES = {"form-box-touched": (205, 255, 200), "photocopied-ruling": (210, 310, 150)}
+
+
+@pytest.mark.parametrize("paper", ["notebook", "squared", "photocopied-ruling", "form-box", "form-box-touched"])
+def test_digits_on_stationery(tmp_path: Path, predictor: Predictor, paper: str) -> None:
+    left, top, size = PLACES.get(paper, (210, 280, 180))
+    paths = []
+    for style in STYLES:
+        page = np.asarray(_paper(paper), np.float32) / 255.0
+        ink = np.asarray(draw(style, size, 5), np.float32)[..., None] / 255.0
+        page[top : top + size, left : left + size] *= ink  # ink darkens the paper it is written on
+        path = tmp_path / f"{paper}-{style}.{'jpg' if paper == 'photocopied-ruling' else 'png'}"
+        Image.fromarray((page * 255).astype(np.uint8)).save(path, quality=90)
+        paths.append(path)
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
+    wrong = [(r.file, r.digit, STYLES[s][0], r.error) for r, s in zip(rows, STYLES) if r.digit != STYLES[s][0]]
+    assert not wrong, wrong
