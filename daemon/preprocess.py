@@ -223,8 +223,8 @@ def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
     * A component with such bands along three of its sides is a box: the sides go. An empty box
       goes when there is other ink inside it (a digit written in it without touching it); a lone
       one stays (a 0 drawn with a rectangle tool).
-    * A band goes when it runs well past both ends of the rest of its component - a ruled line
-      with a digit written across it, not a 7's bar or a 1's stem.
+    * A band goes when it spans the page and runs well past both ends of the rest of its
+      component - a ruled line with a digit written across it, not a 7's bar or a 1's stem.
     * A lone thin line goes when it lies flat (no digit is a dash), or stands the page's full
       height beside other ink (a notebook's margin); other upright strokes may be 1s and stay.
     """
@@ -260,13 +260,12 @@ def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
         elif min(h, w) < 12:  # a stroke, not a line with ink attached across it
             continue
         else:
-            # Page-long lines (the other direction's ruling, a margin) are not "the rest".
-            long_rows = rows_band if w >= 0.9 * width else np.zeros_like(rows)
-            long_cols = cols_band if h >= 0.9 * height else np.zeros_like(cols)
-            across = rows.any() and _runs_past(comp & ~rows_band[:, None] & ~long_cols[None, :], axis=0)
-            upright = cols.any() and _runs_past(comp & ~cols_band[None, :] & ~long_rows[:, None], axis=1)
-            rows_band &= across
-            cols_band &= upright
+            # Only lines across the whole page: a digit's bar may run past its other strokes.
+            rows_band &= w >= 0.9 * width
+            cols_band &= h >= 0.9 * height
+            rest = comp & ~rows_band[:, None] & ~cols_band[None, :]
+            rows_band &= _runs_past(rest, axis=0)
+            cols_band &= _runs_past(rest, axis=1)
             strip = (rows_band[:, None] | cols_band[None, :]) & comp
             if not strip.any():
                 continue
@@ -329,8 +328,9 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
+    hugging = _edge_huggers(labels, n, boxes)
 
-    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i]]
+    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i]]
     if not candidates:
         candidates = list(range(n))
     largest = max(candidates, key=lambda i: areas[i])
@@ -356,6 +356,24 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1)
+
+
+def _edge_huggers(labels: np.ndarray, n: int, boxes: list) -> np.ndarray:
+    """Per component: does it run along half of an image edge while staying within a quarter of
+    the image from it? A scanner lid's shadow or the page's edge does; a digit does not (a 7 whose
+    bar lies on the top edge of a tight crop reaches down through the whole image)."""
+    h, w = labels.shape
+    out = np.zeros(n, dtype=bool)
+    for line, length, near in (
+        (labels[0, :], w, lambda b: b[0].stop <= 0.25 * h),
+        (labels[-1, :], w, lambda b: b[0].start >= 0.75 * h),
+        (labels[:, 0], h, lambda b: b[1].stop <= 0.25 * w),
+        (labels[:, -1], h, lambda b: b[1].start >= 0.75 * w),
+    ):
+        touching = np.bincount(line, minlength=n + 1)[1:]
+        for i in np.flatnonzero(touching >= 0.5 * length):
+            out[i] |= near(boxes[i])
+    return out
 
 
 def _sample(a: np.ndarray, target: int = 4096) -> np.ndarray:

@@ -135,7 +135,21 @@ def _vignetted_corner(digit: np.ndarray, rng: np.random.Generator) -> Image.Imag
     return Image.fromarray((np.clip(paper + rng.normal(0, 0.01, paper.shape), 0, 1) * 255).astype(np.uint8))
 
 
+def _lid_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A small digit on a scan whose bottom edge carries the lid's shadow: a band along the whole
+    edge, deeper than the border margin, as dark as the ink at the edge and fading inwards."""
+    h, w = 440, 620
+    page = np.full((h, w), 0.85, np.float32)
+    depth = 25 + 3 * np.sin(np.arange(w) / 40.0)  # px, a little ragged
+    from_edge = (h - 1 - np.arange(h))[:, None] / depth[None, :]
+    page *= np.clip(0.3 + 0.7 * from_edge**1.5, 0.3, 1.0)
+    ink = np.asarray(Image.fromarray(digit).resize((60, 60), Image.Resampling.BICUBIC), np.float32) / 255.0
+    page[250:310, 400:460] *= 1 - 0.7 * ink
+    return Image.fromarray((np.clip(page + rng.normal(0, 0.01, page.shape), 0, 1) * 255).astype(np.uint8))
+
+
 SCENES = {
+    "lid-shadow-scan": _lid_shadow,
     "faint-pencil-line": _faint_pencil,
     "vignetted-scan-corner": _vignetted_corner,
     "thin-pen-1000px": lambda d, rng: _skeleton_drawing(d, 1000, 3),
