@@ -179,7 +179,9 @@ def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> tuple[float, float, float,
     inner, raw_inner = ink[edge], raw[edge]
     top = max(0.999, 1.0 - PEAK_PIXELS / inner.size)
     peak = _quantile(inner, top)
-    contrast = max(peak - median, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
+    contrast = peak - median
+    if contrast < MIN_CONTRAST:  # only then can the unsmoothed map change the verdict
+        contrast = max(contrast, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
     return peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast
 
 
@@ -213,7 +215,7 @@ def _threshold(ink: np.ndarray, noise: tuple[float, float, float]) -> tuple[floa
     return high, min(high, max(0.4 * high, median + 4.0 * spread))
 
 
-def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
+def _without_printed_lines(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``mask`` without printed straight lines: dark ruling on a page, the box of a form field.
 
     Light ruling (a notebook's blue lines) never reaches the ink threshold; dark lines do, and
@@ -227,8 +229,9 @@ def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
       component - a ruled line with a digit written across it, not a 7's bar or a 1's stem.
     * A lone thin line goes when it lies flat (no digit is a dash), or stands the page's full
       height beside other ink (a notebook's margin); other upright strokes may be 1s and stay.
+    ``labels`` are the 8-connected components of ``mask``; the result is ``mask`` itself when
+    nothing was taken out.
     """
-    labels, _ = ndimage.label(mask, _EIGHT)
     height, width = mask.shape
     out = mask
     for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
@@ -242,23 +245,27 @@ def _without_printed_lines(mask: np.ndarray) -> np.ndarray:
         cols = _thin_bands(comp.sum(axis=0) >= 0.85 * h, max(3, h // 8)) if h >= 12 else np.zeros(w, bool)
         if not (rows.any() or cols.any()):
             continue
-        rows_band, cols_band = ndimage.binary_dilation(rows), ndimage.binary_dilation(cols)
-        edge = max(2, round(0.12 * min(h, w)))
-        sides = (rows[:edge].any(), rows[-edge:].any(), cols[:edge].any(), cols[-edge:].any())
         if h <= max(3, w // 10) or w <= max(3, h // 10):  # a lone thin line
-            flat = w > h
             margin = h >= 0.9 * height and mask.sum() - comp.sum() >= 0.2 * comp.sum()
-            if not (flat or margin):
+            if not (w > h or margin):
                 continue
-            strip = comp
-        elif min(h, w) >= 12 and sum(sides) >= 3:  # a box
+            if out is mask:
+                out = mask.copy()
+            out[sr, sc] &= ~comp
+            continue
+        if min(h, w) < 12:  # a stroke, not a line with ink attached across it
+            continue
+        edge = max(2, round(0.12 * min(h, w)))
+        is_box = sum((rows[:edge].any(), rows[-edge:].any(), cols[:edge].any(), cols[-edge:].any())) >= 3
+        if not (is_box or w >= 0.9 * width or h >= 0.9 * height):
+            continue
+        rows_band, cols_band = ndimage.binary_dilation(rows), ndimage.binary_dilation(cols)
+        if is_box:
             strip = (rows_band[:, None] | cols_band[None, :]) & comp
             if (comp & ~strip).sum() < 5:  # nothing in it but its own fringe
                 if int((mask[sr, sc] & ~comp).sum()) < 3:
                     continue
                 strip = comp
-        elif min(h, w) < 12:  # a stroke, not a line with ink attached across it
-            continue
         else:
             # Only lines across the whole page: a digit's bar may run past its other strokes.
             rows_band &= w >= 0.9 * width
@@ -295,6 +302,8 @@ def _bridged(rest: np.ndarray, strip: np.ndarray, rows: np.ndarray, cols: np.nda
 
 def _thin_bands(full: np.ndarray, limit: int) -> np.ndarray:
     """``full`` (1-D bool) keeping only runs of at most ``limit`` consecutive True values."""
+    if not full.any():
+        return full
     labels, n = ndimage.label(full)
     if n == 0:
         return full
@@ -316,8 +325,11 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
 
 def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines."""
-    mask = _without_printed_lines(mask)
     labels, n = ndimage.label(mask, _EIGHT)
+    cleaned = _without_printed_lines(mask, labels)
+    if cleaned is not mask:
+        mask = cleaned
+        labels, n = ndimage.label(mask, _EIGHT)
     if n == 0:
         raise NoDigitError("no digit found: no ink after thresholding")
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]

@@ -59,10 +59,14 @@ def curves_png(metrics: dict[str, Any]) -> bytes:
     h = metrics["history"]
     epochs = range(1, len(h["accuracy"]) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    others = metrics.get("member_histories", [])  # an ensemble: the first member in full, the others' validation
     for ax, key, title in ((left, "accuracy", "Accuracy"), (right, "loss", "Loss")):
         ax.plot(epochs, h[key], "o-", label="training")
         ax.plot(epochs, h[f"val_{key}"], "s-", label="validation")
-        ax.set_title(f"{title} ({metrics['recipe']} recipe)")
+        for k, other in enumerate(others, start=2):
+            ax.plot(range(1, len(other[key]) + 1), other[f"val_{key}"], "-", alpha=0.6, label=f"validation, member {k}")
+        members = f", {len(others) + 1} members" if others else ""
+        ax.set_title(f"{title} ({metrics['recipe']} recipe{members})")
         ax.set_xlabel("epoch")
         ax.legend()
         ax.grid(alpha=0.3)
