@@ -87,9 +87,11 @@ def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
     return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
 
 
-def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
-    """Soft ink map (0..1, ink bright) of the digit in ``g``, cropped to it and stroke-normalised."""
-    factor = max(1, -(-max(g.shape) // WORK_MAX))
+def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarray:
+    """Soft ink map (0..1, ink bright) of the digit in ``g``, cropped to it and stroke-normalised.
+
+    ``factor`` is the reduction of the working copy (default: whatever brings ``g`` to WORK_MAX)."""
+    factor = factor or max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
     ink = _ink_map(small)
     # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
@@ -118,7 +120,16 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool) -> np.ndarray:
         margin = max(2, extent // 2)
         t, b = max(0, top - margin) * factor, min(small.shape[0], bottom + margin) * factor
         l, r = max(0, left - margin) * factor, min(small.shape[1], right + margin) * factor
-        return _ink_of_digit(g[t:b, l:r], allow_zoom=False)
+        # Only as much resolution as brings the digit to MIN_DIGIT_WORK px: a faint digit that
+        # block means lifted out of grainy paper drowns in the grain again at full resolution.
+        zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
+        try:
+            zoomed = _ink_of_digit(g[t:b, l:r], allow_zoom=False, factor=zoom)
+        except NoDigitError:
+            zoomed = None
+        # A digit fills about the middle half of its crop; "ink" to the crop's edges is grain.
+        if zoomed is not None and not (zoomed.shape[0] * zoom >= 0.85 * (b - t) and zoomed.shape[1] * zoom >= 0.85 * (r - l)):
+            return zoomed
 
     soft = ink[top:bottom, left:right] * ndimage.binary_dilation(mask, _EIGHT)[top:bottom, left:right]
     core = _quantile(soft[mask[top:bottom, left:right]], 0.9)
