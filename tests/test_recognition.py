@@ -271,3 +271,12 @@ def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predi
     monkeypatch.setattr(recognize, "normalize", flaky)
     ok, err = recognise(predictor, [good, bad])
     assert ok.status == "ok" and err.status == "error" and "IndexError: surprise" in err.error
+
+
+def test_scan_whose_edge_shadow_outweighs_a_small_digit(predictor: Predictor) -> None:
+    """tests/data/scan-shadowed-edge-1.jpg: a small, thin 1 (MNIST test #6162) on a 620 px scan
+    whose bottom edge carries a lid shadow deeper than the border margin (bench/realistic.py,
+    kind ``scan``, --seed 0). The shadow, not the 1, used to be read as the digit."""
+    path = Path(__file__).parent / "data" / "scan-shadowed-edge-1.jpg"
+    (row,) = recognise(predictor, [path])
+    assert (row.digit, row.error) == (1, ""), row
