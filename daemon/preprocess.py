@@ -244,6 +244,7 @@ def _without_printed_lines(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
     nothing was taken out.
     """
     height, width = mask.shape
+    total = int(mask.sum())
     out = mask
     for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
         comp = labels[sr, sc] == i + 1
@@ -257,7 +258,8 @@ def _without_printed_lines(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if not (rows.any() or cols.any()):
             continue
         if h <= max(3, w // 10) or w <= max(3, h // 10):  # a lone thin line
-            margin = h >= 0.9 * height and mask.sum() - comp.sum() >= 0.2 * comp.sum()
+            area = int(comp.sum())
+            margin = h >= 0.9 * height and total - area >= 0.2 * area
             if not (w > h or margin):
                 continue
             if out is mask:
@@ -315,9 +317,7 @@ def _thin_bands(full: np.ndarray, limit: int) -> np.ndarray:
     """``full`` (1-D bool) keeping only runs of at most ``limit`` consecutive True values."""
     if not full.any():
         return full
-    labels, n = ndimage.label(full)
-    if n == 0:
-        return full
+    labels, _ = ndimage.label(full)
     size = np.bincount(labels.ravel())
     size[0] = limit + 1
     return size[labels] <= limit
