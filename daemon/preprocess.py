@@ -320,10 +320,12 @@ def _thin_bands(full: np.ndarray, limit: int) -> np.ndarray:
     """``full`` (1-D bool) keeping only runs of at most ``limit`` consecutive True values."""
     if not full.any():
         return full
-    labels, _ = ndimage.label(full)
-    size = np.bincount(labels.ravel())
-    size[0] = limit + 1
-    return size[labels] <= limit
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], full, [False])).astype(np.int8)))
+    out = np.zeros_like(full)
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start <= limit:
+            out[start:stop] = True
+    return out
 
 
 def _runs_past(rest: np.ndarray, axis: int) -> bool:
@@ -390,6 +392,8 @@ def _edge_huggers(labels: np.ndarray, n: int, boxes: list) -> np.ndarray:
     bar lies on the top edge of a tight crop reaches down through the whole image)."""
     h, w = labels.shape
     out = np.zeros(n, dtype=bool)
+    if not (labels[0].any() or labels[-1].any() or labels[:, 0].any() or labels[:, -1].any()):
+        return out
     for line, length, near in (
         (labels[0, :], w, lambda b: b[0].stop <= 0.25 * h),
         (labels[-1, :], w, lambda b: b[0].start >= 0.75 * h),
