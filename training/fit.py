@@ -1,4 +1,5 @@
-"""``digitwatch train``: fit a recipe on MNIST, evaluate on the test split, publish atomically."""
+"""``digitwatch train``: fit a recipe on MNIST (one network, or several averaged), evaluate on the test
+split, publish atomically."""
 
 from __future__ import annotations
 
