@@ -29,6 +29,8 @@ The steps, in order:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -47,6 +49,15 @@ PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
 
 _EIGHT = np.ones((3, 3), dtype=bool)
+
+
+class Paper(NamedTuple):
+    """What the detection map says about the paper and the ink on it (see _paper_noise)."""
+
+    peak: float  # the ink's peak (99.9th percentile, away from the image's edges)
+    level: float  # the paper's level (median)
+    spread: float  # robust standard deviation of the paper's noise
+    contrast: float  # how far the ink stands out of the paper, smoothed or not
 
 
 class NoDigitError(ImageError):
@@ -98,8 +109,8 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
     # are left as they are.
     detect = _smooth(ink)
-    noise = _paper_noise(detect, ink)
-    mask = _digit_components(_ink_mask(detect, noise), detect)
+    paper = _paper_noise(detect, ink)
+    mask = _digit_components(_ink_mask(detect, paper), detect)
     # The paper's shading can be as wide as the first, image-sized background window: with the
     # strokes' width known, estimate the paper again with a window fitted to them.
     width = _stroke_width(mask)
@@ -107,18 +118,18 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     if 2 * window < _paper_window(small):
         ink = _ink_map(small, window)
         detect = _smooth(ink)
-        noise = _paper_noise(detect, ink)
-        mask = _digit_components(_ink_mask(detect, noise), detect)
+        paper = _paper_noise(detect, ink)
+        mask = _digit_components(_ink_mask(detect, paper), detect)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
-        _refuse_noise(noise)
+        _refuse_noise(paper)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
 
     # On grainy paper the block mean is what lifts a faint digit out of the grain; a digit already
     # nearly MNIST-sized here is read at this scale rather than from a finer, grainier crop.
-    grainy = extent >= 16 and noise[2] > 0.1 * max(noise[0] - noise[1], 1e-6)
+    grainy = extent >= 16 and paper.spread > 0.1 * max(paper.peak - paper.level, 1e-6)
     if allow_zoom and factor > 1 and extent < MIN_DIGIT_WORK and not grainy:
         margin = max(2, extent // 2)
         t, b = max(0, top - margin) * factor, min(small.shape[0], bottom + margin) * factor
@@ -166,12 +177,12 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     return np.clip(a - background, 0.0, None)
 
 
-def _ink_mask(ink: np.ndarray, noise: tuple[float, float, float]) -> np.ndarray:
+def _ink_mask(ink: np.ndarray, paper: Paper) -> np.ndarray:
     """Hysteresis: pixels above the low threshold that connect to pixels above the high one.
 
     A pen's pressure (or a scanner) leaves parts of a stroke fainter than the rest; Otsu's
     threshold alone would cut the faint bar off a 7."""
-    high, low = _threshold(ink, noise)
+    high, low = _threshold(ink, paper)
     labels, n = ndimage.label(ink > low, _EIGHT)
     strong = np.zeros(n + 1, dtype=bool)
     strong[np.unique(labels[ink > high])] = True
@@ -179,8 +190,8 @@ def _ink_mask(ink: np.ndarray, noise: tuple[float, float, float]) -> np.ndarray:
     return strong[labels]
 
 
-def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> tuple[float, float, float, float]:
-    """(peak ink, paper level, robust std of the paper's noise, contrast) of the detection map ``ink``.
+def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
+    """Peak ink, paper level, robust std of the paper's noise and contrast of the detection map ``ink``.
 
     The peak ignores the image's edges (scanner shadows). ``contrast`` is the larger of the peak
     over the paper in ``ink`` and in the unsmoothed ``raw``: smoothing for detection spreads a
@@ -196,22 +207,21 @@ def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> tuple[float, float, float,
     contrast = peak - median
     if contrast < MIN_CONTRAST:  # only then can the unsmoothed map change the verdict
         contrast = max(contrast, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
-    return peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast
+    return Paper(peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast)
 
 
-def _refuse_noise(noise: tuple[float, float, float]) -> None:
+def _refuse_noise(paper: Paper) -> None:
     """NoDigitError unless the ink stands out of the paper's noise (blank or noise-only pages).
 
     Judged on the final ink map, after the paper's shading was estimated with a window fitted
-    to the strokes - mottled paper would otherwise drown a faint digit. ``noise`` is _paper_noise's."""
-    peak, median, spread, contrast = noise
-    if contrast < MIN_CONTRAST or peak - median < MIN_SNR * spread:
+    to the strokes - mottled paper would otherwise drown a faint digit."""
+    if paper.contrast < MIN_CONTRAST or paper.peak - paper.level < MIN_SNR * paper.spread:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
 
 
-def _threshold(ink: np.ndarray, noise: tuple[float, float, float]) -> tuple[float, float]:
+def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
     """(high, low) thresholds: Otsu's, and a lower one for faint parts of strokes (see _ink_mask)."""
-    peak, median, spread, contrast = noise
+    peak, median, spread, contrast = paper
     if contrast < MIN_CONTRAST or peak <= median:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
     bins = 64
@@ -306,8 +316,7 @@ def _bridged(rest: np.ndarray, strip: np.ndarray, rows: np.ndarray, cols: np.nda
     for band, axis in ((rows, 0), (cols, 1)):
         if not band.any() or not rest.any():
             continue
-        labels, n = ndimage.label(band)
-        thickest = int(np.bincount(labels[labels > 0]).max())
+        thickest = max(stop - start for start, stop in _runs(band))
         shape = (thickest + 2, 1) if axis == 0 else (1, thickest + 2)
         across = band[:, None] if axis == 0 else band[None, :]
         out |= ndimage.binary_closing(np.pad(rest, thickest + 2), structure=np.ones(shape, bool))[
@@ -316,13 +325,18 @@ def _bridged(rest: np.ndarray, strip: np.ndarray, rows: np.ndarray, cols: np.nda
     return out
 
 
+def _runs(full: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of consecutive True values in the 1-D bool array ``full``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], full, [False])).astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def _thin_bands(full: np.ndarray, limit: int) -> np.ndarray:
     """``full`` (1-D bool) keeping only runs of at most ``limit`` consecutive True values."""
     if not full.any():
         return full
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], full, [False])).astype(np.int8)))
     out = np.zeros_like(full)
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in _runs(full):
         if stop - start <= limit:
             out[start:stop] = True
     return out

@@ -24,18 +24,25 @@ def evaluate(ref: ModelRef, data: str | None) -> dict[str, Any]:
     pred = probs.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
-    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+    accuracy, loss = scores(probs, y)
     return {
         "model": ref.model_id,
         "model_path": str(ref.path),
         "data": ds.source,
         "inputs": "normalize",
         "n": int(len(y)),
-        "accuracy": float((pred == y).mean()),
+        "accuracy": accuracy,
         "loss": loss,
         "errors": int((pred != y).sum()),
         "confusion": confusion.tolist(),
     }
+
+
+def scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of predicted probabilities ``probs`` for integer labels ``y``."""
+    accuracy = float((probs.argmax(axis=1) == y).mean())
+    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
+    return accuracy, loss
 
 
 def summary(report: dict[str, Any]) -> str:

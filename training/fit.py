@@ -17,6 +17,7 @@ import numpy as np
 from digitwatch.daemon.errors import DataError
 from digitwatch.daemon.infer import quiet_native_stderr
 from . import data as mnist_data
+from .evaluate import scores
 from .inputs import prepare
 from .recipes import RECIPES, augmenter
 from .strokes import restroke_some
@@ -74,7 +75,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             _log(f"member {k + 1} of {opts.members} (seed {seed})")
         x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
         member, run = _fit_one(recipe, prepare(x_member, recipe.normalize), y_tr, x_val, y_val, seed, epochs, batch_size, opts.verbose)
-        run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
+        if opts.members > 1:
+            run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
         members.append(member)
         runs.append(run)
     seconds = time.monotonic() - started
@@ -155,10 +157,7 @@ def _fit_one(
 
 def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``x`` with integer labels ``y``."""
-    probs = model.predict(x, batch_size=512, verbose=0)
-    acc = float((probs.argmax(axis=1) == y).mean())
-    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))))
-    return acc, loss
+    return scores(model.predict(x, batch_size=512, verbose=0), y)
 
 
 def _log(message: str) -> None:
