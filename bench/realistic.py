@@ -1,8 +1,9 @@
 """Realistic user images of handwritten digits, made from MNIST digits.
 
 Users do not drop MNIST: they drop pen drawings from a paint program, marker
-strokes, phone-camera or flatbed scans, faint pencil, chalk on a board,
-transparent PNGs and small digits in a corner of a big page. Each *kind* below
+strokes, phone photos of a sheet on a desk, flatbed scans, faint pencil, chalk
+on a board, transparent PNGs, digits cropped tight and small digits in a corner
+of a big page. Each *kind* below
 is a pure function ``(digit, rng) -> PIL.Image.Image`` that turns one MNIST
 digit (28x28 uint8, white ink on black) into such a picture, drawing every
 free parameter (size, position, stroke width, colours, contrast, noise) from
@@ -629,6 +630,68 @@ def off_centre(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return _to_image(canvas, gray=rng.random() < 0.3)
 
 
+def tight(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A digit cropped tight to its ink (0-2 px of margin at MNIST's scale), 1-10x, either polarity:
+    what a user gets cropping a drawing or a scan down to the digit."""
+    src = np.asarray(digit, np.float32) / 255.0
+    rows, cols = np.nonzero(src > 0.15)
+    if len(rows) == 0:
+        rows, cols = np.array([0, 27]), np.array([0, 27])
+    m = int(rng.integers(0, 3))
+    crop = src[max(0, rows.min() - m) : rows.max() + 1 + m, max(0, cols.min() - m) : cols.max() + 1 + m]
+    if rng.random() < 0.5:  # a square crop: the short side padded
+        h, w = crop.shape
+        side = max(h, w)
+        crop = np.pad(crop, (((side - h) // 2, side - h - (side - h) // 2), ((side - w) // 2, side - w - (side - w) // 2)))
+    scale = rng.uniform(1, 10)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    up = np.clip(np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.BICUBIC)), 0, 1)
+    if rng.random() < 0.6:
+        up = 1.0 - up
+    return Image.fromarray(np.clip(up * 255 + 0.5, 0, 255).astype(np.uint8), mode="L")
+
+
+DESKS = [(0.45, 0.3, 0.18), (0.25, 0.25, 0.27), (0.6, 0.6, 0.58), (0.1, 0.1, 0.1), (0.7, 0.55, 0.4)]
+
+
+def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of a sheet with a pen digit on it, lying askew on a desk that shows around it:
+    wood, grey, black or light grey, textured; light falling off, sometimes a soft shadow of the
+    phone across it; 900-2400 px, blurred a little, noisy (JPEG)."""
+    h = int(rng.integers(900, 2401))
+    w = int(h * rng.choice([0.75, 4 / 3, 1.0]))
+    desk = np.asarray(DESKS[int(rng.integers(len(DESKS)))], np.float32) * rng.uniform(0.7, 1.1)
+    canvas = np.broadcast_to(desk, (h, w, 3)) * (1 + 0.08 * smooth_noise((h, w), rng.uniform(5, 40), rng))[..., None]
+    # The sheet: 60-110% of the frame each way, turned up to 12 degrees, corners off by perspective.
+    ph, pw = h * rng.uniform(0.6, 1.1), w * rng.uniform(0.6, 1.1)
+    cy, cx = h / 2 + rng.uniform(-0.15, 0.15) * h, w / 2 + rng.uniform(-0.15, 0.15) * w
+    a = math.radians(rng.uniform(-12, 12))
+    turn = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    corners = np.array([[-pw / 2, -ph / 2], [pw / 2, -ph / 2], [pw / 2, ph / 2], [-pw / 2, ph / 2]]) @ turn.T + [cx, cy]
+    corners += rng.normal(0, 0.02 * min(h, w), corners.shape)
+    outline = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(outline).polygon([tuple(c) for c in corners], fill=255)
+    on_sheet = ndimage.gaussian_filter(np.asarray(outline, np.float32) / 255.0, 1.0)[..., None]
+    paper = rng.uniform(0.8, 1.0)
+    sheet = np.array([paper, paper * rng.uniform(0.95, 1.0), paper * rng.uniform(0.85, 1.0)], np.float32)
+    canvas = canvas * (1 - on_sheet) + sheet * on_sheet
+    side = min(ph, pw)
+    height = side * rng.uniform(0.15, 0.5)
+    alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, (h, w), jitter=0.3)
+    top = int(cy - alpha.shape[0] / 2 + rng.uniform(-0.2, 0.2) * side)
+    left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
+    _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
+    canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
+    if rng.random() < 0.5:  # the phone's shadow: a half-plane with a soft edge
+        yy, xx = np.mgrid[:h, :w].astype(np.float32)
+        b = rng.uniform(0, 2 * math.pi)
+        d = (xx - w * rng.uniform(0.2, 0.8)) * math.cos(b) + (yy - h * rng.uniform(0.2, 0.8)) * math.sin(b)
+        canvas *= (1 - rng.uniform(0.1, 0.35) / (1 + np.exp(-d / (rng.uniform(0.02, 0.1) * min(h, w)))))[..., None]
+    canvas = ndimage.gaussian_filter(canvas, (rng.uniform(0.5, 1.8),) * 2 + (0,))
+    canvas = canvas + rng.normal(0, rng.uniform(0.01, 0.03), (h, w, 1)).astype(np.float32)
+    return _to_image(canvas)
+
+
 def _resize_to(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Crop or zero-pad a 2-D array to ``shape`` (top-left aligned)."""
     out = np.zeros(shape, a.dtype)
@@ -646,6 +709,8 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "light_on_dark": light_on_dark,
     "rgba": rgba,
     "off_centre": off_centre,
+    "tight": tight,
+    "photo": photo,
 }
 
 # --------------------------------------------------------------------------
@@ -654,7 +719,7 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
 
 # (format, weight) per kind; kinds not listed use DEFAULT_FORMATS
 DEFAULT_FORMATS = [("png", 0.45), ("jpeg", 0.33), ("tiff", 0.08), ("bmp", 0.06), ("webp", 0.08)]
-FORMATS = {"small": [("png", 1.0)], "scan": [("jpeg", 1.0)], "rgba": [("png", 1.0)]}
+FORMATS = {"small": [("png", 1.0)], "scan": [("jpeg", 1.0)], "rgba": [("png", 1.0)], "photo": [("jpeg", 1.0)]}
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "bmp": "bmp", "webp": "webp"}
 
 
@@ -666,7 +731,7 @@ def encode(img: Image.Image, kind: str, rng: np.random.Generator) -> tuple[bytes
     fmt = str(rng.choice(names, p=weights / weights.sum()))
     buf = io.BytesIO()
     if fmt == "jpeg":
-        lo, hi = (50, 90) if kind == "scan" else (60, 95)
+        lo, hi = (50, 90) if kind in ("scan", "photo") else (60, 95)
         img = img.convert("RGB") if img.mode not in ("L", "RGB") else img
         img.save(buf, "JPEG", quality=int(rng.integers(lo, hi + 1)), subsampling=int(rng.choice([0, 2])))
     elif fmt == "webp":

@@ -47,6 +47,8 @@ MIN_SNR = 6.0  # ...and by this many standard deviations of the paper's noise
 PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest pixel if that is higher:
 # a thin 1 near the corner of a big scan covers only a dozen pixels of the reduced page
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
+PHOTO_MIN_SIDE = 384  # only pictures this big may be photos of a sheet on a desk (= decode's JPEG draft floor)
+PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -104,6 +106,9 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     ``factor`` is the reduction of the working copy (default: whatever brings ``g`` to WORK_MAX)."""
     factor = factor or max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
+    sheet = None
+    if allow_zoom and max(g.shape) >= PHOTO_MIN_SIDE:
+        small, sheet = _off_page_as_paper(small)
     ink = _ink_map(small)
     # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
     # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
@@ -122,7 +127,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         mask = _digit_components(_ink_mask(detect, paper), detect)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
-        _refuse_noise(paper)
+        _refuse_noise(paper, detect)
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -137,8 +142,9 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         # Only as much resolution as brings the digit to MIN_DIGIT_WORK px: a faint digit that
         # block means lifted out of grainy paper drowns in the grain again at full resolution.
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
+        crop = g[t:b, l:r] if sheet is None else _paper_off_sheet(g[t:b, l:r], sheet[t // factor : b // factor, l // factor : r // factor], factor)
         try:
-            zoomed = _ink_of_digit(g[t:b, l:r], allow_zoom=False, factor=zoom)
+            zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom)
         except NoDigitError:
             zoomed = None
         # A digit fills about the middle half of its crop; "ink" to the crop's edges is grain.
@@ -149,6 +155,81 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     core = _quantile(soft[mask[top:bottom, left:right]], 0.9)
     soft = np.clip(soft / max(core, 1e-6), 0.0, 1.0)
     return _thicken(soft, width, extent)
+
+
+def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A photo of a sheet of paper lying on a darker desk: the desk, off the sheet, becomes paper.
+
+    Where the desk shows around the sheet it is as dark as ink and wider than the page's
+    shading: it would be read as the digit. The sheet is the region under the image's centre
+    that no sharp step from paper to desk level crosses (a shadow across the sheet changes
+    gradually and does not cut it off), with a little ink on it, leaving a good part of the
+    image's border off it. Off the sheet, each pixel takes the paper's level near the sheet's
+    edge. Returns the picture and the sheet (a mask), or the picture unchanged and None."""
+    h, w = small.shape
+    # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
+    # a desk; the desk and the sheet stay.
+    size = max(3, max(h, w) // 20)
+    closed = ndimage.grey_opening(ndimage.grey_closing(small, size=size), size=size)
+    cut = _otsu(closed, 1.0)
+    dark = closed < cut
+    middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
+    # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
+    if dark.mean() > 0.6 or not dark.any() or np.median(closed[middle]) < cut:
+        return small, None
+    paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
+    # The sheet's edge is a step: most of the way from desk to paper within a few pixels. Light
+    # falling off towards a scan's corners, or a shadow, changes gradually.
+    step = ndimage.maximum_filter(closed, 5) - ndimage.minimum_filter(closed, 5)
+    edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
+    if paper - desk < PAGE_CONTRAST or np.median(step[edge]) < 0.5 * (paper - desk):
+        return small, None
+    band = max(1, round(0.03 * min(h, w)))
+    ring = np.ones((h, w), bool)
+    ring[band:-band, band:-band] = False
+    # The sheet: the light region under the middle (opened: grain on a light desk may touch its
+    # edge in places), joined by whatever no sharp step from paper to desk level separates from
+    # the middle - the part of the sheet a shadow darkens - unless that region leaks to the border.
+    sheet = _under_middle(ndimage.binary_opening(~dark, iterations=2), middle)
+    smooth = _under_middle(step < 0.5 * (paper - desk), middle)
+    if smooth[ring].mean() <= 0.75:
+        sheet |= smooth
+    sheet = ndimage.binary_erosion(sheet, iterations=3)  # the sheet's blurred edge is neither
+    # The desk shows along much of the border (a shadow along one edge is left to _edge_huggers),
+    # and the sheet is mostly paper, not the loops of a thick digit filled in.
+    if sheet[ring].mean() > 0.6 or (sheet & ~dark).sum() < 0.75 * sheet.sum():
+        return small, None
+    # The desk is much wider than the strokes of the ink on the sheet. (In a digit cropped tight
+    # the "desk" would be the digit's own thick strokes, the "sheet" the paper between them.)
+    ink = (small < cut) & sheet
+    if ink.sum() < 3 or ndimage.distance_transform_edt(~sheet & dark).max() < 3 * _stroke_width(ink):
+        return small, None
+    # Off the sheet: the paper's local mean level near its edge (a mean over a window, of the
+    # sheet's pixels only), carried out to the image's edges from the nearest place it is known.
+    size = max(5, max(h, w) // 8)
+    support = ndimage.uniform_filter(sheet.astype(np.float32), size)
+    level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
+    known = sheet | (support >= 0.3)
+    rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    return np.where(sheet, small, level[rows, cols]), sheet
+
+
+def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray:
+    """The connected part of ``region`` covering most of the ``middle`` box, its holes filled."""
+    labels, _ = ndimage.label(region)
+    counts = np.bincount(labels[middle].ravel())
+    counts[0] = 0
+    return ndimage.binary_fill_holes(labels == int(np.argmax(counts))) if counts.any() else np.zeros_like(region)
+
+
+def _paper_off_sheet(crop: np.ndarray, sheet: np.ndarray, factor: int) -> np.ndarray:
+    """``crop`` (full resolution) with the pixels off the ``sheet`` (its mask at 1/``factor``) set to the sheet's paper."""
+    on = np.repeat(np.repeat(sheet, factor, axis=0), factor, axis=1)[: crop.shape[0], : crop.shape[1]]
+    if on.all() or not on.any():
+        return crop
+    out = crop.copy()
+    out[~on] = np.median(crop[on])
+    return out
 
 
 def _smooth(ink: np.ndarray) -> np.ndarray:
@@ -210,13 +291,34 @@ def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
     return Paper(peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast)
 
 
-def _refuse_noise(paper: Paper) -> None:
+def _refuse_noise(paper: Paper, ink: np.ndarray) -> None:
     """NoDigitError unless the ink stands out of the paper's noise (blank or noise-only pages).
 
     Judged on the final ink map, after the paper's shading was estimated with a window fitted
     to the strokes - mottled paper would otherwise drown a faint digit."""
-    if paper.contrast < MIN_CONTRAST or paper.peak - paper.level < MIN_SNR * paper.spread:
-        raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+    if paper.contrast >= MIN_CONTRAST and (paper.peak - paper.level >= MIN_SNR * paper.spread or _ink_apart(ink)):
+        return
+    raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+
+
+def _ink_apart(ink: np.ndarray) -> bool:
+    """True when ink covers a good part of the picture and stands apart from the paper as a level
+    of its own - a digit cropped tight to its strokes, where the paper's median and spread (taken
+    over the whole picture) are half ink.
+
+    Otsu's split of the ink map: the upper level must lie MIN_SNR robust standard deviations of
+    the lower level above it. Noise alone splits into halves only ~3 of them apart."""
+    sample = _sample(ink)
+    top = float(sample.max())
+    if top <= 0:
+        return False
+    cut = _otsu(sample, top)
+    low, high = sample[sample < cut], sample[sample >= cut]
+    if low.size == 0 or high.size < 0.2 * sample.size:
+        return False
+    level = float(np.median(low))
+    apart = float(np.median(high)) - level
+    return apart >= MIN_CONTRAST and apart >= MIN_SNR * 1.4826 * float(np.median(np.abs(low - level)))
 
 
 def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
@@ -224,19 +326,22 @@ def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
     peak, median, spread, contrast = paper
     if contrast < MIN_CONTRAST or peak <= median:
         raise NoDigitError("no digit found: the image has no ink that stands out of the background")
-    bins = 64
-    index = np.minimum((ink * (bins / peak)).astype(np.int32), bins - 1)
+    high = min(max(_otsu(ink, peak), 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
+    return high, min(high, max(0.4 * high, median + 4.0 * spread))
+
+
+def _otsu(a: np.ndarray, top: float, bins: int = 64) -> float:
+    """Otsu's threshold of the values of ``a`` (0..``top``, larger values counted in the last bin)."""
+    index = np.minimum((a * (bins / top)).astype(np.int32), bins - 1)
     hist = np.bincount(index.ravel(), minlength=bins).astype(np.float64)
-    centers = (np.arange(bins) + 0.5) * (peak / bins)
+    centers = (np.arange(bins) + 0.5) * (top / bins)
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
     m0 = np.cumsum(hist * centers)
     mu0 = m0 / np.maximum(w0, 1e-12)
     mu1 = (m0[-1] - m0) / np.maximum(w1, 1e-12)
     between = w0 * w1 * (mu0 - mu1) ** 2
-    otsu = float(centers[int(np.argmax(between))])
-    high = min(max(otsu, 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
-    return high, min(high, max(0.4 * high, median + 4.0 * spread))
+    return float(centers[int(np.argmax(between))])
 
 
 def _without_printed_lines(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:

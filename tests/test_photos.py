@@ -1,0 +1,92 @@
+"""Pictures users take or cut themselves: a phone photo of a sheet lying on a desk, and a digit
+cropped tight to its strokes. Real files written by Pillow, read through the product's path."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.recognize import Limits, classify, prepare
+from digitwatch.daemon.registry import bundled
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+PICK = [0, 1, 2, 3, 4, 7, 11, 18]  # MNIST test digits 7 2 1 0 4 9 6 3
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.load(bundled(), 0.9)
+
+
+def recognise(predictor: Predictor, paths: list[Path]) -> list:
+    return classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
+
+
+def _tight(digit: np.ndarray, scale: float, dark_ink: bool) -> Image.Image:
+    rows, cols = np.nonzero(digit > 40)
+    crop = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+    img = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
+    return Image.fromarray(255 - np.asarray(img)) if dark_ink else img
+
+
+def test_digits_cropped_tight_to_their_strokes(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    """Ink touching every edge and covering up to half the picture: the paper's median and noise,
+    taken over the whole picture, are half ink. Before: 33 of these 48 right, 15 refused as 'no digit'."""
+    x, y = test_digits
+    paths, labels = [], []
+    for i in PICK:
+        for scale in (3, 7, 25):  # 25x: ~500 px, big enough to be looked at as a photo of a sheet
+            for dark in (True, False):
+                paths.append(tmp_path / f"tight-{i}-{scale}-{dark}.png")
+                _tight(x[i], scale, dark).save(paths[-1])
+                labels.append(int(y[i]))
+    rows = recognise(predictor, paths)
+    assert [r.file for r in rows if r.error] == []
+    right = sum(r.digit == label for r, label in zip(rows, labels))
+    assert right >= 46, [(r.file, r.digit, label) for r, label in zip(rows, labels) if r.digit != label]
+
+
+def _photo(digit: np.ndarray, rng: np.random.Generator, desk: float, shadow: bool) -> Image.Image:
+    """A 1200x900 photo: a turned sheet (paper 0.9) on a textured desk of level ``desk``, a dark pen
+    digit on it, light falling off to one side, maybe a soft shadow whose edge crosses the digit."""
+    h, w = 900, 1200
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    grain = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)), 4)
+    page = desk * (1 + 0.08 * grain / grain.std())
+    a = math.radians(rng.uniform(-10, 10))
+    cy, cx = h / 2 + rng.uniform(-60, 60), w / 2 + rng.uniform(-80, 80)
+    corners = [(cx + dx * math.cos(a) - dy * math.sin(a), cy + dx * math.sin(a) + dy * math.cos(a)) for dx, dy in ((-400, -330), (400, -330), (400, 330), (-400, 330))]
+    outline = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(outline).polygon(corners, fill=255)
+    on_sheet = ndimage.gaussian_filter(np.asarray(outline, np.float32) / 255.0, 1.0)
+    page = page * (1 - on_sheet) + 0.9 * on_sheet
+    ink = np.asarray(Image.fromarray(digit).resize((260, 260), Image.Resampling.BICUBIC), np.float32) / 255.0
+    top, left = int(cy) - 130, int(cx) - 130
+    page[top : top + 260, left : left + 260] *= 1 - 0.9 * ink
+    page *= 1 - 0.25 * (xx / w if rng.random() < 0.5 else 1 - xx / w)
+    if shadow:  # a soft-edged shadow over the top of the picture, its edge through the digit
+        page *= 1 - 0.3 / (1 + np.exp((yy - cy) / 25.0))
+    page += rng.normal(0, 0.015, (h, w))
+    return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+
+
+@pytest.mark.parametrize("desk, shadow", [(0.15, False), (0.6, False), (0.15, True)], ids=["dark-desk", "light-desk", "shadow"])
+def test_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, test_digits, desk: float, shadow: bool) -> None:
+    """The desk around the sheet is as dark as ink and wider than the paper's shading: it used to be
+    read as the digit (dark desk: 0 of 8 right before, with or without the shadow). Off the sheet it
+    is now paper; a shadow across the sheet is not the sheet's edge. (A light desk was read before;
+    a light desk under a shadow is still a weak spot: 5 of 8.)"""
+    x, y = test_digits
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in PICK:
+        paths.append(tmp_path / f"photo-{i}.jpg")
+        _photo(x[i], rng, desk, shadow).save(paths[-1], quality=85)
+    rows = recognise(predictor, paths)
+    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
+    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
