@@ -195,23 +195,26 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None
     if smooth[ring].mean() <= 0.75:
         sheet |= smooth
     sheet = ndimage.binary_erosion(sheet, iterations=3)  # the sheet's blurred edge is neither
-    # The desk shows along much of the border (a shadow along one edge is left to _edge_huggers),
-    # and the sheet is mostly paper, not the loops of a thick digit filled in.
-    if sheet[ring].mean() > 0.6 or (sheet & ~dark).sum() < 0.75 * sheet.sum():
+    # The desk is dark along much of the border (a shadow along one edge is left to _edge_huggers;
+    # a thick digit touching the border, with white canvas around it, is not a desk), the sheet
+    # covers a good part of the picture and is mostly paper (not the inside of a thick 0).
+    if (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.3 or (sheet & ~dark).sum() < 0.75 * sheet.sum():
         return small, None
     # The desk is much wider than the strokes of the ink on the sheet. (In a digit cropped tight
     # the "desk" would be the digit's own thick strokes, the "sheet" the paper between them.)
     ink = (small < cut) & sheet
     if ink.sum() < 3 or ndimage.distance_transform_edt(~sheet & dark).max() < 3 * _stroke_width(ink):
         return small, None
-    # Off the sheet: the paper's local mean level near its edge (a mean over a window, of the
-    # sheet's pixels only), carried out to the image's edges from the nearest place it is known.
+    # Off the sheet the desk's level (what closing and opening kept) becomes the paper's local
+    # mean level near the sheet's edge (a mean over a window, of the sheet's pixels only, carried
+    # out to the image's edges from the nearest place it is known); anything darker than the desk
+    # on it stays - ink near a scan's darkened edge is not a desk.
     size = max(5, max(h, w) // 8)
     support = ndimage.uniform_filter(sheet.astype(np.float32), size)
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    return np.where(sheet, small, level[rows, cols]), sheet
+    return np.where(sheet, small, level[rows, cols] + np.minimum(small - closed, 0.0)), sheet
 
 
 def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray:
