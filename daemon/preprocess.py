@@ -207,14 +207,15 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None
         return small, None
     # Off the sheet the desk's level (what closing and opening kept) becomes the paper's local
     # mean level near the sheet's edge (a mean over a window, of the sheet's pixels only, carried
-    # out to the image's edges from the nearest place it is known); anything darker than the desk
-    # on it stays - ink near a scan's darkened edge is not a desk.
+    # out to the image's edges from the nearest place it is known); anything much darker than the
+    # desk on it stays - ink near a scan's darkened edge is not a desk, the desk's grain goes.
     size = max(5, max(h, w) // 8)
     support = ndimage.uniform_filter(sheet.astype(np.float32), size)
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    return np.where(sheet, small, level[rows, cols] + np.minimum(small - closed, 0.0)), sheet
+    darker = np.minimum(small - closed + 0.25 * (paper - desk), 0.0)
+    return np.where(sheet, small, level[rows, cols] + darker), sheet
 
 
 def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray:
