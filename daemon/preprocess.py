@@ -10,13 +10,15 @@ The steps, in order:
 
 1. work on a reduced copy (block mean) so large scans cost the same as small
    drawings; a block mean keeps a thin pen line as a fainter line rather than
-   dropping it;
+   dropping it; in a photo of a sheet lying on a desk, the desk around the sheet becomes paper;
 2. polarity: ink is whatever lies on the far side of the paper level (the
    median), so dark-on-light and light-on-dark both work;
 3. paper: a grey opening much wider than a stroke estimates the (possibly
    uneven) background, which is subtracted;
 4. ink vs paper: Otsu's threshold on the ink map, refused when the contrast
-   does not stand out of the paper's noise (blank page -> :class:`NoDigitError`);
+   does not stand out of the paper's noise (blank page -> :class:`NoDigitError`)
+   - or, where ink covers half the picture (a digit cropped tight), when it does
+   not stand apart from the paper as a level of its own;
 5. specks and border noise are dropped; the digit is the largest ink
    component plus the ones near it;
 6. a digit that is small on a large page is re-done on a crop at full
@@ -49,6 +51,7 @@ PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
 PHOTO_MIN_SIDE = 384  # only pictures this big may be photos of a sheet on a desk (= decode's JPEG draft floor)
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
+PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -160,62 +163,80 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
 def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """A photo of a sheet of paper lying on a darker desk: the desk, off the sheet, becomes paper.
 
-    Where the desk shows around the sheet it is as dark as ink and wider than the page's
-    shading: it would be read as the digit. The sheet is the region under the image's centre
-    that no sharp step from paper to desk level crosses (a shadow across the sheet changes
-    gradually and does not cut it off), with a little ink on it, leaving a good part of the
-    image's border off it. Off the sheet, each pixel takes the paper's level near the sheet's
-    edge. Returns the picture and the sheet (a mask), or the picture unchanged and None."""
-    h, w = small.shape
+    Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
+    it would be read as the digit. A desk is a dark surround along at least 40% of the border,
+    separated by a sharp step from a light sheet that covers the picture's middle and 30% of it
+    or more and has ink on it, and much wider than that ink's strokes. Returns the picture with
+    the desk made paper and the sheet (a mask), or the picture unchanged and None."""
+    # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
+    f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
+    coarse = _block_mean(small, f)
+    h, w = coarse.shape
+    middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
+    band = max(1, round(0.03 * min(h, w)))
+    ring = np.ones((h, w), bool)
+    ring[band:-band, band:-band] = False
+    # Quick refusal first (most pictures): a desk keeps at least 40% of the border darker than the middle.
+    if _quantile(coarse[ring], 0.4) > float(np.median(coarse[middle])) - PAGE_CONTRAST / 2:
+        return small, None
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
     # a desk; the desk and the sheet stay.
     size = max(3, max(h, w) // 20)
-    closed = ndimage.grey_opening(ndimage.grey_closing(small, size=size), size=size)
+    closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
     cut = _otsu(closed, 1.0)
     dark = closed < cut
-    middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
     if dark.mean() > 0.6 or not dark.any() or np.median(closed[middle]) < cut:
         return small, None
     paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
     # The sheet's edge is a step: most of the way from desk to paper within a few pixels. Light
     # falling off towards a scan's corners, or a shadow, changes gradually.
-    step = ndimage.maximum_filter(closed, 5) - ndimage.minimum_filter(closed, 5)
+    step = ndimage.maximum_filter(closed, 4) - ndimage.minimum_filter(closed, 4)
     edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
     if paper - desk < PAGE_CONTRAST or np.median(step[edge]) < 0.5 * (paper - desk):
         return small, None
-    band = max(1, round(0.03 * min(h, w)))
-    ring = np.ones((h, w), bool)
-    ring[band:-band, band:-band] = False
     # The sheet: the light region under the middle (opened: grain on a light desk may touch its
-    # edge in places), joined by whatever no sharp step from paper to desk level separates from
-    # the middle - the part of the sheet a shadow darkens - unless that region leaks to the border.
+    # edge in places), joined by whatever no sharp step separates from the middle - the part of
+    # the sheet a shadow darkens - unless that region leaks out to the border.
     sheet = _under_middle(ndimage.binary_opening(~dark, iterations=2), middle)
     smooth = _under_middle(step < 0.5 * (paper - desk), middle)
     if smooth[ring].mean() <= 0.75:
         sheet |= smooth
-    sheet = ndimage.binary_erosion(sheet, iterations=3)  # the sheet's blurred edge is neither
-    # The desk is dark along much of the border (a shadow along one edge is left to _edge_huggers;
-    # a thick digit touching the border, with white canvas around it, is not a desk), the sheet
-    # covers a good part of the picture and is mostly paper (not the inside of a thick 0).
+    sheet = ndimage.binary_erosion(sheet, iterations=2)  # the sheet's blurred edge is neither
+    # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
+    # white canvas around it, is no desk; nor is the inside of a thick 0 a sheet.
     if (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.3 or (sheet & ~dark).sum() < 0.75 * sheet.sum():
         return small, None
-    # The desk is much wider than the strokes of the ink on the sheet. (In a digit cropped tight
-    # the "desk" would be the digit's own thick strokes, the "sheet" the paper between them.)
+    desk_width = f * ndimage.distance_transform_edt(~sheet & dark).max()
+    sheet = _enlarged(sheet, f, small.shape)
+    if f > 1:
+        closed = np.asarray(Image.fromarray(closed).resize(small.shape[::-1], Image.Resampling.BILINEAR))
+    # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
+    # paper between them: a desk is much wider than the strokes of the ink on the sheet.
     ink = (small < cut) & sheet
-    if ink.sum() < 3 or ndimage.distance_transform_edt(~sheet & dark).max() < 3 * _stroke_width(ink):
+    if ink.sum() < 3 or desk_width < 3 * _stroke_width(ink):
         return small, None
-    # Off the sheet the desk's level (what closing and opening kept) becomes the paper's local
-    # mean level near the sheet's edge (a mean over a window, of the sheet's pixels only, carried
-    # out to the image's edges from the nearest place it is known); anything much darker than the
-    # desk on it stays - ink near a scan's darkened edge is not a desk, the desk's grain goes.
+    return _desk_as_paper(small, closed, sheet, paper - desk), sheet
+
+
+def _enlarged(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """``a`` with each pixel repeated f x f times, cut to ``shape``."""
+    return a if f == 1 else np.repeat(np.repeat(a, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
+
+
+def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, contrast: float) -> np.ndarray:
+    """``small`` with the desk's level (what closing and opening kept, off the ``sheet``) replaced by
+    the paper's local mean level near the sheet's edge - a mean over a window of the sheet's pixels
+    only, carried out to the image's edges from the nearest place it is known. Anything much darker
+    than the desk on it stays: ink near a scan's darkened edge is not a desk; the desk's grain goes."""
+    h, w = small.shape
     size = max(5, max(h, w) // 8)
     support = ndimage.uniform_filter(sheet.astype(np.float32), size)
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    darker = np.minimum(small - closed + 0.25 * (paper - desk), 0.0)
-    return np.where(sheet, small, level[rows, cols] + darker), sheet
+    darker = np.minimum(small - closed + 0.25 * contrast, 0.0)
+    return np.where(sheet, small, level[rows, cols] + darker)
 
 
 def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray:
