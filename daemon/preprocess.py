@@ -65,6 +65,13 @@ class Paper(NamedTuple):
     contrast: float  # how far the ink stands out of the paper, smoothed or not
 
 
+class Sheet(NamedTuple):
+    """A sheet of paper found lying on a desk in a photo (see _off_page_as_paper)."""
+
+    mask: np.ndarray  # where the sheet is, on the working copy
+    pen: float  # stroke width of the ink on it, in working-copy pixels
+
+
 class NoDigitError(ImageError):
     """The picture holds no ink that could be a digit (blank page, pure noise)."""
 
@@ -112,18 +119,21 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     sheet = None
     if allow_zoom and max(g.shape) >= PHOTO_MIN_SIDE:
         small, sheet = _off_page_as_paper(small)
-    ink = _ink_map(small)
-    # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
-    # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
-    # are left as they are.
-    detect = _smooth(ink)
-    paper = _paper_noise(detect, ink)
-    mask = _digit_components(_ink_mask(detect, paper), detect)
+    if sheet is None:
+        ink = _ink_map(small)
+        # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
+        # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
+        # are left as they are.
+        detect = _smooth(ink)
+        paper = _paper_noise(detect, ink)
+        mask = _digit_components(_ink_mask(detect, paper), detect)
+        width = _stroke_width(mask)
+    else:
+        width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
     # strokes' width known, estimate the paper again with a window fitted to them.
-    width = _stroke_width(mask)
     window = max(7, int(round(3 * width)) | 1)
-    if 2 * window < _paper_window(small):
+    if sheet is not None or 2 * window < _paper_window(small):
         ink = _ink_map(small, window)
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
@@ -145,7 +155,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         # Only as much resolution as brings the digit to MIN_DIGIT_WORK px: a faint digit that
         # block means lifted out of grainy paper drowns in the grain again at full resolution.
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
-        crop = g[t:b, l:r] if sheet is None else _paper_off_sheet(g[t:b, l:r], sheet[t // factor : b // factor, l // factor : r // factor], factor)
+        crop = g[t:b, l:r] if sheet is None else _paper_off_sheet(g[t:b, l:r], sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
         try:
             zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom)
         except NoDigitError:
@@ -160,14 +170,14 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     return _thicken(soft, width, extent)
 
 
-def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     """A photo of a sheet of paper lying on a darker desk: the desk, off the sheet, becomes paper.
 
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border,
     separated by a sharp step from a light sheet that covers the picture's middle and 30% of it
     or more and has ink on it, and much wider than that ink's strokes. Returns the picture with
-    the desk made paper and the sheet (a mask), or the picture unchanged and None."""
+    the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
     coarse = _block_mean(small, f)
@@ -186,7 +196,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None
     cut = _otsu(closed, 1.0)
     dark = closed < cut
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
-    if dark.mean() > 0.6 or not dark.any() or np.median(closed[middle]) < cut:
+    if dark.mean() > 0.75 or not dark.any() or np.median(closed[middle]) < cut:
         return small, None
     paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
     # The sheet's edge is a step: most of the way from desk to paper within a few pixels. Light
@@ -204,8 +214,12 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None
         sheet |= smooth
     sheet = ndimage.binary_erosion(sheet, iterations=2)  # the sheet's blurred edge is neither
     # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
-    # white canvas around it, is no desk; nor is the inside of a thick 0 a sheet.
-    if (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.3 or (sheet & ~dark).sum() < 0.75 * sheet.sum():
+    # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
+    # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
+    rows, cols = np.nonzero(sheet)
+    if len(rows) == 0 or (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.2:
+        return small, None
+    if (sheet & ~dark).sum() < 0.75 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return small, None
     desk_width = f * ndimage.distance_transform_edt(~sheet & dark).max()
     sheet = _enlarged(sheet, f, small.shape)
@@ -214,9 +228,10 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, np.ndarray | None
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
     ink = (small < cut) & sheet
-    if ink.sum() < 3 or desk_width < 3 * _stroke_width(ink):
+    pen = _stroke_width(ink)
+    if ink.sum() < 3 or desk_width < 3 * pen:
         return small, None
-    return _desk_as_paper(small, closed, sheet, paper - desk), sheet
+    return _desk_as_paper(small, closed, sheet, paper - desk), Sheet(sheet, pen)
 
 
 def _enlarged(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
