@@ -117,10 +117,11 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     factor = factor or max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
     sheet = None
-    if allow_zoom and max(g.shape) >= PHOTO_MIN_SIDE:
+    photo_sized = max(g.shape) >= PHOTO_MIN_SIDE
+    if allow_zoom and photo_sized:
         small, sheet = _off_page_as_paper(small)
     if sheet is None:
-        ink = _ink_map(small)
+        ink = _ink_map(small, tight=not photo_sized)
         # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
         # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
         # are left as they are.
@@ -134,7 +135,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     # strokes' width known, estimate the paper again with a window fitted to them.
     window = max(7, int(round(3 * width)) | 1)
     if sheet is not None or 2 * window < _paper_window(small):
-        ink = _ink_map(small, window)
+        ink = _ink_map(small, window, tight=not photo_sized)
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
         mask = _digit_components(_ink_mask(detect, paper), detect)
@@ -280,15 +281,18 @@ def _paper_window(a: np.ndarray) -> int:
     return max(7, max(a.shape) // 3)
 
 
-def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
+def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False) -> np.ndarray:
     """Ink strength per pixel: distance from the local paper level, on the ink's side.
 
     The paper level is a grey opening (it removes bright structures narrower than ``window``,
-    i.e. the ink once made bright), smoothed."""
+    i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
+    the paper's one level (see _paper_level)."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
-    paper = float(np.median(_sample(smooth)))
+    paper, ink_heavy = _paper_level(smooth, tight)
     if paper - smooth.min() >= smooth.max() - paper:
-        a, smooth = 1.0 - a, 1.0 - smooth  # dark ink on light paper: make ink bright
+        a, smooth, paper = 1.0 - a, 1.0 - smooth, 1.0 - paper  # dark ink on light paper: make ink bright
+    if ink_heavy:  # the paper between a tight crop's thick strokes is narrower than any window
+        return np.clip(a - paper, 0.0, None)
     size = window or _paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
     background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
@@ -296,6 +300,28 @@ def _ink_map(a: np.ndarray, window: int | None = None) -> np.ndarray:
     # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
     background = np.maximum(ndimage.uniform_filter(background, max(3, size // 2)), background)
     return np.clip(a - background, 0.0, None)
+
+
+def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:
+    """The paper's level, and whether ink covers most of the picture (a thick digit cropped tight).
+
+    The paper's level is the median - unless the picture may be a ``tight`` crop (too small to
+    be a photo, where a desk the sheet was not found on would look the same) and the border, where
+    the paper still is in a tight crop, tells otherwise: its median lies at one end of the
+    picture's range, far from the overall median. (A scan's edges darkened by vignetting or a
+    shadow lie in between.)"""
+    level = float(np.median(_sample(smooth)))
+    h, w = smooth.shape
+    lo, hi = float(smooth.min()), float(smooth.max())
+    span = hi - lo
+    if not tight or min(h, w) < 8 or span <= 0:
+        return level, False
+    b = max(1, round(0.03 * min(h, w)))
+    ring = np.concatenate((smooth[:b].ravel(), smooth[-b:].ravel(), smooth[b:-b, :b].ravel(), smooth[b:-b, -b:].ravel()))
+    edge = float(np.median(ring))
+    if abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
+        return edge, True
+    return level, False
 
 
 def _ink_mask(ink: np.ndarray, paper: Paper) -> np.ndarray:
