@@ -1,7 +1,7 @@
 """Realistic user images of handwritten digits, made from MNIST digits.
 
 Users do not drop MNIST: they drop pen drawings from a paint program, marker
-strokes, phone photos of a sheet on a desk, flatbed scans, faint pencil, chalk
+strokes, phone photos of a sheet on a desk or under a shadow, flatbed scans, faint pencil, chalk
 on a board, transparent PNGs, digits cropped tight and small digits in a corner
 of a big page. Each *kind* below
 is a pure function ``(digit, rng) -> PIL.Image.Image`` that turns one MNIST
@@ -692,6 +692,28 @@ def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return _to_image(canvas)
 
 
+def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of a sheet that fills the picture, the phone's soft-edged shadow falling across
+    the digit (10-35% darker), light falling off; 900-2000 px, blurred a little, noisy (JPEG)."""
+    h = int(rng.integers(900, 2001))
+    w = int(h * rng.choice([0.75, 4 / 3, 1.0]))
+    paper = rng.uniform(0.8, 1.0)
+    canvas = _paper((h, w), (paper, paper * rng.uniform(0.95, 1.0), paper * rng.uniform(0.85, 1.0)))
+    height = min(h, w) * rng.uniform(0.15, 0.5)
+    alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, (h, w), jitter=0.3)
+    top, left = _position((h, w), alpha.shape, rng, 0.15)
+    _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
+    canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    b = rng.uniform(0, 2 * math.pi)
+    cy, cx = top + alpha.shape[0] * rng.uniform(0.2, 0.8), left + alpha.shape[1] * rng.uniform(0.2, 0.8)
+    d = (xx - cx) * math.cos(b) + (yy - cy) * math.sin(b)
+    canvas *= (1 - rng.uniform(0.1, 0.35) / (1 + np.exp(-d / (rng.uniform(0.02, 0.1) * min(h, w)))))[..., None]
+    canvas = ndimage.gaussian_filter(canvas, (rng.uniform(0.5, 1.8),) * 2 + (0,))
+    canvas = canvas + rng.normal(0, rng.uniform(0.01, 0.03), (h, w, 1)).astype(np.float32)
+    return _to_image(canvas)
+
+
 def _resize_to(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Crop or zero-pad a 2-D array to ``shape`` (top-left aligned)."""
     out = np.zeros(shape, a.dtype)
@@ -711,6 +733,7 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "off_centre": off_centre,
     "tight": tight,
     "photo": photo,
+    "shadow": shadow,
 }
 
 # --------------------------------------------------------------------------
@@ -719,7 +742,7 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
 
 # (format, weight) per kind; kinds not listed use DEFAULT_FORMATS
 DEFAULT_FORMATS = [("png", 0.45), ("jpeg", 0.33), ("tiff", 0.08), ("bmp", 0.06), ("webp", 0.08)]
-FORMATS = {"small": [("png", 1.0)], "scan": [("jpeg", 1.0)], "rgba": [("png", 1.0)], "photo": [("jpeg", 1.0)]}
+FORMATS = {"small": [("png", 1.0)], "scan": [("jpeg", 1.0)], "rgba": [("png", 1.0)], "photo": [("jpeg", 1.0)], "shadow": [("jpeg", 1.0)]}
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "bmp": "bmp", "webp": "webp"}
 
 
@@ -731,7 +754,7 @@ def encode(img: Image.Image, kind: str, rng: np.random.Generator) -> tuple[bytes
     fmt = str(rng.choice(names, p=weights / weights.sum()))
     buf = io.BytesIO()
     if fmt == "jpeg":
-        lo, hi = (50, 90) if kind in ("scan", "photo") else (60, 95)
+        lo, hi = (50, 90) if kind in ("scan", "photo", "shadow") else (60, 95)
         img = img.convert("RGB") if img.mode not in ("L", "RGB") else img
         img.save(buf, "JPEG", quality=int(rng.integers(lo, hi + 1)), subsampling=int(rng.choice([0, 2])))
     elif fmt == "webp":

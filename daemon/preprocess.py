@@ -127,8 +127,11 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         # are left as they are.
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
-        mask = _digit_components(_ink_mask(detect, paper), detect)
-        width = _stroke_width(mask)
+        found = _ink_mask(detect, paper)
+        mask = _digit_components(found, detect)
+        # A shadow's edge, or light falling off, can pass for the digit in a page-sized window:
+        # then what was taken for it is much wider than the pen strokes on the page.
+        width = min(_stroke_width(mask), 1.5 * _pen_width(found))
     else:
         width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
@@ -610,6 +613,17 @@ def _stroke_width(mask: np.ndarray) -> float:
     interior = ndimage.binary_erosion(mask, structure=np.ones((3, 3), dtype=bool), border_value=0)
     edge = area - int(interior.sum())
     return 2.0 * area / max(edge, 1)
+
+
+def _pen_width(mask: np.ndarray) -> float:
+    """The width of the thinner strokes in ``mask``: twice the distance to the background along
+    the strokes' middle lines, its lower quartile - a pen's width even where a wide shadow takes
+    up more of the mask than the digit does."""
+    if not mask.any():
+        return 0.0
+    dt = ndimage.distance_transform_cdt(mask, "chessboard")  # (a tenth of the Euclidean one's cost)
+    middle = mask & (dt >= ndimage.maximum_filter(dt, 3))
+    return 2.0 * _quantile(dt[middle], 0.25)
 
 
 def _thicken(soft: np.ndarray, width: float, extent: int) -> np.ndarray:
