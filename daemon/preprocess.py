@@ -223,7 +223,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     rows, cols = np.nonzero(sheet)
     if len(rows) == 0 or (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.2:
         return small, None
-    if (sheet & ~dark).sum() < 0.75 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
+    if (sheet & ~dark).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return small, None
     desk_width = f * ndimage.distance_transform_edt(~sheet & dark).max()
     sheet = _enlarged(sheet, f, small.shape)
