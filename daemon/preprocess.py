@@ -159,7 +159,9 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         # Only as much resolution as brings the digit to MIN_DIGIT_WORK px: a faint digit that
         # block means lifted out of grainy paper drowns in the grain again at full resolution.
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
-        crop = g[t:b, l:r] if sheet is None else _paper_off_sheet(g[t:b, l:r], sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
+        crop = g[t:b, l:r]
+        if sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
+            crop = _paper_off_sheet(crop, sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
         try:
             zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom)
         except NoDigitError:
@@ -179,8 +181,8 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
 
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border,
-    separated by a sharp step from a light sheet that covers the picture's middle and 30% of it
-    or more and has ink on it, and much wider than that ink's strokes. Returns the picture with
+    separated by a sharp step from a light, compact sheet that covers the picture's middle and a
+    fifth of it or more and has ink on it, and much wider than that ink's strokes. Returns the picture with
     the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
