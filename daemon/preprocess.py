@@ -52,6 +52,7 @@ SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detect
 PHOTO_MIN_SIDE = 384  # only pictures this big may be photos of a sheet on a desk (= decode's JPEG draft floor)
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
+SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -129,9 +130,12 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         paper = _paper_noise(detect, ink)
         found = _ink_mask(detect, paper)
         mask = _digit_components(found, detect)
+        width = _stroke_width(mask)
         # A shadow's edge, or light falling off, can pass for the digit in a page-sized window:
-        # then what was taken for it is much wider than the pen strokes on the page.
-        width = min(_stroke_width(mask), 1.5 * _pen_width(found))
+        # then what was taken for it is much wider than the pen strokes on the page. (Pictures of
+        # paper: a drawing a few dozen pixels wide has no shadows, and the check costs it 10%.)
+        if max(small.shape) >= SHADOW_MIN_SIDE:
+            width = min(width, 1.5 * _pen_width(found))
     else:
         width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
