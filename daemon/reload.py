@@ -26,6 +26,7 @@ class ModelKeeper:
         self.current: Predictor | None = None
         self.since = ""
         self._rejected: set[str] = set()
+        self._forced = False
         self._wake = threading.Event()
         self._log = log.get("digitwatch.model")
 
@@ -44,9 +45,11 @@ class ModelKeeper:
         return self.current
 
     def trigger(self, force: bool = False) -> None:
-        """Check for a new model now; ``force`` (SIGHUP) also retries models rejected before."""
+        """Check for a new model now; ``force`` (SIGHUP) also retries models rejected before, and
+        goes back to the bundled default when nothing is published any more."""
         if force:
             self._rejected.clear()
+            self._forced = True
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
@@ -57,7 +60,13 @@ class ModelKeeper:
                 self.check()
 
     def check(self) -> None:
-        ref = registry.current(self.checkpoint)
+        # A manifest that is missing or unreadable for a moment (being rewritten in place by hand,
+        # a share that hiccups) must not send the daemon back to the bundled model: only a
+        # SIGHUP does that.
+        forced, self._forced = self._forced, False
+        ref = registry.latest(self.checkpoint) or (registry.bundled() if forced else None)
+        if ref is None:
+            return
         serving = self.current.model_id if self.current else None
         if ref.model_id in (serving, *self._rejected):
             return

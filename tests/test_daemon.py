@@ -157,6 +157,32 @@ def test_hot_reload_new_model_and_broken_model(daemon_factory, test_digits, smal
     assert d.stop() == 0
 
 
+def test_a_manifest_gone_for_a_moment_keeps_the_published_model(daemon_factory, test_digits, small_model: Path) -> None:
+    """A manifest that is missing or empty for a while (rewritten in place, a share's hiccup) used to
+    send the daemon back to the bundled model at the next poll; now only SIGHUP does that."""
+    x, _ = test_digits
+    d: Daemon = daemon_factory("--canary-min-accuracy", "0.5", "--model-poll-s", "0.2").start()
+    bundled = d.wait_event("model_loaded")["model"]
+    d.checkpoint.mkdir(exist_ok=True)
+    for f in small_model.iterdir():
+        if f.name != "latest.json":
+            (d.checkpoint / f.name).write_bytes(f.read_bytes())
+    (d.checkpoint / "latest.json").write_bytes((small_model / "latest.json").read_bytes())
+    published = d.wait_event("model_loaded", count=2)["model"]
+    (d.checkpoint / "latest.json").write_text("")  # half-rewritten...
+    time.sleep(1.0)  # ...for five polls
+    (d.checkpoint / "latest.json").unlink()  # then gone
+    time.sleep(1.0)
+    for i in range(3):
+        drop(d.inbox, f"while-{i}.png", x[i])
+    rows = d.wait_rows(3)
+    assert {r["model"] for r in rows} == {published}
+    assert len([e for e in d.events() if e.get("event") == "model_loaded"]) == 2
+    d.proc.send_signal(signal.SIGHUP)  # the operator's way back to the bundled model
+    assert d.wait_event("model_loaded", count=3)["model"] == bundled
+    assert d.stop() == 0
+
+
 def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> None:
     sock_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
