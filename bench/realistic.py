@@ -682,14 +682,11 @@ def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
     _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
     canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
-    if rng.random() < 0.5:  # the phone's shadow: a half-plane with a soft edge
-        yy, xx = np.mgrid[:h, :w].astype(np.float32)
-        b = rng.uniform(0, 2 * math.pi)
-        d = (xx - w * rng.uniform(0.2, 0.8)) * math.cos(b) + (yy - h * rng.uniform(0.2, 0.8)) * math.sin(b)
-        canvas *= (1 - rng.uniform(0.1, 0.35) / (1 + np.exp(-d / (rng.uniform(0.02, 0.1) * min(h, w)))))[..., None]
-    canvas = ndimage.gaussian_filter(canvas, (rng.uniform(0.5, 1.8),) * 2 + (0,))
-    canvas = canvas + rng.normal(0, rng.uniform(0.01, 0.03), (h, w, 1)).astype(np.float32)
-    return _to_image(canvas)
+    if rng.random() < 0.5:
+        angle = rng.uniform(0, 2 * math.pi)
+        x = w * rng.uniform(0.2, 0.8)
+        _phone_shadow(canvas, rng, angle, h * rng.uniform(0.2, 0.8), x)
+    return _camera(canvas, rng)
 
 
 def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -704,13 +701,25 @@ def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     top, left = _position((h, w), alpha.shape, rng, 0.15)
     _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
     canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
+    angle = rng.uniform(0, 2 * math.pi)
+    y = top + alpha.shape[0] * rng.uniform(0.2, 0.8)
+    _phone_shadow(canvas, rng, angle, y, left + alpha.shape[1] * rng.uniform(0.2, 0.8))
+    return _camera(canvas, rng)
+
+
+def _phone_shadow(canvas: np.ndarray, rng: np.random.Generator, angle: float, y: float, x: float) -> None:
+    """Darken ``canvas`` by 10-35% on one side of a line through (``y``, ``x``) at ``angle``, with a
+    soft edge (2-10% of the shorter side): a phone's or a hand's shadow."""
+    h, w = canvas.shape[:2]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    b = rng.uniform(0, 2 * math.pi)
-    cy, cx = top + alpha.shape[0] * rng.uniform(0.2, 0.8), left + alpha.shape[1] * rng.uniform(0.2, 0.8)
-    d = (xx - cx) * math.cos(b) + (yy - cy) * math.sin(b)
+    d = (xx - x) * math.cos(angle) + (yy - y) * math.sin(angle)
     canvas *= (1 - rng.uniform(0.1, 0.35) / (1 + np.exp(-d / (rng.uniform(0.02, 0.1) * min(h, w)))))[..., None]
+
+
+def _camera(canvas: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """What a phone camera adds to a scene: a little blur and sensor noise."""
     canvas = ndimage.gaussian_filter(canvas, (rng.uniform(0.5, 1.8),) * 2 + (0,))
-    canvas = canvas + rng.normal(0, rng.uniform(0.01, 0.03), (h, w, 1)).astype(np.float32)
+    canvas = canvas + rng.normal(0, rng.uniform(0.01, 0.03), (*canvas.shape[:2], 1)).astype(np.float32)
     return _to_image(canvas)
 
 

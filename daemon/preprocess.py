@@ -186,16 +186,14 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border,
     separated by a sharp step from a light, compact sheet that covers the picture's middle and a
-    fifth of it or more and has ink on it, and much wider than that ink's strokes. Returns the picture with
-    the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
+    fifth of it or more and has ink on it, and much wider than that ink's strokes. Returns the
+    picture with the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
     coarse = _block_mean(small, f)
     h, w = coarse.shape
     middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
-    band = max(1, round(0.03 * min(h, w)))
-    ring = np.ones((h, w), bool)
-    ring[band:-band, band:-band] = False
+    ring = _ring(coarse.shape)
     # Quick refusal first (most pictures): a desk keeps at least 40% of the border darker than the middle.
     if _quantile(coarse[ring], 0.4) > float(np.median(coarse[middle])) - PAGE_CONTRAST / 2:
         return small, None
@@ -244,6 +242,14 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     return _desk_as_paper(small, closed, sheet, paper - desk), Sheet(sheet, pen)
 
 
+def _ring(shape: tuple[int, int]) -> np.ndarray:
+    """Mask of the picture's border: a band 3% of the shorter side wide (at least a pixel)."""
+    band = max(1, round(0.03 * min(shape)))
+    ring = np.ones(shape, bool)
+    ring[band:-band, band:-band] = False
+    return ring
+
+
 def _enlarged(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     """``a`` with each pixel repeated f x f times, cut to ``shape``."""
     return a if f == 1 else np.repeat(np.repeat(a, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
@@ -274,7 +280,7 @@ def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray
 
 def _paper_off_sheet(crop: np.ndarray, sheet: np.ndarray, factor: int) -> np.ndarray:
     """``crop`` (full resolution) with the pixels off the ``sheet`` (its mask at 1/``factor``) set to the sheet's paper."""
-    on = np.repeat(np.repeat(sheet, factor, axis=0), factor, axis=1)[: crop.shape[0], : crop.shape[1]]
+    on = _enlarged(sheet, factor, crop.shape)
     if on.all() or not on.any():
         return crop
     out = crop.copy()
@@ -325,9 +331,7 @@ def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:
     span = hi - lo
     if not tight or min(h, w) < 8 or span <= 0:
         return level, False
-    b = max(1, round(0.03 * min(h, w)))
-    ring = np.concatenate((smooth[:b].ravel(), smooth[-b:].ravel(), smooth[b:-b, :b].ravel(), smooth[b:-b, -b:].ravel()))
-    edge = float(np.median(ring))
+    edge = float(np.median(smooth[_ring(smooth.shape)]))
     if abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
         return edge, True
     return level, False
@@ -363,7 +367,7 @@ def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
     contrast = peak - median
     if contrast < MIN_CONTRAST:  # only then can the unsmoothed map change the verdict
         contrast = max(contrast, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
-    return Paper(peak, median, 1.4826 * float(np.median(np.abs(sample - median))), contrast)
+    return Paper(peak, median, _robust_std(sample, median), contrast)
 
 
 def _refuse_noise(paper: Paper, ink: np.ndarray) -> None:
@@ -393,7 +397,12 @@ def _ink_apart(ink: np.ndarray) -> bool:
         return False
     level = float(np.median(low))
     apart = float(np.median(high)) - level
-    return apart >= MIN_CONTRAST and apart >= MIN_SNR * 1.4826 * float(np.median(np.abs(low - level)))
+    return apart >= MIN_CONTRAST and apart >= MIN_SNR * _robust_std(low, level)
+
+
+def _robust_std(a: np.ndarray, centre: float) -> float:
+    """Standard deviation of ``a``'s noise around ``centre`` from the median absolute deviation."""
+    return 1.4826 * float(np.median(np.abs(a - centre)))
 
 
 def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
