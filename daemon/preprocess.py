@@ -201,18 +201,67 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     # a desk; the desk and the sheet stay.
     size = max(3, max(h, w) // 20)
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
+    edges = _sharp_steps(closed)
+    for find in (_sheet_by_level, _sheet_by_edges):
+        found = find(closed, edges, middle, ring)
+        sheet = _accepted(small, closed, f, ring, *found) if found else None
+        if sheet is not None:
+            return _desk_as_paper(small, _enlarged_smoothly(closed, small.shape), sheet.mask, found[2]), sheet
+    return small, None
+
+
+def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, sheet: np.ndarray,
+              desk: np.ndarray, contrast: float, cut: float | None) -> Sheet | None:
+    """The :class:`Sheet` (on ``small``) if the candidate ``sheet`` (on the coarse copy) is one."""
+    sheet = ndimage.binary_erosion(sheet, iterations=2)  # the sheet's blurred edge is neither
+    # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
+    # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
+    # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
+    rows, cols = np.nonzero(sheet)
+    if len(rows) == 0 or (desk & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.2:
+        return None
+    if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
+        return None
+    desk_width = f * ndimage.distance_transform_edt(~sheet & desk).max()
+    sheet = _enlarged(sheet, f, small.shape)
+    # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
+    # paper between them: a desk is much wider than the strokes of the ink on the sheet.
+    below = _enlarged_smoothly(closed, small.shape) - contrast / 2 if cut is None else cut
+    ink = (small < below) & sheet
+    pen = _stroke_width(ink)
+    if ink.sum() < 3 or desk_width < 3 * pen:
+        return None
+    return Sheet(sheet, pen)
+
+
+def _enlarged_smoothly(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``a`` resized to ``shape`` with bilinear interpolation."""
+    if a.shape == shape:
+        return a
+    return np.asarray(Image.fromarray(a).resize(shape[::-1], Image.Resampling.BILINEAR))
+
+
+def _sharp_steps(closed: np.ndarray) -> np.ndarray:
+    """How sharp a step each pixel of ``closed`` is on: a sheet's edge goes from desk to paper within
+    a pixel or two; light falling off towards a scan's corners, or a shadow's edge (a phone's, a
+    hand's), changes gradually whatever its depth. A step counts only as far as it is steeper over
+    3 pixels than a ramp as steep over 9 would be."""
+    sharp = ndimage.maximum_filter(closed, 3) - ndimage.minimum_filter(closed, 3)
+    wide = ndimage.maximum_filter(closed, 9) - ndimage.minimum_filter(closed, 9)
+    return np.maximum(4 * sharp - wide, 0.0) / 3
+
+
+def _sheet_by_level(closed: np.ndarray, step: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray):
+    """A sheet lighter than the desk as a whole: (sheet, desk, contrast, ink cut) or None."""
     cut = _otsu(closed, 1.0)
     dark = closed < cut
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
     if dark.mean() > 0.75 or not dark.any() or np.median(closed[middle]) < cut:
-        return small, None
+        return None
     paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
-    # The sheet's edge is a step: most of the way from desk to paper within a few pixels. Light
-    # falling off towards a scan's corners, or a shadow, changes gradually.
-    step = ndimage.maximum_filter(closed, 4) - ndimage.minimum_filter(closed, 4)
     edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
     if paper - desk < PAGE_CONTRAST or np.median(step[edge]) < 0.5 * (paper - desk):
-        return small, None
+        return None
     # The sheet: the light region under the middle (opened: grain on a light desk may touch its
     # edge in places), joined by whatever no sharp step separates from the middle - the part of
     # the sheet a shadow darkens - unless that region leaks out to the border.
@@ -220,26 +269,17 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     smooth = _under_middle(step < 0.5 * (paper - desk), middle)
     if smooth[ring].mean() <= 0.75:
         sheet |= smooth
-    sheet = ndimage.binary_erosion(sheet, iterations=2)  # the sheet's blurred edge is neither
-    # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
-    # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
-    # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
-    rows, cols = np.nonzero(sheet)
-    if len(rows) == 0 or (dark & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.2:
-        return small, None
-    if (sheet & ~dark).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
-        return small, None
-    desk_width = f * ndimage.distance_transform_edt(~sheet & dark).max()
-    sheet = _enlarged(sheet, f, small.shape)
-    if f > 1:
-        closed = np.asarray(Image.fromarray(closed).resize(small.shape[::-1], Image.Resampling.BILINEAR))
-    # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
-    # paper between them: a desk is much wider than the strokes of the ink on the sheet.
-    ink = (small < cut) & sheet
-    pen = _stroke_width(ink)
-    if ink.sum() < 3 or desk_width < 3 * pen:
-        return small, None
-    return _desk_as_paper(small, closed, sheet, paper - desk), Sheet(sheet, pen)
+    return sheet, dark, paper - desk, cut
+
+
+def _sheet_by_edges(closed: np.ndarray, step: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray):
+    """A sheet partly in shadow - as dark there as the desk, or darker - is the region around the
+    middle that the strongest sharp steps in the picture enclose: (sheet, desk, contrast, None) or None."""
+    strong = _quantile(step, 0.99)
+    if strong < PAGE_CONTRAST:
+        return None
+    sheet = _under_middle(ndimage.maximum_filter(step, 3) < 0.4 * strong, middle)
+    return sheet, ~sheet, strong, None
 
 
 def _ring(shape: tuple[int, int]) -> np.ndarray:
@@ -266,7 +306,7 @@ def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, con
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    darker = np.minimum(small - closed + 0.25 * contrast, 0.0)
+    darker = np.minimum(small - ndimage.minimum_filter(closed, 5) + 0.25 * contrast, 0.0)
     return np.where(sheet, small, level[rows, cols] + darker)
 
 

@@ -69,9 +69,10 @@ def test_thick_digits_cropped_tight_read_with_the_right_polarity(tmp_path: Path,
     assert right >= 58, [(r.file, r.digit, label) for r, label in zip(rows, labels) if r.digit != label]
 
 
-def _photo(digit: np.ndarray, rng: np.random.Generator, desk: float, shadow: bool) -> Image.Image:
+def _photo(digit: np.ndarray, rng: np.random.Generator, desk: float, shadow: str) -> Image.Image:
     """A 1200x900 photo: a turned sheet (paper 0.9) on a textured desk of level ``desk``, a dark pen
-    digit on it, light falling off to one side, maybe a soft shadow whose edge crosses the digit."""
+    digit on it, light falling off to one side, maybe a soft shadow: its edge "across" the digit, or
+    a deep one over the "side" of the picture right of a line well left of the digit."""
     h, w = 900, 1200
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     grain = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)), 4)
@@ -87,16 +88,20 @@ def _photo(digit: np.ndarray, rng: np.random.Generator, desk: float, shadow: boo
     top, left = int(cy) - 130, int(cx) - 130
     page[top : top + 260, left : left + 260] *= 1 - 0.9 * ink
     page *= 1 - 0.25 * (xx / w if rng.random() < 0.5 else 1 - xx / w)
-    if shadow:  # a soft-edged shadow over the top of the picture, its edge through the digit
+    if shadow == "across":  # a soft-edged shadow over the top of the picture, its edge through the digit
         page *= 1 - 0.3 / (1 + np.exp((yy - cy) / 25.0))
+    elif shadow == "side":
+        page *= 1 - 0.5 / (1 + np.exp((cx - 200 - xx) / 40.0))
     page += rng.normal(0, 0.015, (h, w))
     return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8)).convert("RGB")
 
 
 @pytest.mark.parametrize(
-    "desk, shadow", [(0.15, False), (0.6, False), (0.15, True), (0.6, True)], ids=["dark-desk", "light-desk", "shadow", "light-desk-shadow"]
+    "desk, shadow",
+    [(0.15, ""), (0.6, ""), (0.15, "across"), (0.6, "across"), (0.6, "side")],
+    ids=["dark-desk", "light-desk", "shadow", "light-desk-shadow", "sheet-darker-than-desk-in-shadow"],
 )
-def test_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, test_digits, desk: float, shadow: bool) -> None:
+def test_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, test_digits, desk: float, shadow: str) -> None:
     """The desk around the sheet is as dark as ink and wider than the paper's shading: it used to be
     read as the digit (dark desk: 0 of 8 right before, with or without the shadow). Off the sheet it
     is now paper; a shadow across the sheet is not the sheet's edge, and the paper's shading is
