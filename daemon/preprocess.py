@@ -132,10 +132,13 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         mask = _digit_components(found, detect)
         width = _stroke_width(mask)
         # A shadow's edge, or light falling off, can pass for the digit in a page-sized window:
-        # then what was taken for it is much wider than the pen strokes on the page. (Pictures of
-        # paper: a drawing a few dozen pixels wide has no shadows, and the check costs it 10%.)
+        # then what was taken for it is much wider than the pen strokes on the page. Where shadows
+        # cover more of the map than the digit, the pen is measured where the ink is strong: what
+        # they leave in the map is fainter than a pen's line. (Pictures of paper: a drawing a few
+        # dozen pixels wide has no shadows, and the check costs it 10%.)
         if max(small.shape) >= SHADOW_MIN_SIDE:
-            width = min(width, 1.5 * _pen_width(found))
+            pen = min(_pen_width(found), _pen_width(found & (detect >= 0.5 * paper.peak), 0.5))
+            width = min(width, 1.5 * pen)
     else:
         width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
@@ -344,7 +347,7 @@ def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False) -> n
     the paper's one level (see _paper_level)."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
     paper, ink_heavy = _paper_level(smooth, tight)
-    if paper - smooth.min() >= smooth.max() - paper:
+    if _dark_ink(smooth, paper, tight):
         a, smooth, paper = 1.0 - a, 1.0 - smooth, 1.0 - paper  # dark ink on light paper: make ink bright
     if ink_heavy:  # the paper between a tight crop's thick strokes is narrower than any window
         return np.clip(a - paper, 0.0, None)
@@ -355,6 +358,22 @@ def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False) -> n
     # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
     background = np.maximum(ndimage.uniform_filter(background, max(3, size // 2)), background)
     return np.clip(a - background, 0.0, None)
+
+
+def _dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:
+    """Whether the ink is darker than the ``paper``: the paper's level lies nearer the light end of
+    the picture's range - unless what lies further from it on the light side is wide (light falling
+    off, the lit side of a shadow's edge: a page-window grey opening keeps most of it, where it takes
+    light ink away) and the narrow dark detail (what a closing takes away) stands out more than the
+    narrow light detail: a faint or thin pen's ink on a page in a shadow."""
+    if paper - smooth.min() >= smooth.max() - paper:
+        return True
+    if tight:  # (in a tight crop the strokes may be wider than any window)
+        return False
+    size = tuple(min(_paper_window(smooth), n) for n in smooth.shape)
+    dark = _quantile(ndimage.grey_closing(smooth, size=size) - smooth, 0.999)
+    light = _quantile(smooth - ndimage.grey_opening(smooth, size=size), 0.999)
+    return light < 0.6 * (float(smooth.max()) - paper) and dark > light
 
 
 def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:
@@ -670,7 +689,7 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(edge, 1)
 
 
-def _pen_width(mask: np.ndarray) -> float:
+def _pen_width(mask: np.ndarray, q: float = 0.25) -> float:
     """The width of the thinner strokes in ``mask``: twice the distance to the background along
     the strokes' middle lines, its lower quartile - a pen's width even where a wide shadow takes
     up more of the mask than the digit does."""
@@ -678,7 +697,7 @@ def _pen_width(mask: np.ndarray) -> float:
         return 0.0
     dt = ndimage.distance_transform_cdt(mask, "chessboard")  # (a tenth of the Euclidean one's cost)
     middle = mask & (dt >= ndimage.maximum_filter(dt, 3))
-    return 2.0 * _quantile(dt[middle], 0.25)
+    return 2.0 * _quantile(dt[middle], q)
 
 
 def _thicken(soft: np.ndarray, width: float, extent: int) -> np.ndarray:
