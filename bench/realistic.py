@@ -677,9 +677,21 @@ def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     canvas = canvas * (1 - on_sheet) + sheet * on_sheet
     side = min(ph, pw)
     height = side * rng.uniform(0.15, 0.5)
-    alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, (h, w), jitter=0.3)
-    top = int(cy - alpha.shape[0] / 2 + rng.uniform(-0.2, 0.2) * side)
-    left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
+    # The digit is written on the sheet: its box lies inside the sheet shrunk by a tenth (tried at
+    # 20 places, then smaller), never running onto the desk.
+    inner = [cx, cy] + 0.9 * (corners - [cx, cy])
+    for _ in range(10):
+        alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, (h, w), jitter=0.3)
+        for _ in range(20):
+            top = int(cy - alpha.shape[0] / 2 + rng.uniform(-0.2, 0.2) * side)
+            left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
+            box = [(left, top), (left + alpha.shape[1], top), (left, top + alpha.shape[0]), (left + alpha.shape[1], top + alpha.shape[0])]
+            if all(_inside(inner, point) for point in box):
+                break
+        else:
+            height *= 0.8
+            continue
+        break
     _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
     canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
     if rng.random() < 0.5:
@@ -705,6 +717,15 @@ def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     y = top + alpha.shape[0] * rng.uniform(0.2, 0.8)
     _phone_shadow(canvas, rng, angle, y, left + alpha.shape[1] * rng.uniform(0.2, 0.8))
     return _camera(canvas, rng)
+
+
+def _inside(polygon: np.ndarray, point: tuple[float, float]) -> bool:
+    """Whether ``point`` (x, y) lies inside the convex ``polygon`` (corners in order, either way round)."""
+    signs = []
+    for k in range(len(polygon)):
+        (ax, ay), (bx, by) = polygon[k], polygon[(k + 1) % len(polygon)]
+        signs.append((bx - ax) * (point[1] - ay) - (by - ay) * (point[0] - ax))
+    return all(v >= 0 for v in signs) or all(v <= 0 for v in signs)
 
 
 def _phone_shadow(canvas: np.ndarray, rng: np.random.Generator, angle: float, y: float, x: float) -> None:
