@@ -73,6 +73,15 @@ class Sheet(NamedTuple):
     pen: float  # stroke width of the ink on it, in working-copy pixels
 
 
+class Candidate(NamedTuple):
+    """A sheet on a desk as one of _off_page_as_paper's searches sees it, on the coarse copy."""
+
+    sheet: np.ndarray  # where the sheet may be
+    desk: np.ndarray  # what is taken for the desk
+    contrast: float  # how far the sheet stands out of the desk
+    cut: float | None  # level below which the sheet is inked (None: below its local level by contrast / 2)
+
+
 class NoDigitError(ImageError):
     """The picture holds no ink that could be a digit (blank page, pure noise)."""
 
@@ -189,8 +198,10 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border,
     separated by a sharp step from a light, compact sheet that covers the picture's middle and a
-    fifth of it or more and has ink on it, and much wider than that ink's strokes. Returns the
-    picture with the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
+    fifth of it or more and has ink on it, and much wider than that ink's strokes. The sheet is
+    looked for by its level, then - a shadow may darken part of it to the desk's level or below -
+    by the sharp steps around it. Returns the picture with the desk made paper and the
+    :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
     coarse = _block_mean(small, f)
@@ -204,19 +215,20 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     # a desk; the desk and the sheet stay.
     size = max(3, max(h, w) // 20)
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
-    edges = _sharp_steps(closed)
+    steps = _sharp_steps(closed)
     for find in (_sheet_by_level, _sheet_by_edges):
-        found = find(closed, edges, middle, ring)
-        sheet = _accepted(small, closed, f, ring, *found) if found else None
+        candidate = find(closed, steps, middle, ring)
+        sheet = _accepted(small, closed, f, ring, candidate) if candidate else None
         if sheet is not None:
-            return _desk_as_paper(small, _enlarged_smoothly(closed, small.shape), sheet.mask, found[2]), sheet
+            level = _enlarged_smoothly(closed, small.shape)
+            return _desk_as_paper(small, level, sheet.mask, candidate.contrast), sheet
     return small, None
 
 
-def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, sheet: np.ndarray,
-              desk: np.ndarray, contrast: float, cut: float | None) -> Sheet | None:
-    """The :class:`Sheet` (on ``small``) if the candidate ``sheet`` (on the coarse copy) is one."""
-    sheet = ndimage.binary_erosion(sheet, iterations=2)  # the sheet's blurred edge is neither
+def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, candidate: Candidate) -> Sheet | None:
+    """The :class:`Sheet` (on ``small``, ``f`` times the coarse copy) if ``candidate`` is one."""
+    desk, contrast, cut = candidate.desk, candidate.contrast, candidate.cut
+    sheet = ndimage.binary_erosion(candidate.sheet, iterations=2)  # the sheet's blurred edge is neither
     # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
     # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
@@ -254,8 +266,8 @@ def _sharp_steps(closed: np.ndarray) -> np.ndarray:
     return np.maximum(4 * sharp - wide, 0.0) / 3
 
 
-def _sheet_by_level(closed: np.ndarray, step: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray):
-    """A sheet lighter than the desk as a whole: (sheet, desk, contrast, ink cut) or None."""
+def _sheet_by_level(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
+    """A sheet lighter than the desk as a whole, split from it by Otsu's threshold."""
     cut = _otsu(closed, 1.0)
     dark = closed < cut
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
@@ -263,26 +275,26 @@ def _sheet_by_level(closed: np.ndarray, step: np.ndarray, middle: tuple[slice, s
         return None
     paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
     edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
-    if paper - desk < PAGE_CONTRAST or np.median(step[edge]) < 0.5 * (paper - desk):
+    if paper - desk < PAGE_CONTRAST or np.median(steps[edge]) < 0.5 * (paper - desk):
         return None
     # The sheet: the light region under the middle (opened: grain on a light desk may touch its
     # edge in places), joined by whatever no sharp step separates from the middle - the part of
     # the sheet a shadow darkens - unless that region leaks out to the border.
     sheet = _under_middle(ndimage.binary_opening(~dark, iterations=2), middle)
-    smooth = _under_middle(step < 0.5 * (paper - desk), middle)
+    smooth = _under_middle(steps < 0.5 * (paper - desk), middle)
     if smooth[ring].mean() <= 0.75:
         sheet |= smooth
-    return sheet, dark, paper - desk, cut
+    return Candidate(sheet, dark, paper - desk, cut)
 
 
-def _sheet_by_edges(closed: np.ndarray, step: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray):
+def _sheet_by_edges(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
     """A sheet partly in shadow - as dark there as the desk, or darker - is the region around the
-    middle that the strongest sharp steps in the picture enclose: (sheet, desk, contrast, None) or None."""
-    strong = _quantile(step, 0.99)
+    middle that the strongest sharp steps in the picture enclose."""
+    strong = _quantile(steps, 0.99)
     if strong < PAGE_CONTRAST:
         return None
-    sheet = _under_middle(ndimage.maximum_filter(step, 3) < 0.4 * strong, middle)
-    return sheet, ~sheet, strong, None
+    sheet = _under_middle(ndimage.maximum_filter(steps, 3) < 0.4 * strong, middle)
+    return Candidate(sheet, ~sheet, strong, None)
 
 
 def _ring(shape: tuple[int, int]) -> np.ndarray:
@@ -691,8 +703,8 @@ def _stroke_width(mask: np.ndarray) -> float:
 
 def _pen_width(mask: np.ndarray, q: float = 0.25) -> float:
     """The width of the thinner strokes in ``mask``: twice the distance to the background along
-    the strokes' middle lines, its lower quartile - a pen's width even where a wide shadow takes
-    up more of the mask than the digit does."""
+    the strokes' middle lines, its ``q`` quantile (lower quartile: a pen's width even where a wide
+    shadow takes up more of the mask than the digit does)."""
     if not mask.any():
         return 0.0
     dt = ndimage.distance_transform_cdt(mask, "chessboard")  # (a tenth of the Euclidean one's cost)
