@@ -49,7 +49,8 @@ MIN_SNR = 6.0  # ...and by this many standard deviations of the paper's noise
 PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest pixel if that is higher:
 # a thin 1 near the corner of a big scan covers only a dozen pixels of the reduced page
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
-PHOTO_MIN_SIDE = 384  # only pictures this big may be photos of a sheet on a desk (= decode's JPEG draft floor)
+PHOTO_MIN_SIDE = 384  # smaller pictures may be digits cropped tight (= decode's JPEG draft floor)
+DESK_MIN_SIDE = 200  # only pictures this big are looked at as photos of a sheet on a desk
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
@@ -128,7 +129,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     small = _block_mean(g, factor)
     sheet = None
     photo_sized = max(g.shape) >= PHOTO_MIN_SIDE
-    if allow_zoom and photo_sized:
+    if allow_zoom and max(g.shape) >= DESK_MIN_SIDE:
         small, sheet = _off_page_as_paper(small)
     if sheet is None:
         ink = _ink_map(small, tight=not photo_sized)
