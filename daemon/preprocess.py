@@ -230,6 +230,9 @@ def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, c
     """The :class:`Sheet` (on ``small``, ``f`` times the coarse copy) if ``candidate`` is one."""
     desk, contrast, cut = candidate.desk, candidate.contrast, candidate.cut
     sheet = ndimage.binary_erosion(candidate.sheet, iterations=2)  # the sheet's blurred edge is neither
+    labels, n = ndimage.label(sheet)
+    if n > 1:  # a sheet is one piece: what a narrow leak into the desk joined to it is cut off again
+        sheet = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     # A shadow along one edge is left to _edge_huggers; a thick digit touching the border, with
     # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
