@@ -378,18 +378,24 @@ def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False) -> n
 
 def _dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:
     """Whether the ink is darker than the ``paper``: the paper's level lies nearer the light end of
-    the picture's range - unless what lies further from it on the light side is wide (light falling
-    off, the lit side of a shadow's edge: a page-window grey opening keeps most of it, where it takes
-    light ink away) and the narrow dark detail (what a closing takes away) stands out more than the
-    narrow light detail: a faint or thin pen's ink on a page in a shadow."""
-    if paper - smooth.min() >= smooth.max() - paper:
+    the picture's range - unless what lies further from it on the light side is wide: light
+    falling off, the lit side of a shadow's edge (a thin or faint pen's ink lies less far below
+    the paper than that lies above it). Wide light is what a page-window grey opening keeps, where
+    it takes light ink away: the ink is dark when the light that is not wide reaches less far
+    than the dark, or when narrow dark detail (what a closing takes away) stands out more than
+    narrow light detail while the light extreme is mostly wide."""
+    lo, hi = paper - float(smooth.min()), float(smooth.max()) - paper
+    if lo >= hi:
         return True
     if tight:  # (in a tight crop the strokes may be wider than any window)
         return False
     size = tuple(min(_paper_window(smooth), n) for n in smooth.shape)
+    opened = ndimage.grey_opening(smooth, size=size)
+    if hi - (_quantile(opened, 0.999) - paper) < lo:
+        return True
     dark = _quantile(ndimage.grey_closing(smooth, size=size) - smooth, 0.999)
-    light = _quantile(smooth - ndimage.grey_opening(smooth, size=size), 0.999)
-    return light < 0.6 * (float(smooth.max()) - paper) and dark > light
+    light = _quantile(smooth - opened, 0.999)
+    return light < 0.6 * hi and dark > light
 
 
 def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:

@@ -178,8 +178,9 @@ def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image
 def test_thin_digit_on_a_sheet_in_a_phones_shadow(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     """A thin pen's digit is faint once the page is reduced; the lit side of the shadow's edge lies
     further above the paper's median than the ink below it, which made the lit side the "ink" (light
-    on dark), and light falling off leaves broad, faint marks in the ink map that can cover more of
-    it than the digit (the pen is now measured where the ink is strong). Before: 8 of 12 right."""
+    on dark; light that a page-window opening keeps is wide, not ink), and light falling off leaves
+    broad, faint marks in the ink map that can cover more of it than the digit (the pen is now
+    measured where the ink is strong). Before: 8 of 12 right."""
     x, y = test_digits
     rng = np.random.default_rng(3)
     picks = [*PICK, 5, 6, 8, 9]
@@ -189,4 +190,4 @@ def test_thin_digit_on_a_sheet_in_a_phones_shadow(tmp_path: Path, predictor: Pre
         _sheet_in_shadow(x[i], rng).save(paths[-1], quality=85)
     rows = recognise(predictor, paths)
     right = sum(r.digit == y[i] for r, i in zip(rows, picks))
-    assert right >= 10, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, picks)]
+    assert right >= 11, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, picks)]
