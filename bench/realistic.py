@@ -677,21 +677,8 @@ def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     canvas = canvas * (1 - on_sheet) + sheet * on_sheet
     side = min(ph, pw)
     height = side * rng.uniform(0.15, 0.5)
-    # The digit is written on the sheet: its box lies inside the sheet shrunk by a tenth (tried at
-    # 20 places, then smaller), never running onto the desk.
     inner = [cx, cy] + 0.9 * (corners - [cx, cy])
-    for _ in range(10):
-        alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, (h, w), jitter=0.3)
-        for _ in range(20):
-            top = int(cy - alpha.shape[0] / 2 + rng.uniform(-0.2, 0.2) * side)
-            left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
-            box = [(left, top), (left + alpha.shape[1], top), (left, top + alpha.shape[0]), (left + alpha.shape[1], top + alpha.shape[0])]
-            if all(_inside(inner, point) for point in box):
-                break
-        else:
-            height *= 0.8
-            continue
-        break
+    alpha, top, left = _written_on(inner, digit, height, side, (cy, cx), rng, (h, w))
     _paste(canvas, alpha * rng.uniform(0.8, 1.0), np.array(_dark_ink(rng)) / paper, top, left, multiply=True)
     canvas *= _illumination((h, w), rng, rng.uniform(0.1, 0.4))[..., None]
     if rng.random() < 0.5:
@@ -717,6 +704,26 @@ def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     y = top + alpha.shape[0] * rng.uniform(0.2, 0.8)
     _phone_shadow(canvas, rng, angle, y, left + alpha.shape[1] * rng.uniform(0.2, 0.8))
     return _camera(canvas, rng)
+
+
+def _written_on(
+    inner: np.ndarray, digit: np.ndarray, height: float, side: float, centre: tuple[float, float],
+    rng: np.random.Generator, shape: tuple[int, int],
+) -> tuple[np.ndarray, int, int]:
+    """The digit's pen strokes and (top, left), its box inside the sheet shrunk to ``inner``: a person
+    writes on the sheet, never onto the desk. Tried at 20 places near the sheet's ``centre``, then
+    drawn smaller (at most 10 sizes)."""
+    cy, cx = centre
+    for _ in range(10):
+        alpha = _stroke_alpha(digit, height, max(2.0, rng.uniform(0.03, 0.1) * height), rng, shape, jitter=0.3)
+        for _ in range(20):
+            top = int(cy - alpha.shape[0] / 2 + rng.uniform(-0.2, 0.2) * side)
+            left = int(cx - alpha.shape[1] / 2 + rng.uniform(-0.2, 0.2) * side)
+            bottom, right = top + alpha.shape[0], left + alpha.shape[1]
+            if all(_inside(inner, point) for point in ((left, top), (right, top), (left, bottom), (right, bottom))):
+                return alpha, top, left
+        height *= 0.8
+    return alpha, top, left
 
 
 def _inside(polygon: np.ndarray, point: tuple[float, float]) -> bool:

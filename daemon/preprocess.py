@@ -217,17 +217,18 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     size = max(3, max(h, w) // 20)
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
     steps = _sharp_steps(closed)
+    level = _enlarged_smoothly(closed, small.shape)
     for find in (_sheet_by_level, _sheet_by_edges):
         candidate = find(closed, steps, middle, ring)
-        sheet = _accepted(small, closed, f, ring, candidate) if candidate else None
+        sheet = _accepted(small, level, f, ring, candidate) if candidate else None
         if sheet is not None:
-            level = _enlarged_smoothly(closed, small.shape)
             return _desk_as_paper(small, level, sheet.mask, candidate.contrast), sheet
     return small, None
 
 
-def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, candidate: Candidate) -> Sheet | None:
-    """The :class:`Sheet` (on ``small``, ``f`` times the coarse copy) if ``candidate`` is one."""
+def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, candidate: Candidate) -> Sheet | None:
+    """The :class:`Sheet` (on ``small``, ``f`` times the coarse copy) if ``candidate`` is one;
+    ``level`` is the desk's and the sheet's level without the ink, on ``small``."""
     desk, contrast, cut = candidate.desk, candidate.contrast, candidate.cut
     sheet = ndimage.binary_erosion(candidate.sheet, iterations=2)  # the sheet's blurred edge is neither
     labels, n = ndimage.label(sheet)
@@ -245,7 +246,7 @@ def _accepted(small: np.ndarray, closed: np.ndarray, f: int, ring: np.ndarray, c
     sheet = _enlarged(sheet, f, small.shape)
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
-    below = _enlarged_smoothly(closed, small.shape) - contrast / 2 if cut is None else cut
+    below = level - contrast / 2 if cut is None else cut
     ink = (small < below) & sheet
     pen = _stroke_width(ink)
     if ink.sum() < 3 or desk_width < 3 * pen:
