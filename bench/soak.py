@@ -86,18 +86,21 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
     started = time.monotonic()
     done_writing = threading.Event()
 
+    produced = [0]  # files written so far; a writer that fails must not pass for a daemon that lost files
+
     def produce() -> None:
-        for i in range(files):
-            due = started + i / rate
-            if due > time.monotonic():
-                time.sleep(due - time.monotonic())
-            name = f"s{i:06d}.png"
-            tmp = root / "inbox" / f".{name}.part"
-            tmp.write_bytes(pool[i % len(pool)])
-            os.rename(tmp, root / "inbox" / name)
-            if i % 50 == 0:
-                written[name] = time.monotonic()
-        done_writing.set()
+        try:
+            for i in range(files):
+                time.sleep(max(0.0, started + i / rate - time.monotonic()))
+                name = f"s{i:06d}.png"
+                tmp = root / "inbox" / f".{name}.part"
+                tmp.write_bytes(pool[i % len(pool)])
+                os.rename(tmp, root / "inbox" / name)
+                produced[0] = i + 1
+                if i % 50 == 0:
+                    written[name] = time.monotonic()
+        finally:
+            done_writing.set()
 
     def watch_latency() -> None:
         pending: dict[str, float] = {}
@@ -124,7 +127,7 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
             continue
         samples.append({"t": time.monotonic() - started, "rss_mib": rss, "fds": fds,
                         "queue": snap.get("queue_depth", 0), "done": snap.get("done", 0) + snap.get("failed", 0)})
-        if done_writing.is_set() and samples[-1]["done"] >= files:
+        if done_writing.is_set() and samples[-1]["done"] >= produced[0]:
             break
         if time.monotonic() - started > files / rate + 300:
             break
@@ -146,7 +149,8 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
         "rate_per_s": rate,
         "seconds": round(samples[-1]["t"], 1),
         "rows": len(rows),
-        "lost": sum(1 for i in range(files) if f"s{i:06d}.png" not in counts),
+        "written": produced[0],
+        "lost": sum(1 for i in range(produced[0]) if f"s{i:06d}.png" not in counts),
         "duplicated": sum(1 for c in counts.values() if c > 1),
         "rss_start_mib": round(samples[0]["rss_mib"], 1),
         "rss_end_mib": round(samples[-1]["rss_mib"], 1),
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the folders (default: removed when all is well)")
     args = p.parse_args(argv)
     figures = soak(args.files, args.rate, args.daemon_arg)
-    ok = figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0
+    ok = figures["written"] == args.files and figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0
     if ok and not args.keep:
         shutil.rmtree(figures["root"], ignore_errors=True)
     width = max(map(len, figures))

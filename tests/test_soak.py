@@ -13,6 +13,7 @@ import soak  # noqa: E402
 def test_short_soak(tmp_path: Path) -> None:
     figures = soak.soak(files=1500, rate=150, root=tmp_path)
     print(figures)
+    assert figures["written"] == 1500, "the test's writer stopped early"
     assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0
     assert figures["rows"] == 1500
     assert figures["fds_end"] <= figures["fds_start"] + 4, "file descriptors leak"
