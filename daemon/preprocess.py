@@ -31,6 +31,7 @@ The steps, in order:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -51,6 +52,9 @@ PEAK_PIXELS = 8  # the ink's peak is the 99.9th percentile, or the 8th brightest
 SMOOTH_MIN_SIDE = 40  # working copies at least this big are smoothed for detection
 PHOTO_MIN_SIDE = 384  # smaller pictures may be digits cropped tight (= decode's JPEG draft floor)
 DESK_MIN_SIDE = 200  # only pictures this big are looked at as photos of a sheet on a desk
+DESK_BORDER = 0.4  # a desk shows along at least this fraction of the picture's border...
+DARK_DESK = 0.2  # ...or, when it is at least this much darker than the sheet,
+DARK_DESK_BORDER = 0.25  # along this fraction (a sheet filling most of the picture)
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
@@ -197,20 +201,23 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     """A photo of a sheet of paper lying on a darker desk: the desk, off the sheet, becomes paper.
 
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
-    it would be read as the digit. A desk is a dark surround along at least 40% of the border,
-    separated by a sharp step from a light, compact sheet that covers the picture's middle and a
-    fifth of it or more and has ink on it, and much wider than that ink's strokes. The sheet is
-    looked for by its level, then - a shadow may darken part of it to the desk's level or below -
-    by the sharp steps around it. Returns the picture with the desk made paper and the
-    :class:`Sheet`, or the picture unchanged and None."""
+    it would be read as the digit. A desk is a dark surround along at least 40% of the border (a
+    quarter when it is much darker than the sheet), separated by a sharp step from a light,
+    compact sheet that covers the picture's middle and a fifth of it or more and has ink on it, and
+    much wider than that ink's strokes. The sheet is looked for as the smooth region amid a grainy
+    desk about as light as it, by its level, then - a shadow may darken part of it to the desk's
+    level or below - by the sharp steps around it. The desk's own grain goes with it. Returns the
+    picture with the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
     coarse = _block_mean(small, f)
     h, w = coarse.shape
     middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
     ring = _ring(coarse.shape)
-    # Quick refusal first (most pictures): a desk keeps at least 40% of the border darker than the middle.
-    if _quantile(coarse[ring], 0.4) > float(np.median(coarse[middle])) - PAGE_CONTRAST / 2:
+    # Quick refusal first (most pictures): no desk darkens enough of the border.
+    centre = float(np.median(coarse[middle]))
+    dark_only = _quantile(coarse[ring], DESK_BORDER) > centre - PAGE_CONTRAST / 2
+    if dark_only and _quantile(coarse[ring], DARK_DESK_BORDER) > centre - DARK_DESK / 2:
         return small, None
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
     # a desk; the desk and the sheet stay.
@@ -218,12 +225,24 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
     steps = _sharp_steps(closed)
     level = _enlarged_smoothly(closed, small.shape)
-    for find in (_sheet_by_level, _sheet_by_edges):
-        candidate = find(closed, steps, middle, ring)
+    rough = _roughness(coarse)
+    for candidate in _candidates(closed, steps, rough, middle, ring, dark_only):
         sheet = _accepted(small, level, f, ring, candidate) if candidate else None
         if sheet is not None:
-            return _desk_as_paper(small, level, sheet.mask, candidate.contrast), sheet
+            grain = float(np.median(rough[candidate.desk & ~candidate.sheet]))
+            return _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain)), sheet
     return small, None
+
+
+def _candidates(
+    closed: np.ndarray, steps: np.ndarray, rough: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, dark_only: bool
+) -> Iterator[Candidate | None]:
+    """The searches' candidates, in order. A desk along less than DESK_BORDER of the border passed
+    the quick test only by being very dark; the grain search has a test of the border of its own."""
+    yield _sheet_by_texture(closed, rough, middle, ring)
+    for find in (_sheet_by_level, _sheet_by_edges):
+        candidate = find(closed, steps, middle, ring)
+        yield None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
 
 
 def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, candidate: Candidate) -> Sheet | None:
@@ -238,7 +257,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
-    if len(rows) == 0 or (desk & ~sheet)[ring].mean() < 0.4 or sheet.mean() < 0.2:
+    if len(rows) == 0 or (desk & ~sheet)[ring].mean() < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.2:
         return None
     if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return None
@@ -290,6 +309,33 @@ def _sheet_by_level(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, 
     if smooth[ring].mean() <= 0.75:
         sheet |= smooth
     return Candidate(sheet, dark, paper - desk, cut)
+
+
+def _roughness(coarse: np.ndarray) -> np.ndarray:
+    """How grainy the picture is around each pixel: the median over 5x5 of how far each pixel lies
+    from its 3x3 mean. Shading and a shadow's ramp are nearly linear and leave it low; a pen line,
+    narrower than half the window, does not move the median."""
+    return ndimage.median_filter(np.abs(coarse - ndimage.uniform_filter(coarse, 3)), 5)
+
+
+def _sheet_by_texture(closed: np.ndarray, rough: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
+    """A smooth sheet on a grainy desk (carpet, stone, a coarse wood) of about the sheet's own
+    level: the smooth region around the middle, when the border is several times as grainy."""
+    inside, outside = float(np.median(rough[middle])), _quantile(rough[ring], 0.25)
+    if outside < 3 * inside or outside < 0.004:
+        return None
+    # The desk is grainy all over and reaches the border; a pen's strokes and a shadow's edge are
+    # grainy only along lines, which an opening takes away.
+    grainy = ndimage.binary_opening(rough >= np.sqrt(inside * outside), iterations=3)
+    labels, _ = ndimage.label(grainy)
+    desk = np.isin(labels, np.unique(labels[ring & grainy]))
+    sheet = _under_middle(~desk, middle)
+    if not sheet.any() or sheet.all():
+        return None
+    contrast = float(np.median(closed[sheet]) - np.median(closed[~sheet]))
+    if contrast > 3 * PAGE_CONTRAST:  # a desk this much darker is found by its level, edges and all
+        return None
+    return Candidate(sheet, ~sheet, max(contrast, PAGE_CONTRAST), None)
 
 
 def _sheet_by_edges(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
