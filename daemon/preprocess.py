@@ -55,6 +55,7 @@ DESK_MIN_SIDE = 200  # only pictures this big are looked at as photos of a sheet
 DESK_BORDER = 0.4  # a desk shows along at least this fraction of the picture's border...
 DARK_DESK = 0.2  # ...or, when it is at least this much darker than the sheet,
 DARK_DESK_BORDER = 0.25  # along this fraction (a sheet filling most of the picture)
+DARK_DESK_WIDTH = 0.07  # ...as a band at least this fraction of the picture wide
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
@@ -257,11 +258,15 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
-    if len(rows) == 0 or (desk & ~sheet)[ring].mean() < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.2:
+    border = (desk & ~sheet)[ring].mean()
+    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.2:
         return None
     if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return None
     desk_width = f * ndimage.distance_transform_edt(~sheet & desk).max()
+    # A desk along little of the border shows as a wide band; a scanner's dark edge is narrow.
+    if border < DESK_BORDER and desk_width < DARK_DESK_WIDTH * max(small.shape):
+        return None
     sheet = _enlarged(sheet, f, small.shape)
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
