@@ -250,7 +250,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     """The :class:`Sheet` (on ``small``, ``f`` times the coarse copy) if ``candidate`` is one;
     ``level`` is the desk's and the sheet's level without the ink, on ``small``."""
     desk, contrast, cut = candidate.desk, candidate.contrast, candidate.cut
-    sheet = ndimage.binary_erosion(candidate.sheet, iterations=3)  # the sheet's blurred edge is neither
+    sheet = ndimage.binary_erosion(candidate.sheet, iterations=2)  # the sheet's blurred edge is neither
     labels, n = ndimage.label(sheet)
     if n > 1:  # a sheet is one piece: what a narrow leak into the desk joined to it is cut off again
         sheet = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
