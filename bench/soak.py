@@ -85,6 +85,7 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
     latencies: list[tuple[float, float]] = []  # (time since start, ms)
     started = time.monotonic()
     done_writing = threading.Event()
+    stop_watching = threading.Event()  # set when the run is over: files the daemon lost are never archived
 
     produced = [0]  # files written so far; a writer that fails must not pass for a daemon that lost files
 
@@ -111,12 +112,12 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
                 if (root / "archive" / name).exists():
                     latencies.append((t - started, (time.monotonic() - t) * 1000))
                     del pending[name]
-            if done_writing.is_set() and not pending and not written:
+            if stop_watching.is_set() or (done_writing.is_set() and not pending and not written):
                 return
             time.sleep(0.002)
 
-    producer = threading.Thread(target=produce)
-    watcher = threading.Thread(target=watch_latency)
+    producer = threading.Thread(target=produce, daemon=True)
+    watcher = threading.Thread(target=watch_latency, daemon=True)
     producer.start()
     watcher.start()
     while True:
@@ -134,6 +135,8 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
         time.sleep(1.0)
     producer.join()
     watcher.join(30)
+    stop_watching.set()
+    watcher.join()
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(60)
     rows = []
