@@ -229,6 +229,8 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     for candidate in _candidates(closed, steps, coarse, middle, ring, dark_only):
         sheet = _accepted(small, level, f, ring, candidate) if candidate else None
         if sheet is not None:
+            # Detail on the desk stays ink where it is darker than the desk by a quarter of this
+            # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
             grain = float(np.median(_roughness(coarse, candidate.desk & ~candidate.sheet)))
             return _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain)), sheet
     return small, None
