@@ -271,8 +271,10 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     sheet = _enlarged(sheet, f, small.shape)
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
-    below = level - contrast / 2 if cut is None else cut
-    ink = (small < below) & sheet
+    # Ink is what lies below the cut between desk and paper, or well below the paper: a pencil's
+    # grey (or a thin pen's, at this scale) lies above the cut on a dark desk.
+    below = level - min(contrast / 2, 2 * PAGE_CONTRAST)
+    ink = (small < (below if cut is None else np.maximum(below, cut))) & sheet
     pen = _stroke_width(ink)
     if ink.sum() < 3 or desk_width < 3 * pen:
         return None
