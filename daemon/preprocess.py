@@ -204,7 +204,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     Where the desk shows around the sheet it is as dark as ink and wider than the page's shading:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border (a
     quarter when it is much darker than the sheet), separated by a sharp step from a light,
-    compact sheet that covers the picture's middle and a fifth of it or more and has ink on it, and
+    compact sheet that covers the picture's middle and a tenth of it or more and has ink on it, and
     much wider than that ink's strokes. The sheet is looked for as the smooth region amid a grainy
     desk about as light as it, by its level, then - a shadow may darken part of it to the desk's
     level or below - by the sharp steps around it. The desk's own grain goes with it. Returns the
@@ -260,7 +260,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
     border = (desk & ~sheet)[ring].mean()
-    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.2:
+    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.1:
         return None
     if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return None
