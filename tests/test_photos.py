@@ -103,6 +103,19 @@ def _photo(
     return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8)).convert("RGB")
 
 
+def _photos_read(tmp_path: Path, predictor: Predictor, test_digits, seed: int, **photo: object) -> tuple[int, list]:
+    """Write the PICK digits as ``_photo(**photo)`` JPEGs and read them: (how many right, what was read)."""
+    x, y = test_digits
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in PICK:
+        paths.append(tmp_path / f"photo-{i}.jpg")
+        _photo(x[i], rng, **photo).save(paths[-1], quality=85)
+    rows = recognise(predictor, paths)
+    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
+    return right, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+
+
 @pytest.mark.parametrize(
     "desk, shadow",
     [(0.15, ""), (0.6, ""), (0.15, "across"), (0.6, "across"), (0.6, "side")],
@@ -114,45 +127,24 @@ def test_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, 
     is now paper; a shadow across the sheet is not the sheet's edge, and the paper's shading is
     estimated with a window fitted to the pen, not to the shadow (light desk under a shadow: 6 of
     8 before; a light desk without one was read before too)."""
-    x, y = test_digits
-    rng = np.random.default_rng(7)
-    paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"photo-{i}.jpg")
-        _photo(x[i], rng, desk, shadow).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    right, seen = _photos_read(tmp_path, predictor, test_digits, 7, desk=desk, shadow=shadow)
+    assert right >= 7, seen
 
 
 def test_phone_photo_of_a_small_note_on_a_dark_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     """A note a fifth of the picture (a sticky note photographed from arm's length): without its
     blurred edge it covered less than the fifth a sheet had to, so the note was read as a light 0
     on the dark desk (1 of 8 before). A sheet now covers a tenth of the picture or more."""
-    x, y = test_digits
-    rng = np.random.default_rng(17)
-    paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"photo-{i}.jpg")
-        _photo(x[i], rng, 0.15, "", sheet=0.65).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    right, seen = _photos_read(tmp_path, predictor, test_digits, 17, desk=0.15, shadow="", sheet=0.65)
+    assert right >= 7, seen
 
 
 def test_phone_photo_of_a_pencil_digit_on_a_sheet_on_a_dark_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     """Pencil's grey lies above the level that splits a dark desk from the sheet: the sheet was
     taken for a shape without ink on it - no sheet - and the desk was read as the digit (2 of 8
     before). Ink on the sheet is now also what lies well below the paper."""
-    x, y = test_digits
-    rng = np.random.default_rng(13)
-    paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"photo-{i}.jpg")
-        _photo(x[i], rng, 0.15, "", ink_depth=0.4).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    right, seen = _photos_read(tmp_path, predictor, test_digits, 13, desk=0.15, shadow="", ink_depth=0.4)
+    assert right >= 7, seen
 
 
 def test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet(tmp_path: Path, predictor: Predictor, test_digits) -> None:
@@ -160,15 +152,8 @@ def test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet(tmp_path:
     does not tell it from the sheet, and the light grains next to the sheet joined it, so the
     desk's dark grains were read as the digit (3 of 8 before). The sheet is now found as the
     smooth region in the middle of a grainy picture."""
-    x, y = test_digits
-    rng = np.random.default_rng(11)
-    paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"photo-{i}.jpg")
-        _photo(x[i], rng, 0.7, "", texture=0.2, grain_px=12).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    right, seen = _photos_read(tmp_path, predictor, test_digits, 11, desk=0.7, shadow="", texture=0.2, grain_px=12)
+    assert right >= 7, seen
 
 
 def test_small_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
