@@ -85,7 +85,11 @@ def _photo(
     page = desk * (1 + texture * grain / grain.std())
     a = math.radians(rng.uniform(-10, 10))
     cy, cx = h / 2 + rng.uniform(-60, 60), w / 2 + rng.uniform(-80, 80)
-    corners = [(cx + dx * math.cos(a) - dy * math.sin(a), cy + dx * math.sin(a) + dy * math.cos(a)) for dx, dy in ((-400 * sheet, -330 * sheet), (400 * sheet, -330 * sheet), (400 * sheet, 330 * sheet), (-400 * sheet, 330 * sheet))]
+    half_w, half_h = 400 * sheet, 330 * sheet
+    corners = [
+        (cx + dx * math.cos(a) - dy * math.sin(a), cy + dx * math.sin(a) + dy * math.cos(a))
+        for dx, dy in ((-half_w, -half_h), (half_w, -half_h), (half_w, half_h), (-half_w, half_h))
+    ]
     outline = Image.new("L", (w, h), 0)
     ImageDraw.Draw(outline).polygon(corners, fill=255)
     on_sheet = ndimage.gaussian_filter(np.asarray(outline, np.float32) / 255.0, 1.0)
@@ -103,17 +107,24 @@ def _photo(
     return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8)).convert("RGB")
 
 
-def _photos_read(tmp_path: Path, predictor: Predictor, test_digits, seed: int, **photo: object) -> tuple[int, list]:
-    """Write the PICK digits as ``_photo(**photo)`` JPEGs and read them: (how many right, what was read)."""
+def _pictures_read(
+    tmp_path: Path, predictor: Predictor, test_digits, seed: int, draw, picks: list[int] = PICK, suffix: str = "jpg"
+) -> tuple[int, list]:
+    """Write ``draw(digit, rng)`` of each picked digit to a file and read them all: (how many right, what was read)."""
     x, y = test_digits
     rng = np.random.default_rng(seed)
     paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"photo-{i}.jpg")
-        _photo(x[i], rng, **photo).save(paths[-1], quality=85)
+    for i in picks:
+        paths.append(tmp_path / f"picture-{i}.{suffix}")
+        draw(x[i], rng).save(paths[-1], quality=85)
     rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    return right, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    right = sum(r.digit == y[i] for r, i in zip(rows, picks))
+    return right, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, picks)]
+
+
+def _photos_read(tmp_path: Path, predictor: Predictor, test_digits, seed: int, **photo: object) -> tuple[int, list]:
+    """``_pictures_read`` of ``_photo(**photo)`` JPEGs of the PICK digits."""
+    return _pictures_read(tmp_path, predictor, test_digits, seed, lambda digit, rng: _photo(digit, rng, **photo))
 
 
 @pytest.mark.parametrize(
@@ -160,37 +171,30 @@ def test_small_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predi
     """The same photos on a dark desk at 320x240 (a thumbnail, an old webcam): the desk is looked
     for from 200 px on. Before, only pictures of 384 px and more were: 1 of 8 read right (every
     one read as a 0, the frame the desk makes)."""
-    x, y = test_digits
-    rng = np.random.default_rng(7)
-    paths = []
-    for i in PICK:
-        paths.append(tmp_path / f"small-photo-{i}.jpg")
-        _photo(x[i], rng, 0.15, "").resize((320, 240), Image.Resampling.LANCZOS).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, PICK))
-    assert right >= 7, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, PICK)]
+    def thumbnail(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+        return _photo(digit, rng, 0.15, "").resize((320, 240), Image.Resampling.LANCZOS)
+
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 7, thumbnail)
+    assert right >= 7, seen
+
+
+def _screenshot(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """The digit in a paint program: a white canvas inside the program's dark frame, with a toolbar."""
+    shot = Image.new("RGB", (1280, 800), (45, 45, 48))
+    draw = ImageDraw.Draw(shot)
+    for k in range(12):
+        draw.rectangle([20 + 60 * k, 15, 60 + 60 * k, 45], fill=(200, 200, 205))
+    draw.rectangle([200, 80, 1100, 760], fill=(255, 255, 255))
+    ink = Image.fromarray(255 - digit).resize((400, 400), Image.Resampling.BICUBIC)
+    shot.paste(ink.convert("RGB"), (int(rng.integers(300, 650)), int(rng.integers(150, 330))))
+    return shot
 
 
 def test_screenshot_of_a_drawing_program(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     """A screenshot of the digit in a paint program: a white canvas inside the program's dark frame,
     with a toolbar. The frame is a desk around a sheet; it used to be read as the digit (2 of 12)."""
-    x, y = test_digits
-    rng = np.random.default_rng(0)
-    picks = [*PICK, 5, 6, 8, 9]
-    paths = []
-    for i in picks:
-        shot = Image.new("RGB", (1280, 800), (45, 45, 48))
-        draw = ImageDraw.Draw(shot)
-        for k in range(12):
-            draw.rectangle([20 + 60 * k, 15, 60 + 60 * k, 45], fill=(200, 200, 205))
-        draw.rectangle([200, 80, 1100, 760], fill=(255, 255, 255))
-        digit = Image.fromarray(255 - x[i]).resize((400, 400), Image.Resampling.BICUBIC)
-        shot.paste(digit.convert("RGB"), (int(rng.integers(300, 650)), int(rng.integers(150, 330))))
-        paths.append(tmp_path / f"screenshot-{i}.png")
-        shot.save(paths[-1])
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, picks))
-    assert right >= 11, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, picks)]
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 0, _screenshot, [*PICK, 5, 6, 8, 9], "png")
+    assert right >= 11, seen
 
 
 def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -218,13 +222,5 @@ def test_thin_digit_on_a_sheet_in_a_phones_shadow(tmp_path: Path, predictor: Pre
     on dark; light that a page-window opening keeps is wide, not ink), and light falling off leaves
     broad, faint marks in the ink map that can cover more of it than the digit (the pen is now
     measured where the ink is strong). Before: 8 of 12 right."""
-    x, y = test_digits
-    rng = np.random.default_rng(3)
-    picks = [*PICK, 5, 6, 8, 9]
-    paths = []
-    for i in picks:
-        paths.append(tmp_path / f"shadow-{i}.jpg")
-        _sheet_in_shadow(x[i], rng).save(paths[-1], quality=85)
-    rows = recognise(predictor, paths)
-    right = sum(r.digit == y[i] for r, i in zip(rows, picks))
-    assert right >= 11, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, picks)]
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 3, _sheet_in_shadow, [*PICK, 5, 6, 8, 9])
+    assert right >= 11, seen
