@@ -42,10 +42,10 @@ def test_startup_files_stream_and_moves(daemon_factory, test_digits) -> None:
     correct = sum(int(by_file[f"{'early' if i < 5 else 'stream'}-{i}.png"]["digit"]) == y[i] for i in range(40))
     assert correct >= 39
     assert all(r["status"] in ("ok", "low_confidence") and len(r["sha256"]) == 64 for r in rows)
-    time.sleep(0.3)
+    code = d.stop()  # drains: a row is durable before its input moves to archive/
     assert sorted(p.name for p in d.archive.iterdir()) == sorted(by_file)
     assert [p.name for p in d.inbox.iterdir()] == [".digitwatch"]
-    assert d.stop() == 0
+    assert code == 0
 
 
 def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tmp_path) -> None:
@@ -65,7 +65,8 @@ def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tm
     (d.inbox / "notes.txt").write_text("not an image")
     (d.inbox / "corrupt.png").write_bytes(data[:40] + b"\0" * 50)
     d.wait_rows(4)
-    time.sleep(1.0)
+    time.sleep(1.0)  # long enough for an ignored file to be picked up if it were not ignored
+    code = d.stop()  # drains: a row is durable before its input moves to failed/
     by_file = {r["file"]: r for r in d.rows()}
     assert set(by_file) == {"slow.png", "empty.png", "notes.txt", "corrupt.png"}
     assert by_file["slow.png"]["status"] == "ok" and int(by_file["slow.png"]["digit"]) == y[0]
@@ -76,7 +77,7 @@ def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tm
         assert (d.inbox / name).exists(), f"ignored file {name} was touched"
     failed_events = [e for e in d.events() if e.get("event") == "file_failed"]
     assert {e["file"] for e in failed_events} == {"empty.png", "notes.txt", "corrupt.png"}
-    assert d.stop() == 0
+    assert code == 0
 
 
 def test_sigterm_mid_burst_loses_nothing(daemon_factory, test_digits) -> None:
