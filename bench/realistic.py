@@ -651,6 +651,40 @@ def tight(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(np.clip(up * 255 + 0.5, 0, 255).astype(np.uint8), mode="L")
 
 
+def marked(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A pen digit with a mark drawn round or under it by the same hand, apart from it: a ring (its
+    ends may stop short or overlap), a box (its last side may stop short) or an underline."""
+    shape = _canvas_size(rng, 300, 900)
+    h, w = shape
+    height = _digit_height(shape, rng.uniform(0.2, 0.32))
+    width = max(2.0, rng.uniform(0.04, 0.1) * height)
+    alpha = _stroke_alpha(digit, height, width, rng, shape)
+    ah, aw = alpha.shape
+    cy, cx = h / 2 + rng.uniform(-0.03, 0.03) * h, w / 2 + rng.uniform(-0.03, 0.03) * w
+    top, left = int(cy - ah / 2), int(cx - aw / 2)
+    mark = rng.choice(["ring", "box", "underline"])
+    if mark == "ring":
+        ry, rx = ah * rng.uniform(0.7, 0.85) + width, max(aw, 0.5 * ah) * rng.uniform(0.7, 0.85) + width
+        a = rng.uniform(0, 2 * math.pi) + np.linspace(0, 2 * math.pi * rng.uniform(0.95, 1.05), 120)
+        path = np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], axis=1)
+    elif mark == "box":
+        m = rng.uniform(0.15, 0.35) * ah + width
+        t, b, l, r = top - m, top + ah + m, left - m, left + aw + m
+        corners = [(l, t), (r, t), (r, b), (l, b), (l, t + rng.uniform(0, 0.1) * ah)]
+        path = np.array(corners) + rng.uniform(-0.03, 0.03, (5, 2)) * ah
+    else:
+        y = top + ah + rng.uniform(0.08, 0.25) * ah + width
+        path = np.array([(left - rng.uniform(0, 0.3) * aw, y), (left + aw + rng.uniform(0, 0.3) * aw, y + rng.uniform(-0.05, 0.05) * ah)])
+    path = np.clip(path, width + 1, (w - width - 2, h - width - 2))
+    paper = rng.uniform(0.94, 1.0)
+    canvas = _paper(shape, (paper,) * 3)
+    ink = _dark_ink(rng)
+    _paste(canvas, alpha, ink, top, left)
+    pad = round(width + 2)
+    _paste(canvas, pen_alpha([path], width), ink, -pad, -pad)
+    return _to_image(canvas, gray=rng.random() < 0.3)
+
+
 DESKS = [(0.45, 0.3, 0.18), (0.25, 0.25, 0.27), (0.6, 0.6, 0.58), (0.1, 0.1, 0.1), (0.7, 0.55, 0.4)]
 
 
@@ -771,6 +805,7 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "tight": tight,
     "photo": photo,
     "shadow": shadow,
+    "marked": marked,
 }
 
 # --------------------------------------------------------------------------

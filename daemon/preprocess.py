@@ -144,7 +144,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
         found = _ink_mask(detect, paper)
-        mask = _digit_components(found, detect)
+        mask, marks = _digit_components(found, detect)
         width = _stroke_width(mask)
         # A shadow's edge, or light falling off, can pass for the digit in a page-sized window:
         # then what was taken for it is much wider than the pen strokes on the page. Where shadows
@@ -163,7 +163,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         ink = _ink_map(small, window, tight=not photo_sized)
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
-        mask = _digit_components(_ink_mask(detect, paper), detect)
+        mask, marks = _digit_components(_ink_mask(detect, paper), detect)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
@@ -183,7 +183,10 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
         crop = g[t:b, l:r]
         if sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
-            crop = _paper_off_sheet(crop, sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
+            crop = _paper_outside(crop, sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
+        if marks.any():  # a ring round the digit, cut by the crop, would no longer pass for one
+            off = ndimage.binary_dilation(marks, _EIGHT, iterations=2)
+            crop = _paper_outside(crop, ~off[t // factor : b // factor, l // factor : r // factor], factor)
         try:
             zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom)
         except NoDigitError:
@@ -400,9 +403,10 @@ def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray
     return ndimage.binary_fill_holes(labels == int(np.argmax(counts))) if counts.any() else np.zeros_like(region)
 
 
-def _paper_off_sheet(crop: np.ndarray, sheet: np.ndarray, factor: int) -> np.ndarray:
-    """``crop`` (full resolution) with the pixels off the ``sheet`` (its mask at 1/``factor``) set to the sheet's paper."""
-    on = _enlarged(sheet, factor, crop.shape)
+def _paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int) -> np.ndarray:
+    """``crop`` (full resolution) with the pixels outside ``keep`` (a mask at 1/``factor``: the sheet, or
+    all but marks drawn round the digit) set to the paper - the median of those kept."""
+    on = _enlarged(keep, factor, crop.shape)
     if on.all() or not on.any():
         return crop
     out = crop.copy()
@@ -686,9 +690,14 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
     return along[0] >= 0.15 * length and length - 1 - along[-1] >= 0.15 * length
 
 
-def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """Keep the digit: the largest ink component and those close to it; drop specks and edge lines."""
+def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
+    Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
     labels, n = ndimage.label(mask, _EIGHT)
+    marks = np.isin(labels, np.asarray(_rings_around(labels, n), dtype=int) + 1)
+    if marks.any():
+        mask = mask & ~marks
+        labels, n = ndimage.label(mask, _EIGHT)
     cleaned = _without_printed_lines(mask, labels)
     if cleaned is not mask:
         mask = cleaned
@@ -708,6 +717,10 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i]]
     if not candidates:
         candidates = list(range(n))
+    lines = [i for i in candidates if _is_underline(i, [j for j in candidates if j != i and areas[j] >= 0.04 * areas[i]], boxes)]
+    if lines and len(lines) < len(candidates):
+        candidates = [i for i in candidates if i not in lines]
+        marks = marks | np.isin(labels, np.asarray(lines) + 1)
     largest = max(candidates, key=lambda i: areas[i])
     min_area = max(2, 0.04 * areas[largest])
     keep = [largest]
@@ -730,7 +743,63 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
                 changed = True
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
-    return np.isin(labels, np.asarray(keep) + 1)
+    return np.isin(labels, np.asarray(keep) + 1), marks
+
+
+def _rings_around(labels: np.ndarray, n: int) -> list[int]:
+    """Components drawn round other ink - a ring or a box drawn by hand around the digit (read with
+    it, it makes a 0). Printed boxes are straight and go with the printed lines."""
+    if n < 2:
+        return []
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    return [i for i in range(n) if _is_ring_around(labels, i, [j for j in range(n) if j != i and areas[j] >= 0.04 * areas[i]], areas, boxes)]
+
+
+def _is_ring_around(labels: np.ndarray, i: int, others: list[int], areas: np.ndarray, boxes: list) -> bool:
+    """Does component ``i`` enclose other ink (a gap up to a sixth of its size closed)?"""
+    sr, sc = boxes[i]
+    h, w = sr.stop - sr.start, sc.stop - sc.start
+    within = [j for j in others if boxes[j][0].start > sr.start and boxes[j][0].stop < sr.stop
+              and boxes[j][1].start > sc.start and boxes[j][1].stop < sc.stop]
+    if not within or areas[within].sum() < 0.05 * areas[i] or min(h, w) < 12:
+        return False
+    # Grown by a twelfth of its size, a ring drawn in one go closes (its ends may not quite meet);
+    # filled, then shrunk back, it covers what it encloses.
+    ring = labels[sr, sc] == i + 1
+    grow = max(1, round(max(h, w) / 12))
+    grown = ndimage.binary_fill_holes(ndimage.binary_dilation(np.pad(ring, grow), iterations=grow))
+    hole = ndimage.binary_erosion(grown, iterations=grow)[grow:-grow, grow:-grow] & ~ring
+    if hole.sum() < 0.3 * (hole.sum() + ring.sum()):
+        return False
+    inside = np.bincount(labels[sr, sc][hole], minlength=len(areas) + 1)[1:]
+    enclosed = [j for j in within if inside[j] >= 0.9 * areas[j]]
+    if not enclosed or areas[enclosed].sum() < 0.05 * areas[i]:
+        return False
+    # What it encloses is a digit, not a mark in a 0: it spans much of the ring.
+    span = max(max(boxes[j][0].stop for j in enclosed) - min(boxes[j][0].start for j in enclosed),
+               max(boxes[j][1].stop for j in enclosed) - min(boxes[j][1].start for j in enclosed))
+    return span >= 0.4 * max(h, w)
+
+
+def _is_underline(i: int, others: list[int], boxes: list) -> bool:
+    """Is component ``i`` a flat line drawn under all the other ink, apart from it and as wide as most
+    of it? Read with the digit, it turns a 7 into a 2."""
+    if not others:
+        return False
+    sr, sc = boxes[i]
+    h, w = sr.stop - sr.start, sc.stop - sc.start
+    if h > 0.4 * w:
+        return False
+    top = min(boxes[j][0].start for j in others)
+    bottom = max(boxes[j][0].stop for j in others)
+    left = min(boxes[j][1].start for j in others)
+    right = max(boxes[j][1].stop for j in others)
+    tall = bottom - top
+    if tall < 3 * h or sr.start - bottom < max(2, 0.05 * tall):
+        return False
+    overlap = min(right, sc.stop) - max(left, sc.start)
+    return overlap >= 0.5 * (right - left)
 
 
 def _edge_huggers(labels: np.ndarray, n: int, boxes: list) -> np.ndarray:

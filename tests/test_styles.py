@@ -136,3 +136,29 @@ def test_digits_on_stationery(tmp_path: Path, predictor: Predictor, paper: str) 
     rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
     wrong = [(r.file, r.digit, STYLES[s][0], r.error) for r, s in zip(rows, STYLES) if r.digit != STYLES[s][0]]
     assert not wrong, wrong
+
+
+# Marks a writer draws around a digit with the same pen, in a 100 x 100 box round a digit drawn
+# in its middle 60 x 60: a ring not quite closed, a box whose last side stops short, an underline.
+MARKS: dict[str, Pen] = {
+    "ring": lambda d, s, w: d.arc([15 * s, 10 * s, 85 * s, 92 * s], 100, 80, fill=0, width=w),
+    "box": _line((18, 12), (84, 10), (86, 90), (16, 92), (18, 20)),
+    "underline": _line((28, 77), (74, 75)),
+}
+
+
+@pytest.mark.parametrize("mark", sorted(MARKS))
+@pytest.mark.parametrize("pen", ["thin-pen-1000px", "pen-400px"])
+def test_marks_drawn_around_the_digit(tmp_path: Path, predictor: Predictor, mark: str, pen: str) -> None:
+    canvas, width = PENS[pen]
+    paths = []
+    for style in STYLES:
+        img = Image.new("L", (canvas, canvas), 255)
+        img.paste(draw(style, int(0.6 * canvas), width), (int(0.2 * canvas), int(0.17 * canvas)))
+        MARKS[mark](ImageDraw.Draw(img), canvas / 100, width)
+        path = tmp_path / f"{mark}-{style}.png"
+        img.save(path)
+        paths.append(path)
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
+    wrong = [(r.file, r.digit, STYLES[s][0], r.confidence) for r, s in zip(rows, STYLES) if r.digit != STYLES[s][0]]
+    assert not wrong, wrong
