@@ -479,8 +479,13 @@ def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:
     span = hi - lo
     if not tight or min(h, w) < 8 or span <= 0:
         return level, False
-    edge = float(np.median(smooth[_ring(smooth.shape)]))
+    border = smooth[_ring(smooth.shape)]
+    edge = float(np.median(border))
     if abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
+        return edge, True
+    # A canvas whose border is one flat level: ink in it may be wider than any window (a blob of a
+    # digit drawn with the biggest brush), and a window would hollow it out.
+    if _quantile(border, 0.9) - _quantile(border, 0.1) <= 0.04 * span and abs(edge - level) < 0.1 * span:
         return edge, True
     return level, False
 

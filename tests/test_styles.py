@@ -162,3 +162,33 @@ def test_marks_drawn_around_the_digit(tmp_path: Path, predictor: Predictor, mark
     rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
     wrong = [(r.file, r.digit, STYLES[s][0], r.confidence) for r, s in zip(rows, STYLES) if r.digit != STYLES[s][0]]
     assert not wrong, wrong
+
+
+def _disc(box: tuple[float, float, float, float]) -> Pen:
+    return lambda d, s, w: d.ellipse([v * s for v in box], fill=0)
+
+
+# Drawn with the biggest brush of a paint program on a small canvas, a digit's loop fills in: a
+# blot over half the picture wide, wider than any window the paper is estimated in.
+BLOTS: dict[str, tuple[int, list[Pen]]] = {
+    "9-blot": (9, [_disc((18, 4, 78, 60)), _line((72, 40), (66, 96))]),
+    "6-blot": (6, [_disc((22, 40, 82, 96)), _line((70, 4), (34, 40), (28, 70))]),
+    "4-blot": (4, [_line((62, 6), (16, 62), (86, 62)), _disc((30, 22, 68, 62)), _line((62, 6), (62, 96))]),
+    "8-blot": (8, [_line((50, 50), (36, 32), (50, 12), (64, 32), (50, 50)), _disc((32, 50, 68, 88))]),
+}
+
+
+@pytest.mark.parametrize("canvas,width", [(64, 8), (120, 14), (200, 22)])
+def test_blotted_digits_from_a_big_brush(tmp_path: Path, predictor: Predictor, canvas: int, width: int) -> None:
+    paths = []
+    for name, (_, strokes) in BLOTS.items():
+        img = Image.new("L", (canvas, canvas), 255)
+        for stroke in strokes:
+            stroke(ImageDraw.Draw(img), canvas / 100, width)
+        path = tmp_path / f"{name}.png"
+        img.save(path)
+        paths.append(path)
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
+    wrong = [(r.file, r.digit, BLOTS[n][0], r.confidence) for r, n in zip(rows, BLOTS) if r.digit != BLOTS[n][0]]
+    assert not wrong, wrong
+    assert all(r.status == "ok" for r in rows), [(r.file, r.status, r.confidence) for r in rows]
