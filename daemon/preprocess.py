@@ -137,7 +137,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     if allow_zoom and max(g.shape) >= DESK_MIN_SIDE:
         small, sheet = _off_page_as_paper(small)
     if sheet is None:
-        ink = _ink_map(small, tight=not photo_sized)
+        ink = _ink_map(small, tight=not photo_sized, plain=True)
         # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
         # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
         # are left as they are.
@@ -160,7 +160,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     # strokes' width known, estimate the paper again with a window fitted to them.
     window = max(7, int(round(3 * width)) | 1)
     if sheet is not None or 2 * window < _paper_window(small):
-        ink = _ink_map(small, window, tight=not photo_sized)
+        ink = _ink_map(small, window, tight=not photo_sized, plain=sheet is None)
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
         mask, marks = _digit_components(_ink_mask(detect, paper), detect)
@@ -422,14 +422,15 @@ def _paper_window(a: np.ndarray) -> int:
     return max(7, max(a.shape) // 3)
 
 
-def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False) -> np.ndarray:
+def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False, plain: bool = False) -> np.ndarray:
     """Ink strength per pixel: distance from the local paper level, on the ink's side.
 
     The paper level is a grey opening (it removes bright structures narrower than ``window``,
     i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
-    the paper's one level (see _paper_level)."""
+    or a ``tight`` or ``plain`` picture (no sheet on a desk) with a flat border, the paper's one
+    level (see _paper_level)."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
-    paper, ink_heavy = _paper_level(smooth, tight)
+    paper, ink_heavy = _paper_level(smooth, tight, plain)
     if _dark_ink(smooth, paper, tight):
         a, smooth, paper = 1.0 - a, 1.0 - smooth, 1.0 - paper  # dark ink on light paper: make ink bright
     if ink_heavy:  # the paper between a tight crop's thick strokes is narrower than any window
@@ -465,23 +466,24 @@ def _dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:
     return light < 0.6 * hi and dark > light
 
 
-def _paper_level(smooth: np.ndarray, tight: bool) -> tuple[float, bool]:
+def _paper_level(smooth: np.ndarray, tight: bool, plain: bool = False) -> tuple[float, bool]:
     """The paper's level, and whether ink covers most of the picture (a thick digit cropped tight).
 
     The paper's level is the median - unless the picture may be a ``tight`` crop (too small to
     be a photo, where a desk the sheet was not found on would look the same) and the border, where
     the paper still is in a tight crop, tells otherwise: its median lies at one end of the
     picture's range, far from the overall median. (A scan's edges darkened by vignetting or a
-    shadow lie in between.)"""
+    shadow lie in between.) In a ``tight`` or ``plain`` picture whose border is one flat level, that
+    level is the paper's everywhere: a digit drawn with a big brush has blots wider than any window."""
     level = float(np.median(_sample(smooth)))
     h, w = smooth.shape
     lo, hi = float(smooth.min()), float(smooth.max())
     span = hi - lo
-    if not tight or min(h, w) < 8 or span <= 0:
+    if not (tight or plain) or min(h, w) < 8 or span <= 0:
         return level, False
     border = smooth[_ring(smooth.shape)]
     edge = float(np.median(border))
-    if abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
+    if tight and abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
         return edge, True
     # A canvas whose border is one flat level: ink in it may be wider than any window (a blob of a
     # digit drawn with the biggest brush), and a window would hollow it out.

@@ -180,7 +180,7 @@ BLOTS: dict[str, tuple[int, list[Pen]]] = {
 }
 
 
-@pytest.mark.parametrize("canvas,width", [(64, 8), (120, 14), (200, 22)])
+@pytest.mark.parametrize("canvas,width", [(64, 8), (120, 14), (200, 22), (600, 66)])
 def test_blotted_digits_from_a_big_brush(tmp_path: Path, predictor: Predictor, canvas: int, width: int) -> None:
     paths = []
     for name, (_, strokes) in BLOTS.items():
