@@ -734,6 +734,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
     t, b = boxes[largest][0].start, boxes[largest][0].stop
     l, r = boxes[largest][1].start, boxes[largest][1].stop
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
+    dots = _dots(labels, largest, rest, boxes) if areas[largest] >= 0.6 * (areas[largest] + areas[rest].sum()) else {}
     changed = True
     while changed:
         changed = False
@@ -742,7 +743,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
             sr, sc = boxes[i]
             gap_r = max(0, sr.start - b, t - sr.stop)
             gap_c = max(0, sc.start - r, l - sc.stop)
-            if max(gap_r, gap_c) <= reach:
+            if max(gap_r, gap_c) <= (max(dots[i], 0.15 * max(b - t, r - l)) if i in dots else reach):
                 keep.append(i)
                 rest.remove(i)
                 t, b = min(t, sr.start), max(b, sr.stop)
@@ -751,6 +752,19 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
+
+
+def _dots(labels: np.ndarray, largest: int, rest: list[int], boxes: list) -> dict[int, int]:
+    """Components of ``rest`` no longer than three pen widths each way (measured on the ``largest``),
+    with their size: a dot joins the digit only when it is about that close to it - a stray dot
+    or a full stop taken with the digit shrinks and shifts it (a 0 read as a 9). Only asked when
+    the largest piece holds most of the ink: a faint digit on grainy paper falls into dot-sized
+    pieces."""
+    if not rest:
+        return {}
+    pen = _stroke_width(labels[boxes[largest]] == largest + 1)
+    sides = {i: max(boxes[i][0].stop - boxes[i][0].start, boxes[i][1].stop - boxes[i][1].start) for i in rest}
+    return {i: side for i, side in sides.items() if side <= 3 * pen}
 
 
 def _rings_around(labels: np.ndarray, n: int) -> list[int]:

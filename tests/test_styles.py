@@ -143,11 +143,13 @@ def test_digits_on_stationery(tmp_path: Path, predictor: Predictor, paper: str) 
 
 
 # Marks a writer draws around a digit with the same pen, in a 100 x 100 box round a digit drawn
-# in its middle 60 x 60: a ring not quite closed, a box whose last side stops short, an underline.
+# in its middle 60 x 60: a ring not quite closed, a box whose last side stops short, an underline,
+# a full stop beside it.
 MARKS: dict[str, Pen] = {
     "ring": lambda d, s, w: d.arc([15 * s, 10 * s, 85 * s, 92 * s], 100, 80, fill=0, width=w),
     "box": _line((18, 12), (84, 10), (86, 90), (16, 92), (18, 20)),
     "underline": _line((28, 77), (74, 75)),
+    "dot": lambda d, s, w: d.ellipse([24 * s - 1.3 * w, 50 * s - 1.3 * w, 24 * s + 1.3 * w, 50 * s + 1.3 * w], fill=0),
 }
 
 
