@@ -730,36 +730,43 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
         marks = marks | np.isin(labels, np.asarray(lines) + 1)
     largest = max(candidates, key=lambda i: areas[i])
     min_area = max(2, 0.04 * areas[largest])
-    keep = [largest]
-    t, b = boxes[largest][0].start, boxes[largest][0].stop
-    l, r = boxes[largest][1].start, boxes[largest][1].stop
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
-    dots = _dots(labels, largest, rest, boxes) if areas[largest] >= 0.6 * (areas[largest] + areas[rest].sum()) else {}
-    changed = True
-    while changed:
-        changed = False
-        reach = 0.35 * max(b - t, r - l)
-        for i in list(rest):
-            sr, sc = boxes[i]
-            gap_r = max(0, sr.start - b, t - sr.stop)
-            gap_c = max(0, sc.start - r, l - sc.stop)
-            if max(gap_r, gap_c) <= (max(dots[i], 0.15 * max(b - t, r - l)) if i in dots else reach):
-                keep.append(i)
-                rest.remove(i)
-                t, b = min(t, sr.start), max(b, sr.stop)
-                l, r = min(l, sc.start), max(r, sc.stop)
-                changed = True
+    keep = _grown(boxes, largest, rest, {})
+    # A digit drawn in one piece: a dot beside it is a full stop, a pen's rest or a speck. (A faint
+    # digit on grainy paper falls into pieces, dot-sized ones among them: there every piece counts.)
+    if len(keep) > 1 and areas[largest] >= 0.6 * areas[keep].sum():
+        keep = _grown(boxes, largest, rest, _dots(labels, largest, rest, boxes))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
 
 
+def _grown(boxes: list, largest: int, rest: list[int], dots: dict[int, int]) -> list[int]:
+    """The ``largest`` component and those of ``rest`` close to it (growing: a piece that joins
+    brings others within reach); a dot of ``dots`` (component -> size) only when about its own
+    size from it."""
+    keep, rest = [largest], list(rest)
+    (t, b), (l, r) = (boxes[largest][0].start, boxes[largest][0].stop), (boxes[largest][1].start, boxes[largest][1].stop)
+    changed = True
+    while changed:
+        changed = False
+        extent = max(b - t, r - l)
+        for i in list(rest):
+            sr, sc = boxes[i]
+            gap = max(0, sr.start - b, t - sr.stop, sc.start - r, l - sc.stop)
+            if gap <= (max(dots[i], 0.15 * extent) if i in dots else 0.35 * extent):
+                keep.append(i)
+                rest.remove(i)
+                t, b = min(t, sr.start), max(b, sr.stop)
+                l, r = min(l, sc.start), max(r, sc.stop)
+                changed = True
+    return keep
+
+
 def _dots(labels: np.ndarray, largest: int, rest: list[int], boxes: list) -> dict[int, int]:
     """Components of ``rest`` no longer than three pen widths each way (measured on the ``largest``),
     with their size: a dot joins the digit only when it is about that close to it - a stray dot
-    or a full stop taken with the digit shrinks and shifts it (a 0 read as a 9). Only asked when
-    the largest piece holds most of the ink: a faint digit on grainy paper falls into dot-sized
-    pieces."""
+    or a full stop taken with the digit shrinks and shifts it (a 1 read as a 7)."""
     if not rest:
         return {}
     pen = _stroke_width(labels[boxes[largest]] == largest + 1)
