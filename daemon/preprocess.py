@@ -724,7 +724,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
     candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i]]
     if not candidates:
         candidates = list(range(n))
-    lines = [i for i in candidates if _is_underline(i, [j for j in candidates if j != i and areas[j] >= 0.04 * areas[i]], boxes)]
+    lines = _underlines(candidates, areas, boxes)
     if lines and len(lines) < len(candidates):
         candidates = [i for i in candidates if i not in lines]
         marks = marks | np.isin(labels, np.asarray(lines) + 1)
@@ -781,17 +781,28 @@ def _rings_around(labels: np.ndarray, n: int) -> list[int]:
         return []
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     boxes = ndimage.find_objects(labels)
-    return [i for i in range(n) if _is_ring_around(labels, i, [j for j in range(n) if j != i and areas[j] >= 0.04 * areas[i]], areas, boxes)]
+    edges = _box_edges(boxes)
+    rings = []
+    for i in np.flatnonzero(np.minimum(edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]) >= 12):
+        within = np.flatnonzero(
+            (edges[:, 0] > edges[i, 0]) & (edges[:, 1] < edges[i, 1]) & (edges[:, 2] > edges[i, 2])
+            & (edges[:, 3] < edges[i, 3]) & (areas >= 0.04 * areas[i])
+        )
+        if areas[within].sum() >= 0.05 * areas[i] and _is_ring_around(labels, int(i), within, areas, boxes):
+            rings.append(int(i))
+    return rings
 
 
-def _is_ring_around(labels: np.ndarray, i: int, others: list[int], areas: np.ndarray, boxes: list) -> bool:
-    """Does component ``i`` enclose other ink (a gap up to a sixth of its size closed)?"""
+def _box_edges(boxes: list) -> np.ndarray:
+    """(n, 4) array of each component's box: top, bottom, left, right (bottom and right exclusive)."""
+    return np.array([(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in boxes], dtype=np.int64).reshape(-1, 4)
+
+
+def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.ndarray, boxes: list) -> bool:
+    """Does component ``i`` enclose the components ``within`` its box (a gap in it up to a sixth of its
+    size closed)?"""
     sr, sc = boxes[i]
     h, w = sr.stop - sr.start, sc.stop - sc.start
-    within = [j for j in others if boxes[j][0].start > sr.start and boxes[j][0].stop < sr.stop
-              and boxes[j][1].start > sc.start and boxes[j][1].stop < sc.stop]
-    if not within or areas[within].sum() < 0.05 * areas[i] or min(h, w) < 12:
-        return False
     # Grown by a twelfth of its size, a ring drawn in one go closes (its ends may not quite meet);
     # filled, then shrunk back, it covers what it encloses.
     ring = labels[sr, sc] == i + 1
@@ -810,24 +821,25 @@ def _is_ring_around(labels: np.ndarray, i: int, others: list[int], areas: np.nda
     return span >= 0.4 * max(h, w)
 
 
-def _is_underline(i: int, others: list[int], boxes: list) -> bool:
-    """Is component ``i`` a flat line drawn under all the other ink, apart from it and as wide as most
-    of it? Read with the digit, it turns a 7 into a 2."""
-    if not others:
-        return False
-    sr, sc = boxes[i]
-    h, w = sr.stop - sr.start, sc.stop - sc.start
-    if h > 0.4 * w:
-        return False
-    top = min(boxes[j][0].start for j in others)
-    bottom = max(boxes[j][0].stop for j in others)
-    left = min(boxes[j][1].start for j in others)
-    right = max(boxes[j][1].stop for j in others)
-    tall = bottom - top
-    if tall < 3 * h or sr.start - bottom < max(2, 0.05 * tall):
-        return False
-    overlap = min(right, sc.stop) - max(left, sc.start)
-    return overlap >= 0.5 * (right - left)
+def _underlines(candidates: list[int], areas: np.ndarray, boxes: list) -> list[int]:
+    """The ``candidates`` that are a flat line drawn under all the other ink (of some size), apart
+    from it and at least half as wide. Read with the digit, such a line turns a 7 into a 2."""
+    cand = np.asarray(candidates, dtype=np.int64)
+    edges = _box_edges(boxes)[cand]
+    height, width = edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]
+    lines = []
+    for k in np.flatnonzero((height <= 0.4 * width) & (width >= 6)):
+        others = (cand != cand[k]) & (areas[cand] >= 0.04 * areas[cand[k]])
+        if not others.any():
+            continue
+        top, bottom = edges[others, 0].min(), edges[others, 1].max()
+        left, right = edges[others, 2].min(), edges[others, 3].max()
+        tall = bottom - top
+        if tall < 3 * height[k] or edges[k, 0] - bottom < max(2, 0.05 * tall):
+            continue
+        if min(right, edges[k, 3]) - max(left, edges[k, 2]) >= 0.5 * (right - left):
+            lines.append(int(cand[k]))
+    return lines
 
 
 def _edge_huggers(labels: np.ndarray, n: int, boxes: list) -> np.ndarray:
