@@ -2,7 +2,8 @@
 
     python bench/stages.py [--n 1000]
 
-Stages: read + hash, decode, preprocess (for small 56x56 PNGs and for scan-sized JPEGs),
+Stages: read + hash, decode, preprocess (for small 56x56 PNGs, scan-sized JPEGs and a page
+strewn with ink specks),
 the network (per image, at batch 1 and 256), CSV formatting, and the file-system work per
 image (claim rename, move to archive) and per batch (fsyncs, journal commit).
 """
@@ -34,6 +35,33 @@ def per_item_ms(fn, items) -> float:
     return (time.perf_counter() - started) * 1000 / len(items)
 
 
+def speckled_pages(x: np.ndarray, n: int = 20) -> list[np.ndarray]:
+    """Pages strewn with 1,000 small ink specks around one digit: the worst case for the work done
+    per ink component (a search that compares every component with every other shows here)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    pages = []
+    for i in range(n):
+        page = np.full((380, 380), 230, np.uint8)
+        digit = 255 - np.asarray(Image.fromarray(x[i % len(x)]).resize((120, 120)))
+        page[130:250, 130:250] = np.minimum(page[130:250, 130:250], digit)
+        for top, left, side in zip(rng.integers(0, 376, 1000), rng.integers(0, 376, 1000), rng.integers(2, 4, 1000)):
+            page[top : top + side, left : left + side] = 60
+        pages.append(page)
+    return pages
+
+
+def normalize_or_refuse(gray: np.ndarray) -> None:
+    from digitwatch.daemon.errors import ImageError
+    from digitwatch.daemon.preprocess import normalize
+
+    try:
+        normalize(gray)
+    except ImageError:  # a page refused as noise costs its time too
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from digitwatch.daemon.decode import decode
     from digitwatch.daemon.fsutil import fsync_dir
@@ -59,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{name}: decode", per_item_ms(lambda b: decode(b), data)))
             grays = [decode(b).gray for b in data]
             rows.append((f"{name}: preprocess (normalize)", per_item_ms(normalize, grays)))
+        rows.append(("speckled page (1,000 ink specks): normalize", per_item_ms(normalize_or_refuse, speckled_pages(x))))
         with quiet_native_stderr():
             import keras  # noqa: F401
         predictor = Predictor.load(bundled())
