@@ -724,54 +724,54 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
     candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i]]
     if not candidates:
         candidates = list(range(n))
-    lines = _underlines(candidates, areas, boxes)
+    edges = _box_edges(boxes)
+    lines = _underlines(candidates, areas, edges)
     if lines and len(lines) < len(candidates):
         candidates = [i for i in candidates if i not in lines]
         marks = marks | np.isin(labels, np.asarray(lines) + 1)
     largest = max(candidates, key=lambda i: areas[i])
     min_area = max(2, 0.04 * areas[largest])
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
-    keep = _grown(boxes, largest, rest, {})
+    keep = _grown(edges, largest, rest, {})
     # A digit drawn in one piece: a dot beside it is a full stop, a pen's rest or a speck. (A faint
     # digit on grainy paper falls into pieces, dot-sized ones among them: there every piece counts.)
     if len(keep) > 1 and areas[largest] >= 0.6 * areas[keep].sum():
-        keep = _grown(boxes, largest, rest, _dots(labels, largest, rest, boxes))
+        keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
 
 
-def _grown(boxes: list, largest: int, rest: list[int], dots: dict[int, int]) -> list[int]:
+def _grown(edges: np.ndarray, largest: int, rest: list[int], dots: dict[int, int]) -> list[int]:
     """The ``largest`` component and those of ``rest`` close to it (growing: a piece that joins
     brings others within reach); a dot of ``dots`` (component -> size) only when about its own
-    size from it."""
-    keep, rest = [largest], list(rest)
-    (t, b), (l, r) = (boxes[largest][0].start, boxes[largest][0].stop), (boxes[largest][1].start, boxes[largest][1].stop)
+    size from it. ``edges`` are the components' boxes (see :func:`_box_edges`)."""
+    keep, rest, box = [largest], list(rest), edges.tolist()
+    t, b, l, r = box[largest]
     changed = True
     while changed:
         changed = False
         extent = max(b - t, r - l)
         for i in list(rest):
-            sr, sc = boxes[i]
-            gap = max(0, sr.start - b, t - sr.stop, sc.start - r, l - sc.stop)
+            top, bottom, left, right = box[i]
+            gap = max(0, top - b, t - bottom, left - r, l - right)
             if gap <= (max(dots[i], 0.15 * extent) if i in dots else 0.35 * extent):
                 keep.append(i)
                 rest.remove(i)
-                t, b = min(t, sr.start), max(b, sr.stop)
-                l, r = min(l, sc.start), max(r, sc.stop)
+                t, b, l, r = min(t, top), max(b, bottom), min(l, left), max(r, right)
                 changed = True
     return keep
 
 
-def _dots(labels: np.ndarray, largest: int, rest: list[int], boxes: list) -> dict[int, int]:
+def _dots(labels: np.ndarray, largest: int, rest: list[int], boxes: list, edges: np.ndarray) -> dict[int, int]:
     """Components of ``rest`` no longer than three pen widths each way (measured on the ``largest``),
     with their size: a dot joins the digit only when it is about that close to it - a stray dot
     or a full stop taken with the digit shrinks and shifts it (a 1 read as a 7)."""
     if not rest:
         return {}
     pen = _stroke_width(labels[boxes[largest]] == largest + 1)
-    sides = {i: max(boxes[i][0].stop - boxes[i][0].start, boxes[i][1].stop - boxes[i][1].start) for i in rest}
-    return {i: side for i, side in sides.items() if side <= 3 * pen}
+    sides = np.maximum(edges[rest, 1] - edges[rest, 0], edges[rest, 3] - edges[rest, 2])
+    return {i: int(side) for i, side in zip(rest, sides) if side <= 3 * pen}
 
 
 def _rings_around(labels: np.ndarray, n: int) -> list[int]:
@@ -788,7 +788,7 @@ def _rings_around(labels: np.ndarray, n: int) -> list[int]:
             (edges[:, 0] > edges[i, 0]) & (edges[:, 1] < edges[i, 1]) & (edges[:, 2] > edges[i, 2])
             & (edges[:, 3] < edges[i, 3]) & (areas >= 0.04 * areas[i])
         )
-        if areas[within].sum() >= 0.05 * areas[i] and _is_ring_around(labels, int(i), within, areas, boxes):
+        if areas[within].sum() >= 0.05 * areas[i] and _is_ring_around(labels, int(i), within, areas, boxes, edges):
             rings.append(int(i))
     return rings
 
@@ -798,7 +798,7 @@ def _box_edges(boxes: list) -> np.ndarray:
     return np.array([(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in boxes], dtype=np.int64).reshape(-1, 4)
 
 
-def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.ndarray, boxes: list) -> bool:
+def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.ndarray, boxes: list, edges: np.ndarray) -> bool:
     """Does component ``i`` enclose the components ``within`` its box (a gap in it up to a sixth of its
     size closed)?"""
     sr, sc = boxes[i]
@@ -812,32 +812,32 @@ def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.nd
     if hole.sum() < 0.3 * (hole.sum() + ring.sum()):
         return False
     inside = np.bincount(labels[sr, sc][hole], minlength=len(areas) + 1)[1:]
-    enclosed = [j for j in within if inside[j] >= 0.9 * areas[j]]
-    if not enclosed or areas[enclosed].sum() < 0.05 * areas[i]:
+    enclosed = within[inside[within] >= 0.9 * areas[within]]
+    if len(enclosed) == 0 or areas[enclosed].sum() < 0.05 * areas[i]:
         return False
     # What it encloses is a digit, not a mark in a 0: it spans much of the ring.
-    span = max(max(boxes[j][0].stop for j in enclosed) - min(boxes[j][0].start for j in enclosed),
-               max(boxes[j][1].stop for j in enclosed) - min(boxes[j][1].start for j in enclosed))
+    box = edges[enclosed]
+    span = max(box[:, 1].max() - box[:, 0].min(), box[:, 3].max() - box[:, 2].min())
     return span >= 0.4 * max(h, w)
 
 
-def _underlines(candidates: list[int], areas: np.ndarray, boxes: list) -> list[int]:
+def _underlines(candidates: list[int], areas: np.ndarray, edges: np.ndarray) -> list[int]:
     """The ``candidates`` that are a flat line drawn under all the other ink (of some size), apart
     from it and at least half as wide. Read with the digit, such a line turns a 7 into a 2."""
     cand = np.asarray(candidates, dtype=np.int64)
-    edges = _box_edges(boxes)[cand]
-    height, width = edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]
+    box = edges[cand]
+    height, width = box[:, 1] - box[:, 0], box[:, 3] - box[:, 2]
     lines = []
     for k in np.flatnonzero((height <= 0.4 * width) & (width >= 6)):
         others = (cand != cand[k]) & (areas[cand] >= 0.04 * areas[cand[k]])
         if not others.any():
             continue
-        top, bottom = edges[others, 0].min(), edges[others, 1].max()
-        left, right = edges[others, 2].min(), edges[others, 3].max()
+        top, bottom = box[others, 0].min(), box[others, 1].max()
+        left, right = box[others, 2].min(), box[others, 3].max()
         tall = bottom - top
-        if tall < 3 * height[k] or edges[k, 0] - bottom < max(2, 0.05 * tall):
+        if tall < 3 * height[k] or box[k, 0] - bottom < max(2, 0.05 * tall):
             continue
-        if min(right, edges[k, 3]) - max(left, edges[k, 2]) >= 0.5 * (right - left):
+        if min(right, box[k, 3]) - max(left, box[k, 2]) >= 0.5 * (right - left):
             lines.append(int(cand[k]))
     return lines
 
