@@ -126,10 +126,11 @@ def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
     return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
 
 
-def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarray:
+def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool | None = None) -> np.ndarray:
     """Soft ink map (0..1, ink bright) of the digit in ``g``, cropped to it and stroke-normalised.
 
-    ``factor`` is the reduction of the working copy (default: whatever brings ``g`` to WORK_MAX)."""
+    ``factor`` is the reduction of the working copy (default: whatever brings ``g`` to WORK_MAX);
+    ``dark``, the ink's polarity when it is known already (a crop of a page read before)."""
     factor = factor or max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
     sheet = None
@@ -137,7 +138,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     if allow_zoom and max(g.shape) >= DESK_MIN_SIDE:
         small, sheet = _off_page_as_paper(small)
     if sheet is None:
-        ink = _ink_map(small, tight=not photo_sized, plain=True)
+        ink, dark = _ink_map(small, tight=not photo_sized, plain=True, dark=dark)
         # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
         # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
         # are left as they are.
@@ -160,10 +161,11 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
     # strokes' width known, estimate the paper again with a window fitted to them.
     window = max(7, int(round(3 * width)) | 1)
     if sheet is not None or 2 * window < _paper_window(small):
-        ink = _ink_map(small, window, tight=not photo_sized, plain=sheet is None)
+        ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
-        mask, marks = _digit_components(_ink_mask(detect, paper), detect)
+        outline = _outline(sheet.mask) if sheet is not None else None
+        mask, marks = _digit_components(_ink_mask(detect, paper), detect, outline)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
@@ -183,12 +185,13 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0) -> np.ndarra
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
         crop = g[t:b, l:r]
         if sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
-            crop = _paper_outside(crop, sheet.mask[t // factor : b // factor, l // factor : r // factor], factor)
+            window = (slice(t // factor, b // factor), slice(l // factor, r // factor))
+            crop = _paper_outside(crop, sheet.mask[window], factor, small[window])
         if marks.any():  # a ring round the digit, cut by the crop, would no longer pass for one
             off = ndimage.binary_dilation(marks, _EIGHT, iterations=2)
             crop = _paper_outside(crop, ~off[t // factor : b // factor, l // factor : r // factor], factor)
         try:
-            zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom)
+            zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom, dark=dark)
         except NoDigitError:
             zoomed = None
         # A digit fills about the middle half of its crop; "ink" to the crop's edges is grain.
@@ -395,6 +398,13 @@ def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, con
     return np.where(sheet, small, level[rows, cols] + darker)
 
 
+def _outline(sheet: np.ndarray) -> np.ndarray:
+    """A band along the edge of the ``sheet`` (inside it: off it is paper already), as wide as
+    _digit_components' border band of the picture - 3% of its shorter side."""
+    band = max(1, round(0.03 * min(sheet.shape)))
+    return sheet & ~ndimage.binary_erosion(sheet, iterations=band, border_value=1)
+
+
 def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray:
     """The connected part of ``region`` covering most of the ``middle`` box, its holes filled."""
     labels, _ = ndimage.label(region)
@@ -403,14 +413,23 @@ def _under_middle(region: np.ndarray, middle: tuple[slice, slice]) -> np.ndarray
     return ndimage.binary_fill_holes(labels == int(np.argmax(counts))) if counts.any() else np.zeros_like(region)
 
 
-def _paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int) -> np.ndarray:
+def _paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int, paper: np.ndarray | None = None) -> np.ndarray:
     """``crop`` (full resolution) with the pixels outside ``keep`` (a mask at 1/``factor``: the sheet, or
-    all but marks drawn round the digit) set to the paper - the median of those kept."""
+    all but marks drawn round the digit) set to the paper: ``paper``, the working copy's level
+    there (at 1/``factor``, 0..1), or else the median of the pixels kept. (On a photo one level for
+    all of the desk would leave a step where a shadow darkens the sheet up to its edge, and the
+    step would be read as a stroke: the desk takes the level the working copy gave it, that of
+    the paper next to it.)"""
     on = _enlarged(keep, factor, crop.shape)
     if on.all() or not on.any():
         return crop
     out = crop.copy()
-    out[~on] = np.median(crop[on])
+    if paper is None:
+        out[~on] = np.median(crop[on])
+        return out
+    level = _enlarged_smoothly(paper.astype(np.float32), (paper.shape[0] * factor, paper.shape[1] * factor))
+    level = level[: crop.shape[0], : crop.shape[1]][~on]
+    out[~on] = np.round(level * 255) if crop.dtype == np.uint8 else level
     return out
 
 
@@ -422,8 +441,11 @@ def _paper_window(a: np.ndarray) -> int:
     return max(7, max(a.shape) // 3)
 
 
-def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False, plain: bool = False) -> np.ndarray:
-    """Ink strength per pixel: distance from the local paper level, on the ink's side.
+def _ink_map(
+    a: np.ndarray, window: int | None = None, tight: bool = False, plain: bool = False, dark: bool | None = None
+) -> tuple[np.ndarray, bool]:
+    """Ink strength per pixel (distance from the local paper level, on the ink's side), and whether
+    the ink is dark - ``dark`` if given, else decided here (see _dark_ink).
 
     The paper level is a grey opening (it removes bright structures narrower than ``window``,
     i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
@@ -431,17 +453,19 @@ def _ink_map(a: np.ndarray, window: int | None = None, tight: bool = False, plai
     level (see _paper_level)."""
     smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
     paper, ink_heavy = _paper_level(smooth, tight, plain)
-    if _dark_ink(smooth, paper, tight):
+    if dark is None:
+        dark = _dark_ink(smooth, paper, tight)
+    if dark:
         a, smooth, paper = 1.0 - a, 1.0 - smooth, 1.0 - paper  # dark ink on light paper: make ink bright
     if ink_heavy:  # the paper between a tight crop's thick strokes is narrower than any window
-        return np.clip(a - paper, 0.0, None)
+        return np.clip(a - paper, 0.0, None), dark
     size = window or _paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
     background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
     # Smoothing takes the plateaus out of the opening but pulls it below the paper where the paper
     # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
     background = np.maximum(ndimage.uniform_filter(background, max(3, size // 2)), background)
-    return np.clip(a - background, 0.0, None)
+    return np.clip(a - background, 0.0, None), dark
 
 
 def _dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:
@@ -697,8 +721,9 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
     return along[0] >= 0.15 * length and length - 1 - along[-1] >= 0.15 * length
 
 
-def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _digit_components(mask: np.ndarray, ink: np.ndarray, outline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
+    ``outline``: a band along the edge of the sheet in a photo, a border like the picture's own.
     Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
     labels, n = ndimage.label(mask, _EIGHT)
     marks = np.isin(labels, np.asarray(_rings_around(labels, n), dtype=int) + 1)
@@ -718,6 +743,8 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np
     border = np.zeros_like(mask)
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
+    if outline is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
+        border |= outline
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
     hugging = _edge_huggers(labels, n, boxes)
 
