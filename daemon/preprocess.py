@@ -59,6 +59,8 @@ DARK_DESK_WIDTH = 0.07  # ...as a band at least this fraction of the picture wid
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
+FINE_WINDOW = 9  # ...with a background window this wide, a few thin pen strokes...
+FINE_PEN = 4.0  # ...as thin as this at most (wider ones start losing their middles in it)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -155,6 +157,8 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         if max(small.shape) >= SHADOW_MIN_SIDE:
             pen = min(_pen_width(found), _pen_width(found & (detect >= 0.5 * paper.peak), 0.5))
             width = min(width, 1.5 * pen)
+            if photo_sized and width > FINE_PEN:  # (else a pen half as wide is thinner than any line)
+                width = min(width, _fine_pen(small, dark, width, found))
     else:
         width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
@@ -396,6 +400,26 @@ def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, con
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
     darker = np.minimum(small - ndimage.minimum_filter(closed, 5) + 0.25 * contrast, 0.0)
     return np.where(sheet, small, level[rows, cols] + darker)
+
+
+def _fine_pen(small: np.ndarray, dark: bool, width: float, found: np.ndarray) -> float:
+    """The stroke width of the digit a fine window finds, if it is under half of ``width`` (else
+    ``width``). A soft shadow, or light falling off, leaves broad faint blobs in a page-sized
+    window's map (where ``found`` is the ink) that outshine a thin pen's faint digit; a window a
+    few thin strokes wide takes them away and leaves the strokes. Strokes wider than that window
+    lose their middles in it: where the digit it finds is wider than FINE_PEN, or holds under half
+    the ink ``found`` there, the pen is not thin."""
+    ink, _ = _ink_map(small, FINE_WINDOW, plain=True, dark=dark)
+    detect = _smooth(ink)
+    try:
+        mask, _ = _digit_components(_ink_mask(detect, _paper_noise(detect, ink)), detect)
+    except NoDigitError:
+        return width
+    rows, cols = np.nonzero(mask)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    fine = _stroke_width(mask)
+    thin = 2 * fine <= width and fine <= FINE_PEN
+    return fine if thin and mask[box].sum() >= 0.5 * found[box].sum() else width
 
 
 def _outline(sheet: np.ndarray) -> np.ndarray:
