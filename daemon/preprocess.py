@@ -346,7 +346,8 @@ def _sheet_by_texture(closed: np.ndarray, coarse: np.ndarray, middle: tuple[slic
     level: the smooth region around the middle, when the border is several times as grainy."""
     centre = np.zeros(coarse.shape, bool)
     centre[middle] = True
-    inside, outside = float(np.median(_roughness(coarse, centre))), _quantile(_roughness(coarse, ring), 0.25)
+    # Both where they are smoothest (lower quartiles): a thick digit's strokes cover much of the middle.
+    inside, outside = _quantile(_roughness(coarse, centre), 0.25), _quantile(_roughness(coarse, ring), 0.25)
     if outside < 3 * inside or outside < 0.004:
         return None
     rough = _roughness(coarse)
