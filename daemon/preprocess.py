@@ -147,8 +147,15 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         detect = _smooth(ink)
         paper = _paper_noise(detect, ink)
         found = _ink_mask(detect, paper)
-        mask, marks = _digit_components(found, detect)
-        width = _stroke_width(mask)
+        try:
+            mask, marks = _digit_components(found, detect)
+            width = _stroke_width(mask)
+        except NoDigitError:
+            # In a photo, shading can outshine a faint thin digit in a page-sized window until only
+            # specks of it pass the threshold: it is looked for again with the finest window.
+            if not photo_sized or max(small.shape) < SHADOW_MIN_SIDE:
+                raise
+            width = 0.0
         # A shadow's edge, or light falling off, can pass for the digit in a page-sized window:
         # then what was taken for it is much wider than the pen strokes on the page. Where shadows
         # cover more of the map than the digit, the pen is measured where the ink is strong: what

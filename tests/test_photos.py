@@ -238,18 +238,19 @@ def test_screenshot_of_a_drawing_program(tmp_path: Path, predictor: Predictor, t
     assert right >= 11, seen
 
 
-def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A 1200x900 photo of a sheet filling the picture: a thin-pen digit about 150 px tall, light
-    falling off towards the corners, and a phone's soft-edged shadow whose edge crosses the digit."""
+def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator, ink: float = 0.2, fall: float = 0.3) -> Image.Image:
+    """A 1200x900 photo of a sheet filling the picture: a thin-pen digit about 150 px tall (the
+    paper 0.9, the ``ink`` darker), light falling off towards the corners by up to ``fall``, and a
+    phone's soft-edged shadow whose edge crosses the digit."""
     h, w = 900, 1200
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     big = np.asarray(Image.fromarray(digit).resize((150, 150), Image.Resampling.BICUBIC)) > 100
     pen = ndimage.binary_dilation(zhang_suen(big), iterations=1)
     page = np.full((h, w), 0.9, np.float32)
     top, left = int(rng.integers(250, 600)), int(rng.integers(300, 800))
-    page[top : top + 150, left : left + 150][pen] = 0.2
+    page[top : top + 150, left : left + 150][pen] = ink
     cy, cx = h * rng.uniform(0.3, 0.7), w * rng.uniform(0.3, 0.7)
-    page *= 1 - 0.3 * ((yy - cy) ** 2 + (xx - cx) ** 2) / (h**2 + w**2) * 2
+    page *= 1 - fall * ((yy - cy) ** 2 + (xx - cx) ** 2) / (h**2 + w**2) * 2
     angle = rng.uniform(0, 2 * math.pi)
     d = (xx - left - 75) * math.cos(angle) + (yy - top - 75) * math.sin(angle)
     page *= 1 - rng.uniform(0.2, 0.35) / (1 + np.exp(-d / 50.0))
@@ -294,4 +295,17 @@ def test_many_photos_of_a_sheet_on_a_grainy_or_light_desk(tmp_path: Path, predic
     right, seen = _pictures_read(
         tmp_path, predictor, test_digits, 22, lambda digit, rng: _photo(digit, rng, **photo), list(range(40))
     )
+    assert right >= 39, [x for x in seen if x[1] != x[2]]
+
+
+@pytest.mark.parametrize("shade", [dict(ink=0.5), dict(fall=0.6)], ids=["pale-pen", "light-falling-off-steeply"])
+def test_faint_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor: Predictor, test_digits, shade: dict) -> None:
+    """A pale pen, or light falling off twice as steeply: in a page-sized window the shading left
+    only specks of the digit above the threshold, and a digit plain to see was refused as blank.
+    It is now looked for again with the finest window. Before: 38 and 37 of 40 (one and three
+    refused as blank)."""
+    def draw(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+        return _sheet_in_shadow(digit, rng, **shade)
+
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 33, draw, list(range(40)))
     assert right >= 39, [x for x in seen if x[1] != x[2]]
