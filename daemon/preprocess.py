@@ -78,7 +78,7 @@ class Sheet(NamedTuple):
     """A sheet of paper found lying on a desk in a photo (see _off_page_as_paper)."""
 
     mask: np.ndarray  # where the sheet is, on the working copy
-    pen: float  # stroke width of the ink on it, in working-copy pixels
+    pen: float  # stroke width of the ink on it, in working-copy pixels (0: none - a blank sheet)
 
 
 class Candidate(NamedTuple):
@@ -285,6 +285,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # A desk along little of the border shows as a wide band; a scanner's dark edge is narrow.
     if border < DESK_BORDER and desk_width < DARK_DESK_WIDTH * max(small.shape):
         return None
+    convex = _convex(sheet)
     sheet = _enlarged(sheet, f, small.shape)
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
@@ -292,10 +293,26 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # grey (or a thin pen's, at this scale) lies above the cut on a dark desk.
     below = level - min(contrast / 2, 2 * PAGE_CONTRAST)
     ink = (small < (below if cut is None else np.maximum(below, cut))) & sheet
+    if ink.sum() < 3:
+        # Nothing this dark on it: a blank sheet, or ink as faint as a light pencil's - or a thick
+        # dark digit taken for desk, biting into the "sheet" around it; a sheet is convex.
+        return Sheet(sheet, 2.0) if convex else None
     pen = _stroke_width(ink)
-    if ink.sum() < 3 or desk_width < 3 * pen:
+    if desk_width < 3 * pen:
         return None
     return Sheet(sheet, pen)
+
+
+def _convex(region: np.ndarray) -> bool:
+    """Whether ``region`` fills its convex hull (a sheet of paper does; a sheet a digit bites into does not)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    points = np.argwhere(region)
+    try:
+        hull = ConvexHull(points)
+    except (QhullError, ValueError):
+        return False
+    return len(points) >= 0.94 * hull.volume
 
 
 def _enlarged_smoothly(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -3,6 +3,7 @@ cropped tight to its strokes. Real files written by Pillow, read through the pro
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -309,3 +310,29 @@ def test_faint_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor: Pr
 
     right, seen = _pictures_read(tmp_path, predictor, test_digits, 33, draw, list(range(40)))
     assert right >= 39, [x for x in seen if x[1] != x[2]]
+
+
+@pytest.mark.parametrize("shadow", ["", "across"], ids=["plain", "shadow"])
+def test_photo_of_a_blank_sheet_on_a_desk_is_no_digit(tmp_path: Path, predictor: Predictor, test_digits, shadow: str) -> None:
+    """A blank sheet was not taken for a sheet (a sheet had to have ink on it): the desk around it,
+    or its edge, was read as a digit, most often above 0.8 confidence (0 of 16 refused). A sheet
+    with nothing dark on it now counts as one, unless something bites into it (a thick dark digit
+    taken for the desk): then the nothing on it is refused."""
+    blank = np.zeros((28, 28), np.uint8)
+    rng = np.random.default_rng(9)
+    paths = []
+    for k in range(8):
+        paths.append(tmp_path / f"blank-{k}.jpg")
+        _photo(blank, rng, 0.15, shadow).save(paths[-1], quality=85)
+    rows = recognise(predictor, paths)
+    assert [(r.file, r.digit, round(r.confidence or 0, 2)) for r in rows if r.status != "error"] == []
+    assert all("no digit" in r.error for r in rows)
+
+
+def test_phone_photo_of_a_faint_pencil_digit_on_a_dark_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    """A light pencil (the ink takes a fifth of the light away): on the reduced copy nothing on
+    the sheet is dark enough to count as ink, so the sheet was refused as one and the desk read
+    as the digit (2 of 12 right). The sheet counts now, and the faint digit on it is found."""
+    draw = functools.partial(_photo, desk=0.15, shadow="", ink_depth=0.2)
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 41, draw, [*PICK, 5, 6, 8, 9])
+    assert right >= 11, seen
