@@ -61,6 +61,7 @@ PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or 
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
 FINE_WINDOW = 9  # ...with a background window this wide, a few thin pen strokes...
 FINE_PEN = 4.0  # ...as thin as this at most (wider ones start losing their middles in it)
+BLANK_SHEET_PEN = 2.0  # a sheet with nothing dark on it is read as if written with a thin pen
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -78,7 +79,7 @@ class Sheet(NamedTuple):
     """A sheet of paper found lying on a desk in a photo (see _off_page_as_paper)."""
 
     mask: np.ndarray  # where the sheet is, on the working copy
-    pen: float  # stroke width of the ink on it, in working-copy pixels (0: none - a blank sheet)
+    pen: float  # stroke width of the ink on it, in working-copy pixels (BLANK_SHEET_PEN: nothing dark on it)
 
 
 class Candidate(NamedTuple):
@@ -144,9 +145,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         # Detection works on a lightly smoothed copy, so paper grain and JPEG noise do not pass
         # for ink; the digit is still rendered from the unsmoothed map. Tiny (MNIST-sized) inputs
         # are left as they are.
-        detect = _smooth(ink)
-        paper = _paper_noise(detect, ink)
-        found = _ink_mask(detect, paper)
+        detect, paper, found = _detected(ink)
         try:
             mask, marks = _digit_components(found, detect)
             width = _stroke_width(mask)
@@ -165,7 +164,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
             pen = min(_pen_width(found), _pen_width(found & (detect >= 0.5 * paper.peak), 0.5))
             width = min(width, 1.5 * pen)
             if photo_sized and width > FINE_PEN:  # (else a pen half as wide is thinner than any line)
-                width = min(width, _fine_pen(small, dark, width, found))
+                width = _fine_pen(small, dark, width, found)
     else:
         width = sheet.pen  # a photo's shadows would pass for the digit in a page-sized window
     # The paper's shading can be as wide as the first, image-sized background window: with the
@@ -173,10 +172,8 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     window = max(7, int(round(3 * width)) | 1)
     if sheet is not None or 2 * window < _paper_window(small):
         ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
-        detect = _smooth(ink)
-        paper = _paper_noise(detect, ink)
-        outline = _outline(sheet.mask) if sheet is not None else None
-        mask, marks = _digit_components(_ink_mask(detect, paper), detect, outline)
+        detect, paper, found = _detected(ink)
+        mask, marks = _digit_components(found, detect, _outline(sheet.mask) if sheet is not None else None)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
@@ -195,12 +192,12 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         # block means lifted out of grainy paper drowns in the grain again at full resolution.
         zoom = max(1, min(factor - 1, extent * factor // MIN_DIGIT_WORK))
         crop = g[t:b, l:r]
+        region = (slice(t // factor, b // factor), slice(l // factor, r // factor))  # the crop, on ``small``
         if sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
-            window = (slice(t // factor, b // factor), slice(l // factor, r // factor))
-            crop = _paper_outside(crop, sheet.mask[window], factor, small[window])
+            crop = _paper_outside(crop, sheet.mask[region], factor, small[region])
         if marks.any():  # a ring round the digit, cut by the crop, would no longer pass for one
             off = ndimage.binary_dilation(marks, _EIGHT, iterations=2)
-            crop = _paper_outside(crop, ~off[t // factor : b // factor, l // factor : r // factor], factor)
+            crop = _paper_outside(crop, ~off[region], factor)
         try:
             zoomed = _ink_of_digit(crop, allow_zoom=False, factor=zoom, dark=dark)
         except NoDigitError:
@@ -296,7 +293,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     if ink.sum() < 3:
         # Nothing this dark on it: a blank sheet, or ink as faint as a light pencil's - or a thick
         # dark digit taken for desk, biting into the "sheet" around it; a sheet is convex.
-        return Sheet(sheet, 2.0) if convex else None
+        return Sheet(sheet, BLANK_SHEET_PEN) if convex else None
     pen = _stroke_width(ink)
     if desk_width < 3 * pen:
         return None
@@ -435,9 +432,9 @@ def _fine_pen(small: np.ndarray, dark: bool, width: float, found: np.ndarray) ->
     lose their middles in it: where the digit it finds is wider than FINE_PEN, or holds under half
     the ink ``found`` there, the pen is not thin."""
     ink, _ = _ink_map(small, FINE_WINDOW, plain=True, dark=dark)
-    detect = _smooth(ink)
+    detect, _, fine_found = _detected(ink)
     try:
-        mask, _ = _digit_components(_ink_mask(detect, _paper_noise(detect, ink)), detect)
+        mask, _ = _digit_components(fine_found, detect)
     except NoDigitError:
         return width
     rows, cols = np.nonzero(mask)
@@ -480,6 +477,13 @@ def _paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int, paper: np.nd
     level = level[: crop.shape[0], : crop.shape[1]][~on]
     out[~on] = np.round(level * 255) if crop.dtype == np.uint8 else level
     return out
+
+
+def _detected(ink: np.ndarray) -> tuple[np.ndarray, Paper, np.ndarray]:
+    """The detection map (``ink`` lightly smoothed), the paper's figures on it, and the ink found in it."""
+    detect = _smooth(ink)
+    paper = _paper_noise(detect, ink)
+    return detect, paper, _ink_mask(detect, paper)
 
 
 def _smooth(ink: np.ndarray) -> np.ndarray:
