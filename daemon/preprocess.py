@@ -80,6 +80,7 @@ class Sheet(NamedTuple):
 
     mask: np.ndarray  # where the sheet is, on the working copy
     pen: float  # stroke width of the ink on it, in working-copy pixels (BLANK_SHEET_PEN: nothing dark on it)
+    picture: np.ndarray | None = None  # the working copy as it was, desk and all
 
 
 class Candidate(NamedTuple):
@@ -173,7 +174,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     if sheet is not None or 2 * window < _paper_window(small):
         ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
         detect, paper, found = _detected(ink)
-        mask, marks = _digit_components(found, detect, _outline(sheet.mask) if sheet is not None else None)
+        mask, marks = _digit_components(found, detect, sheet)
         width = _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
@@ -246,7 +247,8 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
             # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
             grain = float(np.median(_roughness(coarse, candidate.desk & ~candidate.sheet)))
-            return _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain)), sheet
+            filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain))
+            return filled, sheet._replace(picture=small)
     return small, None
 
 
@@ -774,10 +776,10 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
     return along[0] >= 0.15 * length and length - 1 - along[-1] >= 0.15 * length
 
 
-def _digit_components(mask: np.ndarray, ink: np.ndarray, outline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
-    ``outline``: a band along the edge of the sheet in a photo, a border like the picture's own.
-    Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
+    ``sheet``: the sheet of paper in a photo - a band along its edge is a border like the
+    picture's own. Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
     labels, n = ndimage.label(mask, _EIGHT)
     marks = np.isin(labels, np.asarray(_rings_around(labels, n), dtype=int) + 1)
     if marks.any():
@@ -796,14 +798,18 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, outline: np.ndarray | N
     border = np.zeros_like(mask)
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
-    if outline is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
-        border |= outline
+    faint = np.zeros(n, dtype=bool)
+    if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
+        border |= _outline(sheet.mask)
+        faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.picture)
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
     hugging = _edge_huggers(labels, n, boxes)
 
-    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i]]
+    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i] and not faint[i]]
     if not candidates:
-        candidates = list(range(n))
+        candidates = [i for i in range(n) if not faint[i]]
+    if not candidates:
+        raise NoDigitError("no digit found: nothing on the sheet of paper")
     edges = _box_edges(boxes)
     lines = _underlines(candidates, areas, edges)
     if lines and len(lines) < len(candidates):
@@ -820,6 +826,25 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, outline: np.ndarray | N
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
+
+
+def _faint_off_sheet(
+    labels: np.ndarray, n: int, ink: np.ndarray, off: np.ndarray, areas: np.ndarray, picture: np.ndarray
+) -> np.ndarray:
+    """Per component: does it lie mostly ``off`` the sheet (or along its edge) without standing out
+    of the desk? What the desk made paper still shows - the seams of the fill, the darkest grains
+    of a grainy desk - is fainter than MIN_CONTRAST, or than MIN_SNR times the roughness of the
+    ``picture`` (as it was before) around it; a digit on the shadowed part of a page that the
+    sheet found left out is not."""
+    mostly_off = np.bincount(labels[off], minlength=n + 1)[1:] > 0.3 * areas
+    if not mostly_off.any():
+        return mostly_off
+    index = np.arange(1, n + 1)
+    strength = np.asarray(ndimage.median(ink, labels, index))
+    around = np.where(labels == 0, ndimage.grey_dilation(labels, size=9), 0)  # a ring round each
+    ring = np.isin(around, index[mostly_off])
+    desk = np.asarray(ndimage.median(_roughness(picture, ring), around[ring], index))
+    return mostly_off & ((strength < MIN_CONTRAST) | (strength < MIN_SNR * np.nan_to_num(desk)))
 
 
 def _grown(edges: np.ndarray, largest: int, rest: list[int], dots: dict[int, int]) -> list[int]:

@@ -312,21 +312,39 @@ def test_faint_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor: Pr
     assert right >= 39, [x for x in seen if x[1] != x[2]]
 
 
-@pytest.mark.parametrize("shadow", ["", "across"], ids=["plain", "shadow"])
-def test_photo_of_a_blank_sheet_on_a_desk_is_no_digit(tmp_path: Path, predictor: Predictor, test_digits, shadow: str) -> None:
+BLANK_PHOTOS = {  # picture, how many of 8 must be refused
+    "plain": (functools.partial(_photo, desk=0.15, shadow=""), 8),
+    "shadow": (functools.partial(_photo, desk=0.15, shadow="across"), 8),
+    "grainy-desk": (functools.partial(_photo, desk=0.7, shadow="", texture=0.2, grain_px=12), 7),
+    "light-desk-deep-side-shadow": (functools.partial(_photo, desk=0.6, shadow="side"), 7),
+    "sheet-half-in-shadow": (_lit_top, 6),
+}
+
+
+@pytest.mark.parametrize("draw, refused", BLANK_PHOTOS.values(), ids=BLANK_PHOTOS.keys())
+def test_photo_of_a_blank_sheet_on_a_desk_is_no_digit(
+    tmp_path: Path, predictor: Predictor, test_digits, draw, refused: int
+) -> None:
     """A blank sheet was not taken for a sheet (a sheet had to have ink on it): the desk around it,
     or its edge, was read as a digit, most often above 0.8 confidence (0 of 16 refused). A sheet
     with nothing dark on it now counts as one, unless something bites into it (a thick dark digit
-    taken for the desk): then the nothing on it is refused."""
+    taken for the desk): then the nothing on it is refused. On a grainy desk, a light desk with a
+    deep shadow over the side, or with a sheet half in shadow, what the desk made paper still
+    showed off the sheet - its darkest grains, a seam of the fill, the step at the sheet's edge -
+    was read, often above 0.8: 0, 2 and 4 of 15 refused. Ink off the sheet or along its edge must
+    now stand out of the desk's texture around it: 11, 14 and 12 of 15. Not yet refused: a band of
+    grainy desk along the picture's edge that the sheet found takes in (read at 0.95-1.0), noise
+    at a shadow's edge on the sheet (0.55)."""
     blank = np.zeros((28, 28), np.uint8)
     rng = np.random.default_rng(9)
     paths = []
     for k in range(8):
         paths.append(tmp_path / f"blank-{k}.jpg")
-        _photo(blank, rng, 0.15, shadow).save(paths[-1], quality=85)
+        draw(blank, rng).save(paths[-1], quality=85)
     rows = recognise(predictor, paths)
-    assert [(r.file, r.digit, round(r.confidence or 0, 2)) for r in rows if r.status != "error"] == []
-    assert all("no digit" in r.error for r in rows)
+    read = [(r.file, r.digit, round(r.confidence or 0, 2)) for r in rows if r.status != "error"]
+    assert len(read) <= 8 - refused, read
+    assert all("no digit" in r.error for r in rows if r.status == "error")
 
 
 def test_phone_photo_of_a_faint_pencil_digit_on_a_dark_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
