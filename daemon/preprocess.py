@@ -80,7 +80,7 @@ class Sheet(NamedTuple):
 
     mask: np.ndarray  # where the sheet is, on the working copy
     pen: float  # stroke width of the ink on it, in working-copy pixels (BLANK_SHEET_PEN: nothing dark on it)
-    picture: np.ndarray | None = None  # the working copy as it was, desk and all
+    grainy_desk: np.ndarray | None = None  # the working copy as it was, when the desk was found by its grain
 
 
 class Candidate(NamedTuple):
@@ -90,6 +90,7 @@ class Candidate(NamedTuple):
     desk: np.ndarray  # what is taken for the desk
     contrast: float  # how far the sheet stands out of the desk
     cut: float | None  # level below which the sheet is inked (None: below its local level by contrast / 2)
+    grainy: bool = False  # the desk was told from the sheet by its grain (not a shadowed part of the page)
 
 
 class NoDigitError(ImageError):
@@ -248,7 +249,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
             # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
             grain = float(np.median(_roughness(coarse, candidate.desk & ~candidate.sheet)))
             filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain))
-            return filled, sheet._replace(picture=small)
+            return filled, sheet._replace(grainy_desk=small if candidate.grainy else None)
     return small, None
 
 
@@ -385,7 +386,7 @@ def _sheet_by_texture(closed: np.ndarray, coarse: np.ndarray, middle: tuple[slic
     contrast = float(np.median(closed[sheet]) - np.median(closed[~sheet]))
     if contrast > 3 * PAGE_CONTRAST:  # a desk this much darker is found by its level, edges and all
         return None
-    return Candidate(sheet, ~sheet, max(contrast, PAGE_CONTRAST), None)
+    return Candidate(sheet, ~sheet, max(contrast, PAGE_CONTRAST), None, grainy=True)
 
 
 def _sheet_by_edges(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
@@ -801,7 +802,8 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     faint = np.zeros(n, dtype=bool)
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
         border |= _outline(sheet.mask)
-        faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.picture)
+        if sheet.grainy_desk is not None:
+            faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.grainy_desk)
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
     hugging = _edge_huggers(labels, n, boxes)
 
@@ -831,11 +833,12 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
 def _faint_off_sheet(
     labels: np.ndarray, n: int, ink: np.ndarray, off: np.ndarray, areas: np.ndarray, picture: np.ndarray
 ) -> np.ndarray:
-    """Per component: does it lie mostly ``off`` the sheet (or along its edge) without standing out
-    of the desk? What the desk made paper still shows - the seams of the fill, the darkest grains
-    of a grainy desk - is fainter than MIN_CONTRAST, or than MIN_SNR times the roughness of the
-    ``picture`` (as it was before) around it; a digit on the shadowed part of a page that the
-    sheet found left out is not."""
+    """Per component: does it lie mostly ``off`` the sheet (or along its edge), on a grainy desk,
+    without standing out of it? What the desk made paper still shows - its darkest grains, the
+    seams of the fill, the step at the sheet's edge - is fainter than MIN_CONTRAST, or than MIN_SNR
+    times the roughness of the ``picture`` (as it was before) around it. (Only a desk found by its
+    grain is surely desk: one found by its level or by sharp steps may be the shadowed part of
+    the page, and a thin digit in that shadow is as faint.)"""
     mostly_off = np.bincount(labels[off], minlength=n + 1)[1:] > 0.3 * areas
     if not mostly_off.any():
         return mostly_off

@@ -239,10 +239,13 @@ def test_screenshot_of_a_drawing_program(tmp_path: Path, predictor: Predictor, t
     assert right >= 11, seen
 
 
-def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator, ink: float = 0.2, fall: float = 0.3) -> Image.Image:
+def _sheet_in_shadow(
+    digit: np.ndarray, rng: np.random.Generator, ink: float = 0.2, fall: float = 0.3, soft: float = 50.0
+) -> Image.Image:
     """A 1200x900 photo of a sheet filling the picture: a thin-pen digit about 150 px tall (the
     paper 0.9, the ``ink`` darker), light falling off towards the corners by up to ``fall``, and a
-    phone's soft-edged shadow whose edge crosses the digit."""
+    phone's soft-edged shadow whose edge crosses the digit (``soft``: its width scale, px; 8 is the
+    hard edge a lamp casts)."""
     h, w = 900, 1200
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     big = np.asarray(Image.fromarray(digit).resize((150, 150), Image.Resampling.BICUBIC)) > 100
@@ -254,7 +257,7 @@ def _sheet_in_shadow(digit: np.ndarray, rng: np.random.Generator, ink: float = 0
     page *= 1 - fall * ((yy - cy) ** 2 + (xx - cx) ** 2) / (h**2 + w**2) * 2
     angle = rng.uniform(0, 2 * math.pi)
     d = (xx - left - 75) * math.cos(angle) + (yy - top - 75) * math.sin(angle)
-    page *= 1 - rng.uniform(0.2, 0.35) / (1 + np.exp(-d / 50.0))
+    page *= 1 - rng.uniform(0.2, 0.35) / (1 + np.exp(np.clip(-d / soft, -50, 50)))
     page = ndimage.gaussian_filter(page, 1.0) + rng.normal(0, 0.02, (h, w))
     return Image.fromarray((np.clip(page, 0, 1) * 255).astype(np.uint8))
 
@@ -279,6 +282,18 @@ def test_many_thin_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor
         r, s = _pictures_read(tmp_path, predictor, test_digits, seed, _sheet_in_shadow, list(range(40)))
         right, seen = right + r, seen + [x for x in s if x[1] != x[2]]
     assert right >= 78, seen
+
+
+def test_thin_digits_across_a_hard_edged_shadow(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    """A lamp's hard-edged shadow across a page: the lit part may be found as a sheet and the
+    shadowed part as a desk, with the thin digit half on it - as faint there as a desk's grain.
+    Ruling out faint ink off the sheet on every desk (not only one found by its grain) refused 17
+    of these 40 (20 right). Still weak: the shadow's step through the digit is read as a stroke
+    (29 of 40 right)."""
+    draw = functools.partial(_sheet_in_shadow, soft=8.0)
+    right, seen = _pictures_read(tmp_path, predictor, test_digits, 44, draw, list(range(40)))
+    assert right >= 28, [x for x in seen if x[1] != x[2]]
+    assert sum(x[1] is None for x in seen) <= 2, seen
 
 
 @pytest.mark.parametrize(
@@ -331,8 +346,9 @@ def test_photo_of_a_blank_sheet_on_a_desk_is_no_digit(
     taken for the desk): then the nothing on it is refused. On a grainy desk, a light desk with a
     deep shadow over the side, or with a sheet half in shadow, what the desk made paper still
     showed off the sheet - its darkest grains, a seam of the fill, the step at the sheet's edge -
-    was read, often above 0.8: 0, 2 and 4 of 15 refused. Ink off the sheet or along its edge must
-    now stand out of the desk's texture around it: 11, 14 and 12 of 15. Not yet refused: a band of
+    was read, often above 0.8: 0, 2 and 4 of 15 refused. On a desk told from the sheet by its
+    grain, ink off the sheet or along its edge must now stand out of the desk's texture around
+    it: 11, 14 and 12 of 15. Not yet refused: a band of
     grainy desk along the picture's edge that the sheet found takes in (read at 0.95-1.0), noise
     at a shadow's edge on the sheet (0.55)."""
     blank = np.zeros((28, 28), np.uint8)
