@@ -248,7 +248,9 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
             # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
             grain = float(np.median(_roughness(coarse, candidate.desk & ~candidate.sheet)))
-            filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain))
+            # A desk as smooth as paper may be the shadowed part of the page (see _desk_as_paper).
+            smooth = not candidate.grainy and 25 * grain < candidate.contrast / 2
+            filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain), smooth)
             return filled, sheet._replace(grainy_desk=small if candidate.grainy else None)
     return small, None
 
@@ -412,18 +414,23 @@ def _enlarged(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     return a if f == 1 else np.repeat(np.repeat(a, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
 
 
-def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, contrast: float) -> np.ndarray:
+def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, contrast: float, smooth: bool) -> np.ndarray:
     """``small`` with the desk's level (what closing and opening kept, off the ``sheet``) replaced by
     the paper's local mean level near the sheet's edge - a mean over a window of the sheet's pixels
-    only, carried out to the image's edges from the nearest place it is known. Anything much darker
-    than the desk on it stays: ink near a scan's darkened edge is not a desk; the desk's grain goes."""
+    only, carried out to the image's edges from the nearest place it is known. Anything darker
+    than the desk on it by a quarter of ``contrast`` stays: ink near a scan's darkened edge is not
+    a desk. Only what lies beyond that stays (the desk's grain goes) - unless the desk is
+    ``smooth``, as paper is: it may be the shadowed part of the page, and ink on it keeps its
+    whole depth (a thin digit's strokes crossing into a lamp's hard-edged shadow were erased
+    down to specks)."""
     h, w = small.shape
     size = max(5, max(h, w) // 8)
     support = ndimage.uniform_filter(sheet.astype(np.float32), size)
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    darker = np.minimum(small - ndimage.minimum_filter(closed, 5) + 0.25 * contrast, 0.0)
+    depth = small - ndimage.minimum_filter(closed, 5)  # below the desk's level: negative
+    darker = np.where(depth < -0.25 * contrast, depth if smooth else depth + 0.25 * contrast, 0.0)
     return np.where(sheet, small, level[rows, cols] + darker)
 
 

@@ -288,11 +288,11 @@ def test_thin_digits_across_a_hard_edged_shadow(tmp_path: Path, predictor: Predi
     """A lamp's hard-edged shadow across a page: the lit part may be found as a sheet and the
     shadowed part as a desk, with the thin digit half on it - as faint there as a desk's grain.
     Ruling out faint ink off the sheet on every desk (not only one found by its grain) refused 17
-    of these 40 (20 right). Still weak: the shadow's step through the digit is read as a stroke
-    (29 of 40 right)."""
+    of these 40 (20 right). Making that "desk" paper erased the strokes in it down to specks:
+    on a desk as smooth as paper, ink keeps its whole depth now (29 -> 35 of 40 right)."""
     draw = functools.partial(_sheet_in_shadow, soft=8.0)
     right, seen = _pictures_read(tmp_path, predictor, test_digits, 44, draw, list(range(40)))
-    assert right >= 28, [x for x in seen if x[1] != x[2]]
+    assert right >= 34, [x for x in seen if x[1] != x[2]]
     assert sum(x[1] is None for x in seen) <= 2, seen
 
 
