@@ -787,7 +787,8 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
 def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
     ``sheet``: the sheet of paper in a photo - a band along its edge is a border like the
-    picture's own. Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
+    picture's own, and on a grainy desk faint ink off it is the desk's (see :func:`_faint_off_sheet`).
+    Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
     labels, n = ndimage.label(mask, _EIGHT)
     marks = np.isin(labels, np.asarray(_rings_around(labels, n), dtype=int) + 1)
     if marks.any():
