@@ -287,8 +287,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # A desk along little of the border shows as a wide band; a scanner's dark edge is narrow.
     if border < DESK_BORDER and desk_width < DARK_DESK_WIDTH * max(small.shape):
         return None
-    convex = _convex(sheet)
-    sheet = _enlarged(sheet, f, small.shape)
+    coarse_sheet, sheet = sheet, _enlarged(sheet, f, small.shape)
     # In a digit cropped tight the "desk" would be the digit's own thick strokes, the "sheet" the
     # paper between them: a desk is much wider than the strokes of the ink on the sheet.
     # Ink is what lies below the cut between desk and paper, or well below the paper: a pencil's
@@ -298,7 +297,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     if ink.sum() < 3:
         # Nothing this dark on it: a blank sheet, or ink as faint as a light pencil's - or a thick
         # dark digit taken for desk, biting into the "sheet" around it; a sheet is convex.
-        return Sheet(sheet, BLANK_SHEET_PEN) if convex else None
+        return Sheet(sheet, BLANK_SHEET_PEN) if _convex(coarse_sheet) else None
     pen = _stroke_width(ink)
     if desk_width < 3 * pen:
         return None
