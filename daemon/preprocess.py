@@ -8,6 +8,8 @@ drift apart.
 
 The steps, in order:
 
+0. a picture smaller than a photo whose frame is crossed by ink (a digit cut at its strokes) gets
+   paper added round it;
 1. work on a reduced copy (block mean) so large scans cost the same as small
    drawings; a block mean keeps a thin pen line as a fainter line rather than
    dropping it; in a photo of a sheet lying on a desk, the desk around the sheet becomes paper;
@@ -63,6 +65,9 @@ FINE_WINDOW = 9  # ...with a background window this wide, a few thin pen strokes
 FINE_PEN = 4.0  # ...as thin as this at most (wider ones start losing their middles in it)
 BLANK_SHEET_PEN = 2.0  # a sheet with nothing dark on it is read as if written with a thin pen
 
+FRAME_INK = 0.25  # a picture whose frame spans this much of its range (10th to 90th percentile) has ink on it...
+FRAME_PAD = 0.12  # ...and this much paper (of the longer side) is added round it
+
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -109,8 +114,30 @@ def normalize(gray: np.ndarray) -> np.ndarray:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
     if g.dtype != np.uint8:
         g = _as_unit_float(g)  # 8-bit images stay 8-bit until reduced: converting a scan costs ms
-    ink = _ink_of_digit(g, allow_zoom=True)
+    ink = _ink_of_digit(_paper_beyond_frame(g), allow_zoom=True)
     return _to_mnist_box(ink)
+
+
+def _paper_beyond_frame(g: np.ndarray) -> np.ndarray:
+    """``g`` with paper added round it when it may be a digit cropped so tight that its strokes run
+    into the frame (a crop of a scan or a drawing): every later step takes what lies beyond the
+    frame for more of the picture - mirrored, a stroke along the frame is twice as wide and passes
+    for paper - and ink in the border band for noise.
+
+    The paper is the frame's pixels near the end of its range where most of the frame lies (its
+    median alone is pulled towards the ink by the strokes crossing it)."""
+    h, w = g.shape
+    if max(h, w) >= PHOTO_MIN_SIDE or min(h, w) < 3:
+        return g
+    frame = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]]).astype(np.float32)
+    near = FRAME_INK * (float(g.max()) - float(g.min()))
+    lo, hi, middle = _quantile(frame, 0.1), _quantile(frame, 0.9), float(np.median(frame))
+    if hi - lo <= near:
+        return g
+    end = hi if hi - middle < middle - lo else lo
+    paper = float(np.median(frame[np.abs(frame - end) <= near]))
+    pad = max(2, min(round(FRAME_PAD * max(h, w)), (PHOTO_MIN_SIDE - 1 - max(h, w)) // 2))
+    return np.pad(g, pad, constant_values=np.asarray(paper).astype(g.dtype))
 
 
 def _as_unit_float(gray: np.ndarray) -> np.ndarray:
