@@ -60,6 +60,7 @@ DARK_DESK_BORDER = 0.25  # along this fraction (a sheet filling most of the pict
 DARK_DESK_WIDTH = 0.07  # ...as a band at least this fraction of the picture wide
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
+GRAIN_OPENING = 3  # the grain search's opening, in iterations: a band of desk narrower than twice it goes
 SHADOW_MIN_SIDE = 100  # working copies this big are checked for a shadow taken for the digit
 FINE_WINDOW = 9  # ...with a background window this wide, a few thin pen strokes...
 FINE_PEN = 4.0  # ...as thin as this at most (wider ones start losing their middles in it)
@@ -253,7 +254,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     level or below - by the sharp steps around it. The desk's own grain goes with it. Returns the
     picture with the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
-    f = 2 if max(small.shape) > 2 * PAGE_SIDE else 1
+    f = _coarse_factor(small.shape)
     coarse = _block_mean(small, f)
     h, w = coarse.shape
     middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
@@ -280,6 +281,11 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
             filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain), smooth)
             return filled, sheet._replace(grainy_desk=small if candidate.grainy else None)
     return small, None
+
+
+def _coarse_factor(shape: tuple[int, ...]) -> int:
+    """The reduction of the working copy at which a sheet and its desk are looked for."""
+    return 2 if max(shape) > 2 * PAGE_SIDE else 1
 
 
 def _candidates(
@@ -405,7 +411,7 @@ def _sheet_by_texture(closed: np.ndarray, coarse: np.ndarray, middle: tuple[slic
     rough = _roughness(coarse)
     # The desk is grainy all over and reaches the border; a pen's strokes and a shadow's edge are
     # grainy only along lines, which an opening takes away.
-    grainy = ndimage.binary_opening(rough >= np.sqrt(inside * outside), iterations=3)
+    grainy = ndimage.binary_opening(rough >= np.sqrt(inside * outside), iterations=GRAIN_OPENING)
     labels, _ = ndimage.label(grainy)
     desk = np.isin(labels, np.unique(labels[ring & grainy]))
     sheet = _under_middle(~desk, middle)
@@ -834,16 +840,18 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
     faint = np.zeros(n, dtype=bool)
+    in_frame = np.zeros(n, dtype=np.int64)
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
         border |= _outline(sheet.mask)
         if sheet.grainy_desk is not None:
             faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.grainy_desk)
+            in_frame = np.bincount(labels[_sheet_at_frame(sheet.mask)], minlength=n + 1)[1:]
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
     hugging = _edge_huggers(labels, n, boxes)
 
     candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i] and not faint[i]]
-    if not candidates:
-        candidates = [i for i in range(n) if not faint[i]]
+    if not candidates:  # (ink along the picture's edge may be the digit in a tight crop)
+        candidates = [i for i in range(n) if not faint[i] and in_frame[i] <= 0.3 * areas[i]]
     if not candidates:
         raise NoDigitError("no digit found: nothing on the sheet of paper")
     edges = _box_edges(boxes)
@@ -862,6 +870,18 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
+
+
+def _sheet_at_frame(sheet: np.ndarray) -> np.ndarray:
+    """The part of the ``sheet`` that runs into the picture's frame, as far in as a band of desk the
+    grain search's opening drops: on a grainy desk the sheet may have taken such a band in, and
+    what lies there (the step to the sheet's real edge, the desk's grains) is no digit."""
+    step = GRAIN_OPENING * _coarse_factor(sheet.shape)
+    band = sheet.copy()
+    band[3 * step : -3 * step, 3 * step : -3 * step] = False
+    edge = np.ones_like(sheet)  # (the sheet found stops a step short of the picture's edge)
+    edge[step:-step, step:-step] = False
+    return ndimage.binary_propagation(edge & band, mask=band)
 
 
 def _faint_off_sheet(

@@ -364,9 +364,9 @@ def test_faint_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor: Pr
 BLANK_PHOTOS = {  # picture, how many of 8 must be refused
     "plain": (functools.partial(_photo, desk=0.15, shadow=""), 8),
     "shadow": (functools.partial(_photo, desk=0.15, shadow="across"), 8),
-    "grainy-desk": (functools.partial(_photo, desk=0.7, shadow="", texture=0.2, grain_px=12), 7),
+    "grainy-desk": (functools.partial(_photo, desk=0.7, shadow="", texture=0.2, grain_px=12), 8),
     "light-desk-deep-side-shadow": (functools.partial(_photo, desk=0.6, shadow="side"), 7),
-    "sheet-half-in-shadow": (_lit_top, 6),
+    "sheet-half-in-shadow": (_lit_top, 8),
 }
 
 
@@ -382,9 +382,11 @@ def test_photo_of_a_blank_sheet_on_a_desk_is_no_digit(
     showed off the sheet - its darkest grains, a seam of the fill, the step at the sheet's edge -
     was read, often above 0.8: 0, 2 and 4 of 15 refused. On a desk told from the sheet by its
     grain, ink off the sheet or along its edge must now stand out of the desk's texture around
-    it: 11, 14 and 12 of 15. Not yet refused: a band of
-    grainy desk along the picture's edge that the sheet found takes in (read at 0.95-1.0), noise
-    at a shadow's edge on the sheet (0.55)."""
+    it: 11, 14 and 12 of 15. Most of the rest lay in a band of desk along the picture's edge that
+    the grain search's opening dropped and the sheet took in (read at 0.95-1.0); where the sheet
+    runs into the picture's edge, what lies there no longer counts as a digit only because nothing
+    else does: 14 and 15 of 15 (these 8: 7 -> 8 and 6 -> 8). Not yet: noise at a shadow's edge on
+    the sheet (0.55)."""
     blank = np.zeros((28, 28), np.uint8)
     rng = np.random.default_rng(9)
     paths = []
