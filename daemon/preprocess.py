@@ -141,7 +141,9 @@ def _paper_beyond_frame(g: np.ndarray) -> np.ndarray:
     votes = int(np.sum(hi - corners < corners - lo)) - int(np.sum(hi - corners > corners - lo))
     end = hi if votes > 0 or (votes == 0 and hi - middle < middle - lo) else lo
     paper = float(np.median(frame[np.abs(frame - end) <= near]))
-    pad = max(2, min(round(FRAME_PAD * max(h, w)), (PHOTO_MIN_SIDE - 1 - max(h, w)) // 2))
+    pad = min(max(2, round(FRAME_PAD * max(h, w))), (PHOTO_MIN_SIDE - 1 - max(h, w)) // 2)  # (not a photo yet)
+    if pad < 1:
+        return g
     return np.pad(g, pad, constant_values=np.asarray(paper).astype(g.dtype))
 
 
