@@ -132,7 +132,7 @@ def _paper_beyond_frame(g: np.ndarray) -> np.ndarray:
     h, w = g.shape
     if max(h, w) >= PHOTO_MIN_SIDE or min(h, w) < 3:
         return g
-    frame = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]]).astype(np.float32)
+    frame = g[_ring(g.shape, 1)].astype(np.float32)
     near = FRAME_INK * (float(g.max()) - float(g.min()))
     lo, hi, middle = _quantile(frame, 0.1), _quantile(frame, 0.9), float(np.median(frame))
     if hi - lo <= near:
@@ -439,9 +439,10 @@ def _sheet_by_edges(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, 
     return Candidate(sheet, ~sheet, strong, None)
 
 
-def _ring(shape: tuple[int, int]) -> np.ndarray:
-    """Mask of the picture's border: a band 3% of the shorter side wide (at least a pixel)."""
-    band = max(1, round(0.03 * min(shape)))
+def _ring(shape: tuple[int, int], band: int | None = None) -> np.ndarray:
+    """Mask of the picture's border: a band ``band`` px wide (default 3% of the shorter side, at
+    least a pixel)."""
+    band = band or max(1, round(0.03 * min(shape)))
     ring = np.ones(shape, bool)
     ring[band:-band, band:-band] = False
     return ring
@@ -846,17 +847,18 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
     faint = np.zeros(n, dtype=bool)
-    in_frame = np.zeros(n, dtype=np.int64)
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
         border |= _outline(sheet.mask)
         if sheet.grainy_desk is not None:
             faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.grainy_desk)
-            in_frame = np.bincount(labels[_sheet_at_frame(sheet.mask)], minlength=n + 1)[1:]
     in_border = np.bincount(labels[border], minlength=n + 1)[1:]
     hugging = _edge_huggers(labels, n, boxes)
 
     candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i] and not faint[i]]
-    if not candidates:  # (ink along the picture's edge may be the digit in a tight crop)
+    if not candidates:  # ink along the picture's edge may be the digit in a tight crop...
+        in_frame = np.zeros(n)
+        if sheet is not None and sheet.grainy_desk is not None:  # ...not where a sheet on a grainy desk runs into it
+            in_frame = np.bincount(labels[_sheet_at_frame(sheet.mask)], minlength=n + 1)[1:]
         candidates = [i for i in range(n) if not faint[i] and in_frame[i] <= 0.3 * areas[i]]
     if not candidates:
         raise NoDigitError("no digit found: nothing on the sheet of paper")
@@ -883,11 +885,9 @@ def _sheet_at_frame(sheet: np.ndarray) -> np.ndarray:
     grain search's opening drops: on a grainy desk the sheet may have taken such a band in, and
     what lies there (the step to the sheet's real edge, the desk's grains) is no digit."""
     step = GRAIN_OPENING * _coarse_factor(sheet.shape)
-    band = sheet.copy()
-    band[3 * step : -3 * step, 3 * step : -3 * step] = False
-    edge = np.ones_like(sheet)  # (the sheet found stops a step short of the picture's edge)
-    edge[step:-step, step:-step] = False
-    return ndimage.binary_propagation(edge & band, mask=band)
+    band = sheet & _ring(sheet.shape, 3 * step)
+    # (the sheet found stops a step short of the picture's edge)
+    return ndimage.binary_propagation(band & _ring(sheet.shape, step), mask=band)
 
 
 def _faint_off_sheet(
