@@ -3,7 +3,7 @@
     python bench/accuracy.py [--data PATH] [--model PATH] [--n N] [--kinds k1,k2]
                              [--seed S] [--out DIR] [--json FILE]
 
-Renders N images per kind (bench/realistic.py) from a random sample of the
+Renders N images per kind (training/realistic.py) from a random sample of the
 MNIST *test* split, recognises every file the way the product does (file bytes
 -> decode -> normalize -> Keras model) and prints, per kind: n, accuracy (%,
 refused files count as wrong), errors (files the pipeline refused) and the
@@ -24,12 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from digitwatch.training import realistic
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import realistic  # noqa: E402  (bench/ is not a package)
 
 BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
 

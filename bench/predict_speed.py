@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from digitwatch.training import realistic
 
-import realistic  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 REPO = HERE.parent
 

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from digitwatch.training import realistic
 
-import realistic  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 SAMPLE = HERE.parent / "tests" / "data" / "mnist-sample.npz"
 

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--members", type=int, default=1, metavar="N",
                        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)")
+    train.add_argument("--rendered", type=int, metavar="N",
+                       help="training digits drawn as users' pictures and read back as served, shared by all members "
+                       "(default: the recipe's: robust 20000, seed 0)")
+    train.add_argument("--teacher", metavar="PATH", help="leave out the drawn pictures this model misreads "
+                       "(default: the bundled model; 'none' keeps them all)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     train.set_defaults(func=cmd_train)
 
@@ -110,11 +115,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             limit=args.limit,
             seed=args.seed,
             members=args.members,
+            rendered=args.rendered,
+            teacher=_teacher(args.teacher),
             verbose=0 if args.quiet else 2,
         )
     )
     print(dump({k: v for k, v in metrics.items() if k != "history"}))
     return 0
+
+
+def _teacher(arg: str | None) -> Path | None:
+    from .registry import bundled
+
+    return None if arg == "none" else Path(arg) if arg else bundled().path
 
 
 def _model_ref(args: argparse.Namespace, cfg: config_mod.Config) -> Any:

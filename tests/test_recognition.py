@@ -275,7 +275,7 @@ def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predi
 
 def test_scan_whose_edge_shadow_outweighs_a_small_digit(predictor: Predictor) -> None:
     """tests/data/scan-shadowed-edge-1.jpg: a small, thin 1 (MNIST test #6162) on a 620 px scan
-    whose bottom edge carries a lid shadow deeper than the border margin (bench/realistic.py,
+    whose bottom edge carries a lid shadow deeper than the border margin (training/realistic.py,
     kind ``scan``, --seed 0). The shadow, not the 1, used to be read as the digit."""
     path = Path(__file__).parent / "data" / "scan-shadowed-edge-1.jpg"
     (row,) = recognise(predictor, [path])

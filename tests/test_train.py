@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import cli
+from digitwatch.daemon.registry import bundled, file_id
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +88,36 @@ def test_members_must_be_positive(tmp_path: Path, mnist_path: Path) -> None:
     r = cli("train", "--data", str(mnist_path), "--members", "0", "--checkpoint", str(tmp_path), "--quiet")
     assert r.returncode != 0 and "--members must be at least 1" in r.stderr
     assert r.stderr.strip().count("\n") == 0  # one clear line, no traceback
+
+
+def test_robust_recipe_also_learns_from_pictures_read_as_served(tmp_path: Path, mnist_path: Path) -> None:
+    ck = tmp_path / "ck"
+    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "600", "--epochs", "1",
+            "--rendered", "60", "--checkpoint", str(ck), "--quiet")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["rendered"] == 60 and metrics["pictures"]["drawn"] == 60
+    pictures = metrics["pictures"]
+    assert pictures["refused"] + pictures["misread"] <= 6  # few renders lose their digit
+    assert pictures["teacher"] == file_id(bundled().path)  # the bundled model filters them by default
+    assert metrics["train_images"] == 600 and 0.3 < metrics["test_accuracy"] <= 1.0
+
+
+def test_pictures_need_a_recipe_that_reads_them_as_served(tmp_path: Path, mnist_path: Path) -> None:
+    r = cli("train", "--data", str(mnist_path), "--limit", "100", "--epochs", "1", "--rendered", "10",
+            "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    assert r.returncode != 0 and "--rendered needs a recipe" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_pictures_a_teacher_misreads_are_left_out(trained: tuple[Path, dict], tmp_path: Path, mnist_path: Path) -> None:
+    ck, _ = trained
+    teacher = ck / json.loads((ck / "latest.json").read_text())["file"]  # one epoch of the seed recipe: a poor reader
+    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
+            "--rendered", "40", "--teacher", str(teacher), "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    pictures = json.loads(r.stdout.strip().splitlines()[-1])["pictures"]
+    assert pictures["teacher"] == file_id(teacher) and pictures["misread"] >= 4
+
+    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
+            "--rendered", "40", "--teacher", str(tmp_path / "nothing.keras"), "--checkpoint", str(tmp_path / "ck"))
+    assert r.returncode == 65 and r.stderr.strip().splitlines()[-1].endswith("nothing.keras: no such model file")

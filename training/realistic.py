@@ -9,6 +9,10 @@ digit (28x28 uint8, white ink on black) into such a picture, drawing every
 free parameter (size, position, stroke width, colours, contrast, noise) from
 the given :class:`numpy.random.Generator`.
 
+Two uses: ``bench/accuracy.py`` measures recognition on such pictures of MNIST
+*test* digits, and the robust recipe also trains on pictures of *training*
+digits (:mod:`training.rendered`).
+
 :func:`write_set` writes a labelled set of such files in varied formats
 (PNG, JPEG, TIFF, BMP, WebP) plus ``labels.csv`` (columns file,label,kind).
 
