@@ -1,11 +1,12 @@
 """Accuracy on handwriting by people MNIST never saw: the UCI optical-recognition digits.
 
-    python bench/other_writers.py [--keep DIR]
+    python bench/other_writers.py [--keep DIR] [--model PATH]
 
 1,797 digits by 43 writers on NIST forms (tests/data/optdigits-8x8.csv.gz; Alpaydin & Kaynak, UCI
 Machine Learning Repository, CC BY 4.0), each an 8x8 picture of 17 grey levels, written as PNG
 files dark on white - as they are, zoomed 4x with nearest-neighbour pixels and zoomed 4x smoothly -
-and read by the real ``digitwatch predict``. Prints accuracy per variant and the misses per digit.
+and read by the real ``digitwatch predict`` (its default model, or ``--model``). Prints accuracy per
+variant and the misses per digit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def load() -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="write the pictures here (default: a temporary folder)")
+    parser.add_argument("--model", type=Path, help="a .keras model to read them with (default: predict's)")
     args = parser.parse_args()
     x, y = load()
     with tempfile.TemporaryDirectory(prefix="digitwatch-writers-") as tmp:
@@ -49,8 +51,9 @@ def main() -> None:
             folder.mkdir(parents=True, exist_ok=True)
             for i, digit in enumerate(x):
                 draw(Image.fromarray(digit)).save(folder / f"{i:04d}.png")
+            model = ["--model", str(args.model)] if args.model else []
             out = subprocess.run(
-                [sys.executable, "-m", "digitwatch.daemon", "predict", "--format", "csv", str(folder)],
+                [sys.executable, "-m", "digitwatch.daemon", "predict", *model, "--format", "csv", str(folder)],
                 check=True, capture_output=True, text=True,
             ).stdout
             read = {Path(r["file"]).stem: r for r in csv.DictReader(io.StringIO(out))}

@@ -159,6 +159,7 @@ def _fit_one(
             train_set,
             epochs=epochs,
             validation_data=(x_val, one_hot(y_val)),
+            shuffle=False,  # train_set reshuffles itself each epoch; Keras would warn that it ignores True
             callbacks=[keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)],
             verbose=verbose,
         )

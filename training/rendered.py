@@ -32,7 +32,6 @@ from digitwatch.daemon.preprocess import normalize
 from . import realistic
 
 
-
 def _render_chunk(job: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     digits, numbers, seed = job
     kinds = list(realistic.KINDS)
