@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)")
     train.add_argument("--rendered", type=int, metavar="N",
                        help="training digits drawn as users' pictures and read back as served, shared by all members "
-                       "(default: the recipe's: robust 20000, seed 0)")
+                       "(default 0; only with --recipe robust)")
     train.add_argument("--teacher", metavar="PATH", help="leave out the drawn pictures this model misreads "
                        "(default: the bundled model; 'none' keeps them all)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")

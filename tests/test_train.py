@@ -90,17 +90,27 @@ def test_members_must_be_positive(tmp_path: Path, mnist_path: Path) -> None:
     assert r.stderr.strip().count("\n") == 0  # one clear line, no traceback
 
 
-def test_robust_recipe_also_learns_from_pictures_read_as_served(tmp_path: Path, mnist_path: Path) -> None:
+def test_robust_recipe_can_also_learn_from_pictures_read_as_served(tmp_path: Path, mnist_path: Path) -> None:
     ck = tmp_path / "ck"
     r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "600", "--epochs", "1",
             "--rendered", "60", "--checkpoint", str(ck), "--quiet")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout.strip().splitlines()[-1])
     assert metrics["rendered"] == 60 and metrics["pictures"]["drawn"] == 60
+    assert "plus 60 training digits drawn as users' pictures" in metrics["recipe_summary"]
     pictures = metrics["pictures"]
     assert pictures["refused"] + pictures["misread"] <= 6  # few renders lose their digit
     assert pictures["teacher"] == file_id(bundled().path)  # the bundled model filters them by default
     assert metrics["train_images"] == 600 and 0.3 < metrics["test_accuracy"] <= 1.0
+
+
+def test_robust_recipe_draws_no_pictures_unless_asked(tmp_path: Path, mnist_path: Path) -> None:
+    """The bundled model's command (README) is the robust recipe as it is: no pictures, no teacher."""
+    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
+            "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["rendered"] == 0 and metrics["pictures"] == {} and "pictures" not in metrics["recipe_summary"]
 
 
 def test_pictures_need_a_recipe_that_reads_them_as_served(tmp_path: Path, mnist_path: Path) -> None:

@@ -21,7 +21,7 @@ from digitwatch.daemon.registry import file_id
 from . import data as mnist_data
 from .evaluate import scores
 from .inputs import prepare
-from .recipes import RECIPES, augmenter
+from .recipes import PICTURES_SUMMARY, RECIPES, augmenter
 from .rendered import training_pictures
 from .strokes import restroke_some
 
@@ -101,7 +101,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         test_acc, test_loss = _accuracy(model, x_test, y_test)
         metrics = {
             "recipe": recipe.name,
-            "recipe_summary": recipe.summary,
+            "recipe_summary": recipe.summary + (PICTURES_SUMMARY.format(rendered) if rendered else ""),
             "data": ds.source,
             "train_images": int(len(x_tr)),
             "validation_images": int(n_val),
