@@ -68,6 +68,8 @@ BLANK_SHEET_PEN = 2.0  # a sheet with nothing dark on it is read as if written w
 
 FRAME_INK = 0.25  # a picture whose frame spans this much of its range (10th to 90th percentile) has ink on it...
 FRAME_PAD = 0.12  # ...and this much paper (of the longer side) is added round it
+GRAIN_PIECES = 8  # ink found in this many pieces or more is a digit on mottled or grainy paper...
+PIECE_STRENGTH = 0.6  # ...where a piece joins the digit only when its ink is this strong, relative to the largest
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -870,6 +872,8 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     largest = max(candidates, key=lambda i: areas[i])
     min_area = max(2, 0.04 * areas[largest])
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
+    if len(candidates) >= GRAIN_PIECES:
+        rest = _strong_pieces(labels, ink, largest, rest)
     keep = _grown(edges, largest, rest, {})
     # A digit drawn in one piece: a dot beside it is a full stop, a pen's rest or a speck. (A faint
     # digit on grainy paper falls into pieces, dot-sized ones among them: there every piece counts.)
@@ -878,6 +882,17 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
     return np.isin(labels, np.asarray(keep) + 1), marks
+
+
+def _strong_pieces(labels: np.ndarray, ink: np.ndarray, largest: int, rest: list[int]) -> list[int]:
+    """The pieces of ``rest`` whose ink is about as strong as the ``largest`` piece's, at its peak or
+    its median. Mottled paper passes the threshold as many faint blobs round a small digit, and
+    taken with it they make it a cloud; a faint piece of a digit on clean paper is its own ink
+    (see GRAIN_PIECES)."""
+    index = np.asarray(rest + [largest]) + 1
+    peak, middle = (np.asarray(f(ink, labels, index)) for f in (ndimage.maximum, ndimage.median))
+    ratio = np.maximum(peak[:-1] / max(peak[-1], 1e-6), middle[:-1] / max(middle[-1], 1e-6))
+    return [i for i, r in zip(rest, ratio) if r >= PIECE_STRENGTH]
 
 
 def _sheet_at_frame(sheet: np.ndarray) -> np.ndarray:

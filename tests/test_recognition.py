@@ -282,6 +282,16 @@ def test_scan_whose_edge_shadow_outweighs_a_small_digit(predictor: Predictor) ->
     assert (row.digit, row.error) == (1, ""), row
 
 
+@pytest.mark.parametrize(("name", "digit"), [("scan-mottled-3.jpg", 3), ("scan-mottled-1.jpg", 1)])
+def test_small_digit_on_mottled_paper_is_not_joined_by_the_mottle(predictor: Predictor, name: str, digit: int) -> None:
+    """tests/data/scan-mottled-*.jpg: a small 3 (MNIST test #6481, 847x727) and a tiny faint 1
+    (#2725, 430x430) on scans with blotchy paper (training/realistic.py, kind ``scan``, --seed 0).
+    The blotches pass the threshold as dozens of faint pieces; joined to the digit as pieces of it,
+    they made it a cloud, read as a 5 (1.00) and a 4."""
+    (row,) = recognise(predictor, [Path(__file__).parent / "data" / name])
+    assert (row.digit, row.error) == (digit, ""), row
+
+
 def test_grainy_paper_is_read_at_the_scale_that_averages_the_grain(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     """A faint digit (contrast 0.12) on paper with a coarse grain (std 0.04, ~2 px texture): at the
     page's reduced scale the grain averages out; re-reading the digit from a full-resolution crop
