@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--members", type=int, default=1, metavar="N",
                        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)")
-    train.add_argument("--rendered", type=int, metavar="N",
+    train.add_argument("--rendered", type=int, default=0, metavar="N",
                        help="training digits drawn as users' pictures and read back as served, shared by all members "
                        "(default 0; only with --recipe robust)")
     train.add_argument("--teacher", metavar="PATH", help="leave out the drawn pictures this model misreads "

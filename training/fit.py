@@ -21,11 +21,12 @@ from digitwatch.daemon.registry import file_id
 from . import data as mnist_data
 from .evaluate import scores
 from .inputs import prepare
-from .recipes import PICTURES_SUMMARY, RECIPES, augmenter
+from .recipes import RECIPES, augmenter
 from .rendered import training_pictures
 from .strokes import restroke_some
 
 VALIDATION = 5000  # the seed holds out the first 5,000 training images
+PICTURES = ", plus {} training digits drawn as users' pictures (photos, scans, pen drawings...) and read back as served"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class TrainOptions:
     verbose: int = 2
     members: int = 1  # networks trained (seeds seed, seed+1, ...) and averaged into one model
     teacher: Path | None = None  # model whose misreads of the rendered pictures are left out (None: keep all)
-    rendered: int | None = None  # training digits drawn as users' pictures, shared by all members (default: the recipe's)
+    rendered: int = 0  # training digits drawn as users' pictures and read back, shared by all members (training/rendered.py)
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
@@ -52,10 +53,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         raise DataError("--epochs and --batch-size must be at least 1")
     if opts.members < 1:
         raise DataError("--members must be at least 1")
-    rendered = recipe.rendered if opts.rendered is None else opts.rendered
-    if rendered < 0:
+    if opts.rendered < 0:
         raise DataError("--rendered must be 0 or more")
-    if rendered and not recipe.normalize:
+    if opts.rendered and not recipe.normalize:
         raise DataError(f"--rendered needs a recipe whose inputs pass through the serving preprocessor, not {recipe.name}")
     ds = mnist_data.load(opts.data)
     n_val = min(VALIDATION, len(ds.x_train) // 12)
@@ -76,7 +76,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
 
     from .ensemble import average
 
-    x_pic, y_pic, pictures = _pictures(x_tr, y_tr, rendered, opts)
+    x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts.rendered, opts)
 
     y_test = ds.y_test.astype(np.int64)
     members, runs = [], []
@@ -101,7 +101,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         test_acc, test_loss = _accuracy(model, x_test, y_test)
         metrics = {
             "recipe": recipe.name,
-            "recipe_summary": recipe.summary + (PICTURES_SUMMARY.format(rendered) if rendered else ""),
+            "recipe_summary": recipe.summary + (PICTURES.format(opts.rendered) if opts.rendered else ""),
             "data": ds.source,
             "train_images": int(len(x_tr)),
             "validation_images": int(n_val),
@@ -111,7 +111,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             "seed": opts.seed,
             "inputs": "normalize" if recipe.normalize else "scale",
             "restroke": recipe.restroke,
-            "rendered": rendered,
+            "rendered": opts.rendered,
             "history": runs[0]["history"],
             "best_epoch": runs[0]["best_epoch"],
             "pictures": pictures,
@@ -172,7 +172,7 @@ def _fit_one(
 
 
 def _pictures(x: np.ndarray, y: np.ndarray, n: int, opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The recipe's rendered training pictures as network inputs (M, 28, 28, 1), labels, and their counts.
+    """The rendered training pictures as network inputs (M, 28, 28, 1), labels, and their counts.
 
     One set serves every member: drawing 20,000 pictures costs about as much CPU as fitting a member on them.
     """

@@ -15,7 +15,6 @@ class Recipe:
     normalize: bool  # inputs pass through daemon.preprocess.normalize (as in serving)
     augment: bool
     restroke: float  # fraction of training digits redrawn with uniform-width strokes (training/strokes.py)
-    rendered: int  # training digits also drawn as users' pictures and read back, shared by the members (training/rendered.py)
     summary: str
 
 
@@ -75,15 +74,13 @@ def _robust(steps_per_epoch: int, epochs: int) -> Any:
     return model
 
 
-PICTURES_SUMMARY = ", plus {} training digits drawn as users' pictures (photos, scans, pen drawings...) and read back as served"
-
 RECIPES = {
     "seed": Recipe(
-        "seed", _seed, epochs=7, batch_size=32, normalize=False, augment=False, restroke=0.0, rendered=0,
+        "seed", _seed, epochs=7, batch_size=32, normalize=False, augment=False, restroke=0.0,
         summary="the Keras tutorial: 3 conv + 2 dense, rmsprop, batch 32, 7 epochs, inputs scaled to [0,1]",
     ),
     "robust": Recipe(
-        "robust", _robust, epochs=40, batch_size=128, normalize=True, augment=True, restroke=0.3, rendered=0,
+        "robust", _robust, epochs=40, batch_size=128, normalize=True, augment=True, restroke=0.3,
         summary="batch-normalised CNN, dropout, Adam with warm-up + cosine decay, inputs through the serving "
         "preprocessor, augmented with rotation/zoom/shift/stroke-width changes and uniform-width redrawn strokes",
     ),
