@@ -58,6 +58,7 @@ DESK_BORDER = 0.4  # a desk shows along at least this fraction of the picture's 
 DARK_DESK = 0.2  # ...or, when it is at least this much darker than the sheet,
 DARK_DESK_BORDER = 0.25  # along this fraction (a sheet filling most of the picture)
 DARK_DESK_WIDTH = 0.07  # ...as a band at least this fraction of the picture wide
+GRAINY_DESK_ROUND = 0.75  # a grainy desk about as light as the sheet is looked for round this much of the border first
 PAGE_CONTRAST = 0.08  # a desk is at least this much darker than the sheet lying on it
 PAGE_SIDE = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
 GRAIN_OPENING = 3  # the grain search's opening, in iterations: a band of desk narrower than twice it goes
@@ -99,6 +100,7 @@ class Candidate(NamedTuple):
     contrast: float  # how far the sheet stands out of the desk
     cut: float | None  # level below which the sheet is inked (None: below its local level by contrast / 2)
     grainy: bool = False  # the desk was told from the sheet by its grain (not a shadowed part of the page)
+    border: float = DESK_BORDER  # the least share of the picture's border the desk must show along
 
 
 class NoDigitError(ImageError):
@@ -267,10 +269,12 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     h, w = coarse.shape
     middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
     ring = _ring(coarse.shape)
-    # Quick refusal first (most pictures): no desk darkens enough of the border.
+    # Quick refusal first (most pictures): no desk darkens enough of the border, nor roughens it.
     centre = float(np.median(coarse[middle]))
     dark_only = _quantile(coarse[ring], DESK_BORDER) > centre - PAGE_CONTRAST / 2
-    if dark_only and _quantile(coarse[ring], DARK_DESK_BORDER) > centre - DARK_DESK / 2:
+    light = dark_only and _quantile(coarse[ring], DARK_DESK_BORDER) > centre - DARK_DESK / 2
+    along_edges = _grain_inside_and_out(coarse, middle, ring, DESK_BORDER)
+    if light and along_edges is None:
         return small, None
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
     # a desk; the desk and the sheet stay.
@@ -278,7 +282,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
     steps = _sharp_steps(closed)
     level = _enlarged_smoothly(closed, small.shape)
-    for candidate in _candidates(closed, steps, coarse, middle, ring, dark_only):
+    for candidate in _candidates(closed, steps, coarse, middle, ring, dark_only, light, along_edges):
         sheet = _accepted(small, level, f, ring, candidate) if candidate else None
         if sheet is not None:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
@@ -297,14 +301,24 @@ def _coarse_factor(shape: tuple[int, ...]) -> int:
 
 
 def _candidates(
-    closed: np.ndarray, steps: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, dark_only: bool
+    closed: np.ndarray, steps: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray,
+    dark_only: bool, light: bool, along_edges: tuple[float, float] | None,
 ) -> Iterator[Candidate | None]:
     """The searches' candidates, in order. A desk along less than DESK_BORDER of the border passed
-    the quick test only by being very dark; the grain search has a test of the border of its own."""
-    yield _sheet_by_texture(closed, coarse, middle, ring)
-    for find in (_sheet_by_level, _sheet_by_edges):
-        candidate = find(closed, steps, middle, ring)
-        yield None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
+    the quick test only by being very dark; the grain search has a test of the border of its own.
+    Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges
+    (``along_edges``: the grain there and in the middle, or None) - the only search for a border
+    that passed the quick test by its grain alone (``light``)."""
+    if not light:
+        grain = _grain_inside_and_out(coarse, middle, ring, GRAINY_DESK_ROUND)
+        yield _sheet_by_texture(closed, coarse, middle, ring, grain) if grain else None
+        for find in (_sheet_by_level, _sheet_by_edges):
+            candidate = find(closed, steps, middle, ring)
+            yield None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
+    if along_edges:
+        candidate = _sheet_by_texture(closed, coarse, middle, ring, along_edges)
+        # The grain's opening drops the band of desk along the picture's edge where it is narrow.
+        yield candidate._replace(border=DARK_DESK_BORDER) if candidate else None
 
 
 def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, candidate: Candidate) -> Sheet | None:
@@ -320,7 +334,7 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
     border = (desk & ~sheet)[ring].mean()
-    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else DESK_BORDER) or sheet.mean() < 0.1:
+    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else candidate.border) or sheet.mean() < 0.1:
         return None
     if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return None
@@ -407,15 +421,25 @@ def _roughness(coarse: np.ndarray, where: np.ndarray | None = None) -> np.ndarra
     return np.partition(windows[where].reshape(-1, 25), 12, axis=1)[:, 12]
 
 
-def _sheet_by_texture(closed: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
-    """A smooth sheet on a grainy desk (carpet, stone, a coarse wood) of about the sheet's own
-    level: the smooth region around the middle, when the border is several times as grainy."""
+def _grain_inside_and_out(coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, share: float) -> tuple[float, float] | None:
+    """How grainy the middle and the border are, when a desk several times as grainy as the middle
+    (carpet, stone, a coarse wood) may show along ``share`` of the border; else None. The middle
+    where it is smoothest (its lower quartile: a thick digit's strokes cover much of it)."""
     centre = np.zeros(coarse.shape, bool)
     centre[middle] = True
-    # Both where they are smoothest (lower quartiles): a thick digit's strokes cover much of the middle.
-    inside, outside = _quantile(_roughness(coarse, centre), 0.25), _quantile(_roughness(coarse, ring), 0.25)
+    inside = _quantile(_roughness(coarse, centre), 0.25)
+    outside = _quantile(_roughness(coarse, ring), 1 - share)
     if outside < 3 * inside or outside < 0.004:
         return None
+    return inside, outside
+
+
+def _sheet_by_texture(
+    closed: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, grain: tuple[float, float]
+) -> Candidate | None:
+    """A smooth sheet on a grainy desk of about the sheet's own level: the smooth region around the
+    middle; ``grain`` is the middle's and the border's (see _grain_inside_and_out)."""
+    inside, outside = grain
     rough = _roughness(coarse)
     # The desk is grainy all over and reaches the border; a pen's strokes and a shadow's edge are
     # grainy only along lines, which an opening takes away.
