@@ -314,10 +314,7 @@ def _stroke_alpha(
 def _fit(alpha: np.ndarray, box: tuple[int, int], room: float = 0.98) -> np.ndarray:
     """Shrink ``alpha`` (keeping its aspect) when it does not fit ``room`` of the canvas ``box``."""
     scale = min(room * box[0] / alpha.shape[0], room * box[1] / alpha.shape[1])
-    if scale >= 1.0:
-        return alpha
-    size = (max(1, int(alpha.shape[1] * scale)), max(1, int(alpha.shape[0] * scale)))
-    return np.asarray(Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32)
+    return alpha if scale >= 1.0 else _scaled(alpha, scale)
 
 
 def stroke_width(digit: np.ndarray) -> float:
@@ -679,7 +676,17 @@ def marked(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     else:
         y = top + ah + rng.uniform(0.08, 0.25) * ah + width
         path = np.array([(left - rng.uniform(0, 0.3) * aw, y), (left + aw + rng.uniform(0, 0.3) * aw, y + rng.uniform(-0.05, 0.05) * ah)])
-    path = np.clip(path, width + 1, (w - width - 2, h - width - 2))
+    # A mark running off the canvas would be cut onto the digit: the digit and its mark are drawn
+    # smaller instead, about the canvas's middle, so the mark stays apart from the digit.
+    lo, hi = np.array([width + 1, width + 1]), np.array([w - width - 2, h - width - 2])
+    fit = _shrink_to_fit(path, np.array([w / 2, h / 2]), lo, hi)
+    if fit < 1.0:
+        path = (path - [w / 2, h / 2]) * fit + [w / 2, h / 2]
+        alpha = _scaled(alpha, fit)
+        top = int(h / 2 + (top - h / 2) * fit)
+        left = int(w / 2 + (left - w / 2) * fit)
+        width = max(1.0, width * fit)
+    path = np.clip(path, lo, hi)
     paper = rng.uniform(0.94, 1.0)
     canvas = _paper(shape, (paper,) * 3)
     ink = _dark_ink(rng)
@@ -687,6 +694,19 @@ def marked(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     pad = round(width + 2)
     _paste(canvas, pen_alpha([path], width), ink, -pad, -pad)
     return _to_image(canvas, gray=rng.random() < 0.3)
+
+
+def _shrink_to_fit(path: np.ndarray, centre: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """The largest scale (at most 1) about ``centre`` that brings every (x, y) point of ``path`` within ``lo``..``hi``."""
+    d = path - centre
+    room = np.where(d > 0, (hi - centre) / np.maximum(d, 1e-9), (lo - centre) / np.minimum(d, -1e-9))
+    return float(min(1.0, room.min()))
+
+
+def _scaled(alpha: np.ndarray, scale: float) -> np.ndarray:
+    """Ink coverage ``alpha`` resized by ``scale`` (box filter: coverage is kept)."""
+    size = (max(1, int(alpha.shape[1] * scale)), max(1, int(alpha.shape[0] * scale)))
+    return np.asarray(Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32)
 
 
 DESKS = [(0.45, 0.3, 0.18), (0.25, 0.25, 0.27), (0.6, 0.6, 0.58), (0.1, 0.1, 0.1), (0.7, 0.55, 0.4)]
