@@ -273,7 +273,8 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     centre = float(np.median(coarse[middle]))
     dark_only = _quantile(coarse[ring], DESK_BORDER) > centre - PAGE_CONTRAST / 2
     light = dark_only and _quantile(coarse[ring], DARK_DESK_BORDER) > centre - DARK_DESK / 2
-    along_edges = _grain_inside_and_out(coarse, middle, ring, DESK_BORDER)
+    grain = _Grain.of(coarse, middle, ring)
+    along_edges = grain.desk_along(DESK_BORDER)
     if light and along_edges is None:
         return small, None
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
@@ -282,7 +283,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
     steps = _sharp_steps(closed)
     level = _enlarged_smoothly(closed, small.shape)
-    for candidate in _candidates(closed, steps, coarse, middle, ring, dark_only, light, along_edges):
+    for candidate in _candidates(closed, steps, coarse, middle, ring, dark_only, light, grain):
         sheet = _accepted(small, level, f, ring, candidate) if candidate else None
         if sheet is not None:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
@@ -302,19 +303,19 @@ def _coarse_factor(shape: tuple[int, ...]) -> int:
 
 def _candidates(
     closed: np.ndarray, steps: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray,
-    dark_only: bool, light: bool, along_edges: tuple[float, float] | None,
+    dark_only: bool, light: bool, grain: "_Grain",
 ) -> Iterator[Candidate | None]:
     """The searches' candidates, in order. A desk along less than DESK_BORDER of the border passed
     the quick test only by being very dark; the grain search has a test of the border of its own.
-    Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges
-    (``along_edges``: the grain there and in the middle, or None) - the only search for a border
-    that passed the quick test by its grain alone (``light``)."""
+    Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges -
+    the only search for a border that passed the quick test by its grain alone (``light``)."""
     if not light:
-        grain = _grain_inside_and_out(coarse, middle, ring, GRAINY_DESK_ROUND)
-        yield _sheet_by_texture(closed, coarse, middle, ring, grain) if grain else None
+        round_it = grain.desk_along(GRAINY_DESK_ROUND)
+        yield _sheet_by_texture(closed, coarse, middle, ring, round_it) if round_it else None
         for find in (_sheet_by_level, _sheet_by_edges):
             candidate = find(closed, steps, middle, ring)
             yield None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
+    along_edges = grain.desk_along(DESK_BORDER)
     if along_edges:
         candidate = _sheet_by_texture(closed, coarse, middle, ring, along_edges)
         # The grain's opening drops the band of desk along the picture's edge where it is narrow.
@@ -421,24 +422,32 @@ def _roughness(coarse: np.ndarray, where: np.ndarray | None = None) -> np.ndarra
     return np.partition(windows[where].reshape(-1, 25), 12, axis=1)[:, 12]
 
 
-def _grain_inside_and_out(coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, share: float) -> tuple[float, float] | None:
-    """How grainy the middle and the border are, when a desk several times as grainy as the middle
-    (carpet, stone, a coarse wood) may show along ``share`` of the border; else None. The middle
-    where it is smoothest (its lower quartile: a thick digit's strokes cover much of it)."""
-    centre = np.zeros(coarse.shape, bool)
-    centre[middle] = True
-    inside = _quantile(_roughness(coarse, centre), 0.25)
-    outside = _quantile(_roughness(coarse, ring), 1 - share)
-    if outside < 3 * inside or outside < 0.004:
-        return None
-    return inside, outside
+class _Grain(NamedTuple):
+    """How grainy the picture's middle and border are (see _roughness), measured once per picture."""
+
+    inside: float  # the middle where it is smoothest (its lower quartile: a thick digit's strokes cover much of it)
+    border: np.ndarray  # the roughness along the border, per pixel
+
+    @classmethod
+    def of(cls, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> "_Grain":
+        centre = np.zeros(coarse.shape, bool)
+        centre[middle] = True
+        return cls(_quantile(_roughness(coarse, centre), 0.25), _roughness(coarse, ring))
+
+    def desk_along(self, share: float) -> tuple[float, float] | None:
+        """(inside, outside) when a desk several times as grainy as the middle (carpet, stone, a
+        coarse wood) may show along ``share`` of the border; else None."""
+        outside = _quantile(self.border, 1 - share)
+        if outside < 3 * self.inside or outside < 0.004:
+            return None
+        return self.inside, outside
 
 
 def _sheet_by_texture(
     closed: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, grain: tuple[float, float]
 ) -> Candidate | None:
     """A smooth sheet on a grainy desk of about the sheet's own level: the smooth region around the
-    middle; ``grain`` is the middle's and the border's (see _grain_inside_and_out)."""
+    middle; ``grain`` is the middle's and the border's (see _Grain.desk_along)."""
     inside, outside = grain
     rough = _roughness(coarse)
     # The desk is grainy all over and reaches the border; a pen's strokes and a shadow's edge are

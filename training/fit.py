@@ -76,7 +76,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
 
     from .ensemble import average
 
-    x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts.rendered, opts)
+    x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts)
 
     y_test = ds.y_test.astype(np.int64)
     members, runs = [], []
@@ -171,11 +171,12 @@ def _fit_one(
     return model, run
 
 
-def _pictures(x: np.ndarray, y: np.ndarray, n: int, opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _pictures(x: np.ndarray, y: np.ndarray, opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The rendered training pictures as network inputs (M, 28, 28, 1), labels, and their counts.
 
     One set serves every member: drawing 20,000 pictures costs about as much CPU as fitting a member on them.
     """
+    n = opts.rendered
     if not n:
         return np.zeros((0, 28, 28, 1), np.float32), y[:0], {}
     teacher = _teacher(opts.teacher)

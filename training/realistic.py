@@ -679,9 +679,10 @@ def marked(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     # A mark running off the canvas would be cut onto the digit: the digit and its mark are drawn
     # smaller instead, about the canvas's middle, so the mark stays apart from the digit.
     lo, hi = np.array([width + 1, width + 1]), np.array([w - width - 2, h - width - 2])
-    fit = _shrink_to_fit(path, np.array([w / 2, h / 2]), lo, hi)
+    middle = np.array([w / 2, h / 2])
+    fit = _shrink_to_fit(path, middle, lo, hi)
     if fit < 1.0:
-        path = (path - [w / 2, h / 2]) * fit + [w / 2, h / 2]
+        path = (path - middle) * fit + middle
         alpha = _scaled(alpha, fit)
         top = int(h / 2 + (top - h / 2) * fit)
         left = int(w / 2 + (left - w / 2) * fit)
