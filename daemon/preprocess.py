@@ -21,8 +21,9 @@ The steps, in order:
    does not stand out of the paper's noise (blank page -> :class:`NoDigitError`)
    - or, where ink covers half the picture (a digit cropped tight), when it does
    not stand apart from the paper as a level of its own;
-5. specks and border noise are dropped; the digit is the largest ink
-   component plus the ones near it;
+5. specks and border noise are dropped, and so are printed lines and marks a writer draws round
+   or under the digit (a ring - apart from it or touching it -, a box, an underline); the digit
+   is the largest ink component plus the ones near it;
 6. a digit that is small on a large page is re-done on a crop at full
    resolution;
 7. stroke width is measured and thin strokes are thickened so that, at 28x28,
@@ -33,6 +34,7 @@ The steps, in order:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -71,6 +73,8 @@ FRAME_INK = 0.25  # a picture whose frame spans this much of its range (10th to 
 FRAME_PAD = 0.12  # ...and this much paper (of the longer side) is added round it
 GRAIN_PIECES = 8  # ink found in this many pieces or more is a digit on mottled or grainy paper...
 PIECE_STRENGTH = 0.6  # ...where a piece joins the digit only when its ink is this strong, relative to the largest
+RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped piece is a digit the ring touches
+RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -872,6 +876,10 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     if cleaned is not mask:
         mask = cleaned
         labels, n = ndimage.label(mask, _EIGHT)
+    touching = _rings_touching(labels)
+    if touching.any():
+        marks, mask = marks | touching, mask & ~touching
+        labels, n = ndimage.label(mask, _EIGHT)
     if n == 0:
         raise NoDigitError("no digit found: no ink after thresholding")
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
@@ -1019,12 +1027,8 @@ def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.nd
     size closed)?"""
     sr, sc = boxes[i]
     h, w = sr.stop - sr.start, sc.stop - sc.start
-    # Grown by a twelfth of its size, a ring drawn in one go closes (its ends may not quite meet);
-    # filled, then shrunk back, it covers what it encloses.
     ring = labels[sr, sc] == i + 1
-    grow = max(1, round(max(h, w) / 12))
-    grown = ndimage.binary_fill_holes(ndimage.binary_dilation(np.pad(ring, grow), iterations=grow))
-    hole = ndimage.binary_erosion(grown, iterations=grow)[grow:-grow, grow:-grow] & ~ring
+    hole = _enclosed(ring) & ~ring
     if hole.sum() < 0.3 * (hole.sum() + ring.sum()):
         return False
     inside = np.bincount(labels[sr, sc][hole], minlength=len(areas) + 1)[1:]
@@ -1035,6 +1039,75 @@ def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.nd
     box = edges[enclosed]
     span = max(box[:, 1].max() - box[:, 0].min(), box[:, 3].max() - box[:, 2].min())
     return span >= 0.4 * max(h, w)
+
+
+def _enclosed(piece: np.ndarray) -> np.ndarray:
+    """``piece`` with what it encloses, a gap in it up to a sixth of its size closed: grown by a
+    twelfth of its size, a ring drawn in one go closes (its ends may not quite meet); filled, then
+    shrunk back, it covers what it encloses."""
+    grow = max(1, round(max(piece.shape) / 12))
+    pad = grow + 1  # (paper all round what grows: the paper outside is the piece of it at a corner)
+    paper, _ = ndimage.label(ndimage.distance_transform_cdt(~np.pad(piece, pad), "taxicab") > grow)
+    shrunk = ndimage.distance_transform_cdt(paper != paper[0, 0], "taxicab") > grow
+    return shrunk[pad:-pad, pad:-pad] | piece
+
+
+def _rings_touching(labels: np.ndarray) -> np.ndarray:
+    """The rings drawn round the digit that touch it - one piece with it, read with it a 0 (see
+    :func:`_ring_of`). Returns the rings' pixels."""
+    rings = np.zeros(labels.shape, dtype=bool)
+    for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
+        if min(sr.stop - sr.start, sc.stop - sc.start) >= 12:
+            ring = _ring_of(labels[sr, sc] == i + 1)
+            if ring is not None:
+                rings[sr, sc] |= ring
+    return rings
+
+
+def _ring_of(piece: np.ndarray) -> np.ndarray | None:
+    """The ring in ``piece`` when it is a ring with the digit it was drawn round touching it. Such a
+    piece is round and convex, and besides the pen's band along its outline it holds ink deeper
+    inside (RING_DEPTH) that spans much of it. A digit's own strokes lie along its outline, save
+    a crossing (an 8's waist), the inner side of a thick stroke (measured by the thicker strokes'
+    width, and lying along the band, not apart from it), or one stroke across its loop from side
+    to side: a slashed zero, an 8 or a 0 drawn like a theta - all digits. (So is a ring round a 1
+    that touches it at both ends: at the working scale it is a slashed zero.) Returns the band
+    without the digit's strokes, or None."""
+    h, w = piece.shape
+    if not _round_the_middle(piece):
+        return None
+    filled = _enclosed(piece)
+    area = filled.sum()
+    if (filled & ~piece).sum() < 0.3 * area or area > RING_ROUND * h * w:
+        return None
+    pen = _pen_width(piece, 0.75)
+    depth = ndimage.distance_transform_edt(np.pad(filled, 1))[1:-1, 1:-1]
+    band = RING_DEPTH * pen + 1
+    inner = piece & (depth > band)
+    if inner.sum() < 0.05 * piece.sum():
+        return None
+    rows, cols = np.nonzero(inner)
+    if max(np.ptp(rows), np.ptp(cols)) + 1 < 0.4 * max(h, w) or not _convex(filled):
+        return None
+    # The digit's strokes run on into the band up to the ring.
+    digit = ndimage.binary_dilation(inner, _EIGHT, iterations=math.ceil(band), mask=piece & (depth > pen + 1))
+    ring = piece & ~digit
+    if (digit & ndimage.binary_dilation(ring, _EIGHT)).sum() > 0.3 * digit.sum():
+        return None  # the inner side of a thick stroke
+    rows, cols = np.nonzero(digit)
+    one_stroke = digit.sum() < 1.6 * _stroke_width(digit) * (max(np.ptp(rows), np.ptp(cols)) + 1)
+    if one_stroke and ndimage.label(ring & ndimage.binary_dilation(digit, _EIGHT, iterations=2), _EIGHT)[1] >= 2:
+        return None  # one stroke across the loop from side to side
+    return ring
+
+
+def _round_the_middle(piece: np.ndarray, near: float = 0.25) -> bool:
+    """Is there ink ``near`` each end of the middle row and of the middle column of ``piece``'s box,
+    as on a ring round it? (A quick test first: most digits have none on one side.)"""
+    h, w = piece.shape
+    rows, cols = piece[h // 2], piece[:, w // 2]
+    ends = (rows[: math.ceil(near * w)], rows[int((1 - near) * w) :], cols[: math.ceil(near * h)], cols[int((1 - near) * h) :])
+    return all(end.any() for end in ends)
 
 
 def _underlines(candidates: list[int], areas: np.ndarray, edges: np.ndarray) -> list[int]:
