@@ -876,14 +876,15 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     if cleaned is not mask:
         mask = cleaned
         labels, n = ndimage.label(mask, _EIGHT)
-    touching = _rings_touching(labels)
+    boxes = ndimage.find_objects(labels)
+    touching = _rings_touching(labels, boxes)
     if touching.any():
         marks, mask = marks | touching, mask & ~touching
         labels, n = ndimage.label(mask, _EIGHT)
+        boxes = ndimage.find_objects(labels)
     if n == 0:
         raise NoDigitError("no digit found: no ink after thresholding")
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    boxes = ndimage.find_objects(labels)
     h, w = mask.shape
     band_r, band_c = max(1, round(h * 0.03)), max(1, round(w * 0.03))
     border = np.zeros_like(mask)
@@ -1052,13 +1053,14 @@ def _enclosed(piece: np.ndarray) -> np.ndarray:
     return shrunk[pad:-pad, pad:-pad] | piece
 
 
-def _rings_touching(labels: np.ndarray) -> np.ndarray:
+def _rings_touching(labels: np.ndarray, boxes: list) -> np.ndarray:
     """The rings drawn round the digit that touch it - one piece with it, read with it a 0 (see
-    :func:`_ring_of`). Returns the rings' pixels."""
+    :func:`_ring_of`); ``boxes``: the components' (``ndimage.find_objects``). Returns the rings' pixels."""
     rings = np.zeros(labels.shape, dtype=bool)
-    for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
+    for i, (sr, sc) in enumerate(boxes):
         if min(sr.stop - sr.start, sc.stop - sc.start) >= 12:
-            ring = _ring_of(labels[sr, sc] == i + 1)
+            piece = labels[sr, sc] == i + 1
+            ring = _ring_of(piece) if _round_the_middle(piece) else None
             if ring is not None:
                 rings[sr, sc] |= ring
     return rings
@@ -1074,8 +1076,6 @@ def _ring_of(piece: np.ndarray) -> np.ndarray | None:
     that touches it at both ends: at the working scale it is a slashed zero.) Returns the band
     without the digit's strokes, or None."""
     h, w = piece.shape
-    if not _round_the_middle(piece):
-        return None
     filled = _enclosed(piece)
     area = filled.sum()
     if (filled & ~piece).sum() < 0.3 * area or area > RING_ROUND * h * w:
@@ -1101,13 +1101,17 @@ def _ring_of(piece: np.ndarray) -> np.ndarray | None:
     return ring
 
 
-def _round_the_middle(piece: np.ndarray, near: float = 0.25) -> bool:
-    """Is there ink ``near`` each end of the middle row and of the middle column of ``piece``'s box,
-    as on a ring round it? (A quick test first: most digits have none on one side.)"""
+def _round_the_middle(piece: np.ndarray, near: float = 0.2) -> bool:
+    """A quick test first (most digits fail it): does ink come ``near`` both ends of the middle row
+    and column of ``piece``'s box and of the rows and columns a sixth away from them, as a ring
+    round it does, and lie between the ends - the digit - on one of them?"""
     h, w = piece.shape
-    rows, cols = piece[h // 2], piece[:, w // 2]
-    ends = (rows[: math.ceil(near * w)], rows[int((1 - near) * w) :], cols[: math.ceil(near * h)], cols[int((1 - near) * h) :])
-    return all(end.any() for end in ends)
+    rows, cols = piece[[h // 3, h // 2, 2 * h // 3]], piece[:, [w // 3, w // 2, 2 * w // 3]].T
+    for lines, side in ((rows, w), (cols, h)):
+        if not (lines[:, : math.ceil(near * side)].any(axis=1).all() and lines[:, int((1 - near) * side) :].any(axis=1).all()):
+            return False
+    runs = [np.count_nonzero(lines[:, 1:] & ~lines[:, :-1], axis=1) + lines[:, 0] for lines in (rows, cols)]
+    return bool(max(runs[0].max(), runs[1].max()) >= 3)
 
 
 def _underlines(candidates: list[int], areas: np.ndarray, edges: np.ndarray) -> list[int]:
