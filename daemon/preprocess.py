@@ -142,13 +142,13 @@ def _paper_beyond_frame(g: np.ndarray) -> np.ndarray:
         return g
     frame = g[_ring(g.shape, 1)].astype(np.float32)
     near = FRAME_INK * (float(g.max()) - float(g.min()))
-    lo, hi, middle = _quantile(frame, 0.1), _quantile(frame, 0.9), float(np.median(frame))
+    lo, hi, middle = _quantile(frame, 0.1), _quantile(frame, 0.9), _median(frame)
     if hi - lo <= near:
         return g
     corners = np.array([g[0, 0], g[0, -1], g[-1, 0], g[-1, -1]], np.float32)
     votes = int(np.sum(hi - corners < corners - lo)) - int(np.sum(hi - corners > corners - lo))
     end = hi if votes > 0 or (votes == 0 and hi - middle < middle - lo) else lo
-    paper = float(np.median(frame[np.abs(frame - end) <= near]))
+    paper = _median(frame[np.abs(frame - end) <= near])
     pad = min(max(2, round(FRAME_PAD * max(h, w))), (PHOTO_MIN_SIDE - 1 - max(h, w)) // 2)  # (not a photo yet)
     if pad < 1:
         return g
@@ -274,7 +274,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
     ring = _ring(coarse.shape)
     # Quick refusal first (most pictures): no desk darkens enough of the border, nor roughens it.
-    centre = float(np.median(coarse[middle]))
+    centre = _median(coarse[middle])
     dark_only = _quantile(coarse[ring], DESK_BORDER) > centre - PAGE_CONTRAST / 2
     light = dark_only and _quantile(coarse[ring], DARK_DESK_BORDER) > centre - DARK_DESK / 2
     grain = _Grain.of(coarse, middle, ring)
@@ -292,7 +292,7 @@ def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
         if sheet is not None:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
             # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
-            grain = float(np.median(_roughness(coarse, candidate.desk & ~candidate.sheet)))
+            grain = _median(_roughness(coarse, candidate.desk & ~candidate.sheet))
             # A desk as smooth as paper may be the shadowed part of the page (see _desk_as_paper).
             smooth = not candidate.grainy and 25 * grain < candidate.contrast / 2
             filled = _desk_as_paper(small, level, sheet.mask, max(candidate.contrast, 25 * grain), smooth)
@@ -400,7 +400,7 @@ def _sheet_by_level(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, 
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
     if dark.mean() > 0.75 or not dark.any() or np.median(closed[middle]) < cut:
         return None
-    paper, desk = float(np.median(closed[~dark])), float(np.median(closed[dark]))
+    paper, desk = _median(closed[~dark]), _median(closed[dark])
     edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
     if paper - desk < PAGE_CONTRAST or np.median(steps[edge]) < 0.5 * (paper - desk):
         return None
@@ -640,14 +640,14 @@ def _paper_level(smooth: np.ndarray, tight: bool, plain: bool = False) -> tuple[
     picture's range, far from the overall median. (A scan's edges darkened by vignetting or a
     shadow lie in between.) In a ``tight`` or ``plain`` picture whose border is one flat level, that
     level is the paper's everywhere: a digit drawn with a big brush has blots wider than any window."""
-    level = float(np.median(_sample(smooth)))
+    level = _median(_sample(smooth))
     h, w = smooth.shape
     lo, hi = float(smooth.min()), float(smooth.max())
     span = hi - lo
     if not (tight or plain) or min(h, w) < 8 or span <= 0:
         return level, False
     border = smooth[_ring(smooth.shape)]
-    edge = float(np.median(border))
+    edge = _median(border)
     if tight and abs(edge - level) > 0.5 * span and min(edge - lo, hi - edge) < 0.15 * span:
         return edge, True
     # A canvas whose border is one flat level: ink in it may be wider than any window (a blob of a
@@ -680,13 +680,13 @@ def _paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
     h, w = ink.shape
     edge = (slice(h // 25, h - h // 25), slice(w // 25, w - w // 25)) if min(h, w) >= 50 else (slice(None), slice(None))
     sample = _sample(ink)
-    median = float(np.median(sample))
+    median = _median(sample)
     inner, raw_inner = ink[edge], raw[edge]
     top = max(0.999, 1.0 - PEAK_PIXELS / inner.size)
     peak = _quantile(inner, top)
     contrast = peak - median
     if contrast < MIN_CONTRAST:  # only then can the unsmoothed map change the verdict
-        contrast = max(contrast, _quantile(raw_inner, top) - float(np.median(_sample(raw))))
+        contrast = max(contrast, _quantile(raw_inner, top) - _median(_sample(raw)))
     return Paper(peak, median, _robust_std(sample, median), contrast)
 
 
@@ -715,14 +715,14 @@ def _ink_apart(ink: np.ndarray) -> bool:
     low, high = sample[sample < cut], sample[sample >= cut]
     if low.size == 0 or high.size < 0.2 * sample.size:
         return False
-    level = float(np.median(low))
-    apart = float(np.median(high)) - level
+    level = _median(low)
+    apart = _median(high) - level
     return apart >= MIN_CONTRAST and apart >= MIN_SNR * _robust_std(low, level)
 
 
 def _robust_std(a: np.ndarray, centre: float) -> float:
     """Standard deviation of ``a``'s noise around ``centre`` from the median absolute deviation."""
-    return 1.4826 * float(np.median(np.abs(a - centre)))
+    return 1.4826 * _median(np.abs(a - centre))
 
 
 def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
@@ -1106,6 +1106,9 @@ def _round_the_middle(piece: np.ndarray, near: float = 0.2) -> bool:
     and column of ``piece``'s box and of the rows and columns a sixth away from them, as a ring
     round it does, and lie between the ends - the digit - on one of them?"""
     h, w = piece.shape
+    a, b, c, d = math.ceil(near * w), int((1 - near) * w), math.ceil(near * h), int((1 - near) * h)
+    if not (piece[h // 2, :a].any() and piece[h // 2, b:].any() and piece[:c, w // 2].any() and piece[d:, w // 2].any()):
+        return False  # (the middle row and column alone, the quickest)
     rows, cols = piece[[h // 3, h // 2, 2 * h // 3]], piece[:, [w // 3, w // 2, 2 * w // 3]].T
     for lines, side in ((rows, w), (cols, h)):
         if not (lines[:, : math.ceil(near * side)].any(axis=1).all() and lines[:, int((1 - near) * side) :].any(axis=1).all()):
@@ -1166,6 +1169,18 @@ def _quantile(a: np.ndarray, q: float) -> float:
     flat = a.ravel()
     k = min(len(flat) - 1, int(q * len(flat)))
     return float(np.partition(flat, k)[k])
+
+
+def _median(a: np.ndarray) -> float:
+    """np.median, exactly (the mean of the two middle values of an even count), without its overhead."""
+    flat = np.ravel(a)
+    k = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, k)[k])
+    part = np.partition(flat, (k - 1, k))
+    if flat.dtype.kind == "f":
+        return float((part[k - 1] + part[k]) / 2)
+    return float(np.mean(part[k - 1 : k + 1]))
 
 
 def _stroke_width(mask: np.ndarray) -> float:
