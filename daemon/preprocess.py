@@ -21,9 +21,10 @@ The steps, in order:
    does not stand out of the paper's noise (blank page -> :class:`NoDigitError`)
    - or, where ink covers half the picture (a digit cropped tight), when it does
    not stand apart from the paper as a level of its own;
-5. specks and border noise are dropped, and so are printed lines and marks a writer draws round
-   or under the digit (a ring - apart from it or touching it -, a box, an underline); the digit
-   is the largest ink component plus the ones near it;
+5. specks and border noise are dropped, and so are printed lines, paragraphs of print (a block on
+   the reduced copy, dozens of glyphs at full resolution) and marks a writer draws round or under
+   the digit (a ring - apart from it or touching it -, a box, an underline); the digit is the
+   largest ink component plus the ones near it;
 6. a digit that is small on a large page is re-done on a crop at full
    resolution;
 7. stroke width is measured and thin strokes are thickened so that, at 28x28,
@@ -75,6 +76,8 @@ GRAIN_PIECES = 8  # ink found in this many pieces or more is a digit on mottled 
 PIECE_STRENGTH = 0.6  # ...where a piece joins the digit only when its ink is this strong, relative to the largest
 RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped piece is a digit the ring touches
 RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
+TEXT_WIDE = 1.5  # a block of print merged at the working scale is this much wider than tall...
+PRINT_PIECES = 80  # ...and falls into this many pieces or more at full resolution (a pencil digit: under 50)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -219,6 +222,15 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         detect, paper, found = _detected(ink)
         mask, marks = _digit_components(found, detect, sheet)
         width = _stroke_width(mask)
+    if allow_zoom and factor > 1:  # (print merges into blocks only on a reduced copy)
+        text = _print(g, factor, found, dark)
+        if text.any():
+            found = found & ~text
+            try:
+                mask, marks = _digit_components(found, detect, sheet)
+            except NoDigitError:
+                raise NoDigitError("no digit found: only printed text") from None
+            marks, width = marks | text, _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
     rows, cols = np.nonzero(mask)
@@ -254,6 +266,33 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     core = _quantile(soft[mask[top:bottom, left:right]], 0.9)
     soft = np.clip(soft / max(core, 1e-6), 0.0, 1.0)
     return _thicken(soft, width, extent)
+
+
+def _print(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> np.ndarray:
+    """The ink in ``found`` (on the working copy, ``factor`` times smaller than ``g``) that is lines
+    of print. A page's paragraphs merge into blocks there, wider than tall and bigger than the
+    digit written on the page, and were read as the digit; at full resolution such a block falls
+    into dozens of glyphs and words, a fraction of its height each, in lines with blank rows
+    between them (a digit is one to a few pieces - or, in pencil on grainy paper, dozens of grains
+    along strokes that leave no row of its box blank)."""
+    labels, _ = ndimage.label(found, _EIGHT)
+    text = np.zeros_like(found)
+    for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
+        h, w = sr.stop - sr.start, sc.stop - sc.start
+        if h < 12 or w < TEXT_WIDE * h:
+            continue
+        crop = _as_unit_float(g[sr.start * factor : sr.stop * factor, sc.start * factor : sc.stop * factor])
+        ink = 1.0 - crop if dark else crop
+        strong = ink > (_median(ink) + _quantile(ink, 0.99)) / 2
+        pieces, n = ndimage.label(strong, _EIGHT)
+        if n < PRINT_PIECES:
+            continue
+        heights = np.asarray([rows.stop - rows.start for rows, _ in ndimage.find_objects(pieces)])
+        blank = strong.sum(axis=1) <= 0.01 * crop.shape[1]  # the space between lines
+        between = int(np.count_nonzero(blank[1:] & ~blank[:-1])) - int(blank[-1])
+        if 2 <= _median(heights) <= crop.shape[0] / 4 and between >= 2:  # (glyphs, not grains)
+            text[sr, sc] |= labels[sr, sc] == i + 1
+    return text
 
 
 def _off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
