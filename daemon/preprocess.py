@@ -223,7 +223,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         mask, marks = _digit_components(found, detect, sheet)
         width = _stroke_width(mask)
     if allow_zoom and factor > 1:  # (print merges into blocks only on a reduced copy)
-        text = _print(g, factor, found, dark)
+        text = _print_blocks(g, factor, found, dark)
         if text.any():
             found = found & ~text
             try:
@@ -268,7 +268,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     return _thicken(soft, width, extent)
 
 
-def _print(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> np.ndarray:
+def _print_blocks(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> np.ndarray:
     """The ink in ``found`` (on the working copy, ``factor`` times smaller than ``g``) that is lines
     of print. A page's paragraphs merge into blocks there, wider than tall and bigger than the
     digit written on the page, and were read as the digit; at full resolution such a block falls
