@@ -907,7 +907,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     picture's own, and on a grainy desk faint ink off it is the desk's (see :func:`_faint_off_sheet`).
     Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
     labels, n = ndimage.label(mask, _EIGHT)
-    marks = np.isin(labels, np.asarray(_rings_around(labels, n), dtype=int) + 1)
+    marks = _pieces(labels, n, _rings_around(labels, n))
     if marks.any():
         mask = mask & ~marks
         labels, n = ndimage.label(mask, _EIGHT)
@@ -949,7 +949,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     lines = _underlines(candidates, areas, edges)
     if lines and len(lines) < len(candidates):
         candidates = [i for i in candidates if i not in lines]
-        marks = marks | np.isin(labels, np.asarray(lines) + 1)
+        marks = marks | _pieces(labels, n, lines)
     largest = max(candidates, key=lambda i: areas[i])
     min_area = max(2, 0.04 * areas[largest])
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
@@ -962,7 +962,15 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
-    return np.isin(labels, np.asarray(keep) + 1), marks
+    return _pieces(labels, n, keep), marks
+
+
+def _pieces(labels: np.ndarray, n: int, which: list[int]) -> np.ndarray:
+    """The pixels of components ``which`` (0-based) of ``labels`` (``n`` of them): np.isin's answer by
+    a lookup table, at a fraction of its cost."""
+    table = np.zeros(n + 1, dtype=bool)
+    table[np.asarray(which, dtype=np.int64) + 1] = True
+    return table[labels]
 
 
 def _strong_pieces(labels: np.ndarray, ink: np.ndarray, largest: int, rest: list[int]) -> list[int]:
