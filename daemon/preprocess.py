@@ -289,7 +289,7 @@ def _print_blocks(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> 
             continue
         heights = np.asarray([rows.stop - rows.start for rows, _ in ndimage.find_objects(pieces)])
         blank = strong.sum(axis=1) <= 0.01 * crop.shape[1]  # the space between lines
-        between = int(np.count_nonzero(blank[1:] & ~blank[:-1])) - int(blank[-1])
+        between = sum(1 for start, stop in _runs(blank) if 0 < start and stop < len(blank))
         if 2 <= _median(heights) <= crop.shape[0] / 4 and between >= 2:  # (glyphs, not grains)
             text[sr, sc] |= labels[sr, sc] == i + 1
     return text
@@ -1157,8 +1157,8 @@ def _round_the_middle(piece: np.ndarray, near: float = 0.2) -> bool:
     if not (piece[h // 2, :a].any() and piece[h // 2, b:].any() and piece[:c, w // 2].any() and piece[d:, w // 2].any()):
         return False  # (the middle row and column alone, the quickest)
     rows, cols = piece[[h // 3, h // 2, 2 * h // 3]], piece[:, [w // 3, w // 2, 2 * w // 3]].T
-    for lines, side in ((rows, w), (cols, h)):
-        if not (lines[:, : math.ceil(near * side)].any(axis=1).all() and lines[:, int((1 - near) * side) :].any(axis=1).all()):
+    for lines, first, last in ((rows, a, b), (cols, c, d)):
+        if not (lines[:, :first].any(axis=1).all() and lines[:, last:].any(axis=1).all()):
             return False
     runs = [np.count_nonzero(lines[:, 1:] & ~lines[:, :-1], axis=1) + lines[:, 0] for lines in (rows, cols)]
     return bool(max(runs[0].max(), runs[1].max()) >= 3)
