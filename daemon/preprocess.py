@@ -8,8 +8,9 @@ drift apart.
 
 The steps, in order:
 
-0. a picture smaller than a photo whose frame is crossed by ink (a digit cut at its strokes) gets
-   paper added round it;
+0. a picture enlarged with square pixels (pixel art) is taken back to its own size; a picture
+   smaller than a photo whose frame is crossed by ink (a digit cut at its strokes) gets paper
+   added round it;
 1. work on a reduced copy (block mean) so large scans cost the same as small
    drawings; a block mean keeps a thin pen line as a fainter line rather than
    dropping it; in a photo of a sheet lying on a desk, the desk around the sheet becomes paper;
@@ -78,6 +79,7 @@ RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped pi
 RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
 TEXT_WIDE = 1.5  # a block of print merged at the working scale is this much wider than tall...
 PRINT_PIECES = 80  # ...and falls into this many pieces or more at full resolution (a pencil digit: under 50)
+MIN_UNZOOMED = 8  # a picture enlarged with square pixels is read at its own size, but no smaller than this
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -126,8 +128,38 @@ def normalize(gray: np.ndarray) -> np.ndarray:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
     if g.dtype != np.uint8:
         g = _as_unit_float(g)  # 8-bit images stay 8-bit until reduced: converting a scan costs ms
-    ink = _ink_of_digit(_paper_beyond_frame(g), allow_zoom=True)
+    ink = _ink_of_digit(_paper_beyond_frame(_unzoomed(g)), allow_zoom=True)
     return _to_mnist_box(ink)
+
+
+def _unzoomed(g: np.ndarray) -> np.ndarray:
+    """``g`` at its own size when it was enlarged with square pixels (nearest neighbour: pixel art,
+    a small drawing zoomed in a paint program) - every run of equal rows and of equal columns away
+    from the frame is a whole number of blocks. The blocks hold nothing the small picture does not,
+    while their staircase edges, scaled into the 20x20 box, read as a stroke's wobble.
+
+    The middle row and column are looked at first: a picture with detail of its own (anti-aliased
+    strokes, paper's noise) shows a run of one pixel there, which settles it without a full pass."""
+    h, w = g.shape
+    if min(h, w) < 2 * MIN_UNZOOMED:
+        return g
+    row, col = g[h // 2], g[:, w // 2]
+    if _block(row[1:] != row[:-1]) == 1 or _block(col[1:] != col[:-1]) == 1:
+        return g
+    rows, cols = (g[1:] != g[:-1]).any(axis=1), (g[:, 1:] != g[:, :-1]).any(axis=0)
+    k = math.gcd(_block(rows), _block(cols))
+    k = max((d for d in range(1, k + 1) if k % d == 0 and -(-min(h, w) // d) >= MIN_UNZOOMED), default=1)
+    if k < 2:
+        return g
+    first_row, first_col = int(np.argmax(rows)) + 1, int(np.argmax(cols)) + 1  # where the first whole block starts
+    return g[np.unique(np.r_[0, np.arange(first_row % k, h, k)])][:, np.unique(np.r_[0, np.arange(first_col % k, w, k)])]
+
+
+def _block(changed: np.ndarray) -> int:
+    """The greatest common divisor of the lengths of the runs between the True values of ``changed``
+    (line i differs from line i + 1) - the runs cut by the frame left out; 0 when there are none."""
+    starts = np.flatnonzero(changed)
+    return int(np.gcd.reduce(np.diff(starts))) if len(starts) > 1 else 0
 
 
 def _paper_beyond_frame(g: np.ndarray) -> np.ndarray:

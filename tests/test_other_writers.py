@@ -35,10 +35,11 @@ def optdigits() -> tuple[np.ndarray, np.ndarray]:
     return (255 - np.round(ink * 255 / 16)).astype(np.uint8), table[:, 64]
 
 
-@pytest.mark.parametrize(("zoom", "least"), [(1, 0.965), (4, 0.91)], ids=["8px", "32px-pixels"])
+@pytest.mark.parametrize(("zoom", "least"), [(1, 0.965), (4, 0.965)], ids=["8px", "32px-pixels"])
 def test_digits_by_other_writers(tmp_path: Path, predictor: Predictor, optdigits, zoom: int, least: float) -> None:
     """Before the paper was carried on beyond the frame: 91.2% of the 8x8 pictures (27 refused as
-    'no digit', a 0 read as 1 or 7 when only one side of it was kept), 73.7% zoomed 4x. Most of
+    'no digit', a 0 read as 1 or 7 when only one side of it was kept), 73.7% zoomed 4x - and 92.9%
+    zoomed before such pictures were read at their own size (97.5%, like the 8x8 ones). Most of
     what is left are 9s written with a straight stem and 1s with a flag and a foot, which MNIST's
     writers hardly used."""
     x, y = optdigits

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from conftest import cli, dark_on_light
 from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.preprocess import normalize
 from digitwatch.daemon.recognize import Limits, classify, prepare
 from digitwatch.daemon.registry import bundled
 
@@ -312,3 +313,25 @@ def test_grainy_paper_is_read_at_the_scale_that_averages_the_grain(tmp_path: Pat
     rows = recognise(predictor, paths)
     right = sum(r.digit == y[i] for r, i in zip(rows, pick))
     assert right >= 13, [(r.file, r.digit, int(y[i]), r.error) for r, i in zip(rows, pick)]
+
+
+@pytest.mark.parametrize(("zoom", "fmt"), [(3, "png"), (6, "gif"), (10, "bmp")])
+def test_pixel_art_is_read_at_its_own_size(tmp_path: Path, predictor: Predictor, test_digits, zoom: int, fmt: str) -> None:
+    """A digit drawn on a small grid and enlarged with square pixels (a paint program's zoom, cut
+    anywhere) gives the network exactly the input of the small picture: scaled into the 20x20 box,
+    its blocks' staircase edges read as a wobbling stroke (UCI's other writers zoomed 4x: 92.9%
+    right before, 97.5% - as the 8x8 pictures themselves - now)."""
+    x, y = test_digits
+    paths, small = [], []
+    for k, i in enumerate(PICK):
+        grid = np.asarray(Image.fromarray(x[i]).resize((14, 14), Image.Resampling.BOX))
+        small.append(np.where(grid > 100, 0, 255).astype(np.uint8))  # dark pixels on white
+        cut = k % zoom
+        zoomed = np.kron(small[-1], np.ones((zoom, zoom), np.uint8))[cut:, : zoom * 14 - cut]
+        paths.append(tmp_path / f"pixels-{i}.{fmt}")
+        Image.fromarray(zoomed).save(paths[-1])
+    for path, grid in zip(paths, small):
+        assert np.array_equal(prepare(path, Limits()).x, normalize(grid)), path.name
+    rows = recognise(predictor, paths)
+    assert [r.digit for r in rows] == [int(y[i]) for i in PICK], [(r.file, r.digit, r.error) for r in rows]
+
