@@ -25,7 +25,8 @@ The steps, in order:
 5. specks and border noise are dropped, and so are printed lines, paragraphs of print (a block on
    the reduced copy, dozens of glyphs at full resolution) and marks a writer draws round or under
    the digit (a ring - apart from it or touching it -, a box, an underline); the digit is the
-   largest ink component plus the ones near it;
+   largest ink component plus the ones near it; more than one digit standing in a row (a number)
+   is :class:`SeveralDigitsError`, not a guess at one of them;
 6. a digit that is small on a large page is re-done on a crop at full
    resolution;
 7. stroke width is measured and thin strokes are thickened so that, at 28x28,
@@ -79,6 +80,7 @@ RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped pi
 RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
 TEXT_WIDE = 1.5  # a block of print merged at the working scale is this much wider than tall...
 PRINT_PIECES = 80  # ...and falls into this many pieces or more at full resolution (a pencil digit: under 50)
+WITHIN_GAP = 0.1  # pieces of the digit this far apart (of its height), side by side, may be digits in a row
 MIN_UNZOOMED = 8  # a picture enlarged with square pixels is read at its own size, but no smaller than this
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -116,6 +118,19 @@ class NoDigitError(ImageError):
     """The picture holds no ink that could be a digit (blank page, pure noise)."""
 
 
+class SeveralDigitsError(ImageError):
+    """The picture holds more than one digit (a number written in a row): which one is meant is not
+    for the reader to guess."""
+
+
+class Found(NamedTuple):
+    """What :func:`_digit_components` found on a mask of ink."""
+
+    digit: np.ndarray  # the digit's pixels
+    marks: np.ndarray  # rings, boxes and underlines drawn round or under it
+    beside: int  # how many more digits stand in a row with it (see _digits_beside)
+
+
 def normalize(gray: np.ndarray) -> np.ndarray:
     """Return the 28x28 float32 MNIST-style image (white ink on black, 0..1) of ``gray``.
 
@@ -139,12 +154,14 @@ def _unzoomed(g: np.ndarray) -> np.ndarray:
     while their staircase edges, scaled into the 20x20 box, read as a stroke's wobble.
 
     The middle row and column are looked at first: a picture with detail of its own (anti-aliased
-    strokes, paper's noise) shows a run of one pixel there, which settles it without a full pass."""
+    strokes, paper's noise) shows a run of one pixel there, which settles it in a microsecond or two
+    without a full pass."""
     h, w = g.shape
     if min(h, w) < 2 * MIN_UNZOOMED:
         return g
     row, col = g[h // 2], g[:, w // 2]
-    if _block(row[1:] != row[:-1]) == 1 or _block(col[1:] != col[:-1]) == 1:
+    steps = row[1:] != row[:-1]
+    if (steps[1:] & steps[:-1]).any() or _block(steps) == 1 or _block(col[1:] != col[:-1]) == 1:
         return g
     rows, cols = (g[1:] != g[:-1]).any(axis=1), (g[:, 1:] != g[:, :-1]).any(axis=0)
     k = math.gcd(_block(rows), _block(cols))
@@ -226,7 +243,7 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
         # are left as they are.
         detect, paper, found = _detected(ink)
         try:
-            mask, marks = _digit_components(found, detect)
+            mask, marks, beside = _digit_components(found, detect)
             width = _stroke_width(mask)
         except NoDigitError:
             # In a photo, shading can outshine a faint thin digit in a page-sized window until only
@@ -252,19 +269,21 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     if sheet is not None or 2 * window < _paper_window(small):
         ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
         detect, paper, found = _detected(ink)
-        mask, marks = _digit_components(found, detect, sheet)
+        mask, marks, beside = _digit_components(found, detect, sheet)
         width = _stroke_width(mask)
     if allow_zoom and factor > 1:  # (print merges into blocks only on a reduced copy)
         text = _print_blocks(g, factor, found, dark)
         if text.any():
             found = found & ~text
             try:
-                mask, marks = _digit_components(found, detect, sheet)
+                mask, marks, beside = _digit_components(found, detect, sheet)
             except NoDigitError:
                 raise NoDigitError("no digit found: only printed text") from None
             marks, width = marks | text, _stroke_width(mask)
     if allow_zoom:  # (a zoomed crop was accepted already, on the whole page)
         _refuse_noise(paper, detect)
+        if beside:
+            raise SeveralDigitsError("more than one digit, side by side: a picture is read as one digit")
     rows, cols = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     extent = max(bottom - top, right - left)
@@ -593,7 +612,7 @@ def _fine_pen(small: np.ndarray, dark: bool, width: float, found: np.ndarray) ->
     ink, _ = _ink_map(small, FINE_WINDOW, plain=True, dark=dark)
     detect, _, fine_found = _detected(ink)
     try:
-        mask, _ = _digit_components(fine_found, detect)
+        mask = _digit_components(fine_found, detect).digit
     except NoDigitError:
         return width
     rows, cols = np.nonzero(mask)
@@ -933,11 +952,12 @@ def _runs_past(rest: np.ndarray, axis: int) -> bool:
     return along[0] >= 0.15 * length and length - 1 - along[-1] >= 0.15 * length
 
 
-def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None) -> Found:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
     ``sheet``: the sheet of paper in a photo - a band along its edge is a border like the
     picture's own, and on a grainy desk faint ink off it is the desk's (see :func:`_faint_off_sheet`).
-    Returns the digit and the marks drawn round or under it (see :func:`_rings_around`)."""
+    Returns the digit, the marks drawn round or under it (see :func:`_rings_around`) and how many
+    more digits stand beside it."""
     labels, n = ndimage.label(mask, _EIGHT)
     marks = _pieces(labels, n, _rings_around(labels, n))
     if marks.any():
@@ -994,7 +1014,54 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
-    return _pieces(labels, n, keep), marks
+    beside = _digits_beside(labels, ink, edges, areas, keep, [i for i in candidates if i not in keep]) + _digits_within(edges, areas, keep)
+    return Found(_pieces(labels, n, keep), marks, beside)
+
+
+def _digits_beside(labels: np.ndarray, ink: np.ndarray, edges: np.ndarray, areas: np.ndarray, keep: list[int], others: list[int]) -> int:
+    """How many of ``others`` are digits of their own in a row with the one kept (a number): about as
+    tall as it (see _digit_sized), with about as much ink, as dark (a blotch of mottled paper is
+    fainter), on the same line. A stray stroke, a full stop, a speck or an underline is none of these."""
+    if not others:
+        return 0
+    t, b = edges[keep, 0].min(), edges[keep, 1].max()
+    which = np.asarray(others)
+    top, bottom, left, right = edges[which].T
+    in_line = np.minimum(b, bottom) - np.maximum(t, top) >= 0.5 * np.minimum(b - t, bottom - top)
+    like = which[_digit_sized(top, bottom, left, right, b - t) & in_line & (areas[which] >= 0.3 * areas[keep].sum())]
+    if len(like) == 0:
+        return 0
+    middle = np.asarray(ndimage.median(ink, labels, np.r_[like, keep[0]] + 1))
+    return int(np.sum(middle[:-1] >= PIECE_STRENGTH * middle[-1]))
+
+
+def _digits_within(edges: np.ndarray, areas: np.ndarray, keep: list[int]) -> int:
+    """How many more digits the pieces kept as one hold: written close, digits in a row join the
+    first as its pieces, but they fall into groups side by side with paper between them - each
+    about as tall as all of them, with about as much ink."""
+    if len(keep) < 2:
+        return 0
+    t, b = edges[keep, 0].min(), edges[keep, 1].max()
+    gap = WITHIN_GAP * (b - t)
+    groups: list[list[int]] = []  # [left, right, top, bottom, area]
+    for i in sorted(keep, key=lambda i: edges[i, 2]):
+        top, bottom, left, right = edges[i].tolist()
+        if groups and left < groups[-1][1] + gap:
+            g = groups[-1]
+            g[1], g[2], g[3], g[4] = max(g[1], right), min(g[2], top), max(g[3], bottom), g[4] + int(areas[i])
+        else:
+            groups.append([left, right, top, bottom, int(areas[i])])
+    if len(groups) < 2:
+        return 0
+    left, right, top, bottom, area = np.array(groups).T
+    return max(0, int(np.sum(_digit_sized(top, bottom, left, right, b - t) & (area >= 0.3 * area.max()))) - 1)
+
+
+def _digit_sized(top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray, height: int) -> np.ndarray:
+    """Which boxes are another digit beside one ``height`` tall: about as tall, and not a bare upright
+    line - MNIST's crops keep slivers of the next box's ruling beside a 1, and two upright strokes
+    side by side are as much a 1 and a line as an 11."""
+    return (bottom - top >= 0.6 * height) & (right - left >= 0.25 * (bottom - top))
 
 
 def _pieces(labels: np.ndarray, n: int, which: list[int]) -> np.ndarray:

@@ -335,3 +335,25 @@ def test_pixel_art_is_read_at_its_own_size(tmp_path: Path, predictor: Predictor,
     rows = recognise(predictor, paths)
     assert [r.digit for r in rows] == [int(y[i]) for i in PICK], [(r.file, r.digit, r.error) for r in rows]
 
+
+
+@pytest.mark.parametrize("gap", [0.2, 0.6])
+def test_a_number_is_an_error_not_one_of_its_digits(tmp_path: Path, predictor: Predictor, test_digits, gap: float) -> None:
+    """Digits written in a row - close enough that they pass for one digit's pieces, or apart - give
+    an error row; before, one of them was read, most often at a confidence near 1.00."""
+    x, _ = test_digits
+    paths = []
+    for group in [(0, 1), (3, 4), (5, 6), (7, 3, 4)]:  # 7 2, 0 4, 9 6, 3 0 4 (MNIST test 0-18)
+        parts = []
+        for i in group:
+            rows, cols = np.nonzero(x[PICK[i]] > 30)
+            parts.append(x[PICK[i]][rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
+        height = max(p.shape[0] for p in parts)
+        space = np.zeros((height, round(gap * height)), np.uint8)
+        line = [np.pad(p, ((0, height - p.shape[0]), (0, 0))) for p in parts]
+        number = np.concatenate([piece for p in line for piece in (p, space)][:-1], axis=1)
+        page = np.pad(255 - number, 12, constant_values=255)
+        paths.append(tmp_path / f"number-{''.join(map(str, group))}.png")
+        Image.fromarray(page).resize((page.shape[1] * 3, page.shape[0] * 3), Image.Resampling.BICUBIC).save(paths[-1])
+    rows = recognise(predictor, paths)
+    assert [r.error for r in rows] == ["more than one digit, side by side: a picture is read as one digit"] * 4, rows
