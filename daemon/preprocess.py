@@ -80,6 +80,7 @@ RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped pi
 RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
 TEXT_WIDE = 1.5  # a block of print merged at the working scale is this much wider than tall...
 PRINT_PIECES = 80  # ...and falls into this many pieces or more at full resolution (a pencil digit: under 50)
+PRINT_FILL = 0.35  # ...and fills this much of its box at the working scale (paragraphs 0.57-0.81, a digit's strokes ~0.1-0.2)
 WITHIN_GAP = 0.1  # pieces of the digit this far apart (of its height), side by side, may be digits in a row
 MIN_UNZOOMED = 8  # a picture enlarged with square pixels is read at its own size, but no smaller than this
 
@@ -325,12 +326,13 @@ def _print_blocks(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> 
     digit written on the page, and were read as the digit; at full resolution such a block falls
     into dozens of glyphs and words, a fraction of its height each, in lines with blank rows
     between them (a digit is one to a few pieces - or, in pencil on grainy paper, dozens of grains
-    along strokes that leave no row of its box blank)."""
+    along strokes that leave few rows of its box blank; a digit's strokes fill little of the box
+    that lines of print merge into)."""
     labels, _ = ndimage.label(found, _EIGHT)
     text = np.zeros_like(found)
     for i, (sr, sc) in enumerate(ndimage.find_objects(labels)):
         h, w = sr.stop - sr.start, sc.stop - sc.start
-        if h < 12 or w < TEXT_WIDE * h:
+        if h < 12 or w < TEXT_WIDE * h or np.count_nonzero(labels[sr, sc] == i + 1) < PRINT_FILL * h * w:
             continue
         crop = _as_unit_float(g[sr.start * factor : sr.stop * factor, sc.start * factor : sc.stop * factor])
         ink = 1.0 - crop if dark else crop
@@ -1038,23 +1040,26 @@ def _digits_beside(labels: np.ndarray, ink: np.ndarray, edges: np.ndarray, areas
 def _digits_within(edges: np.ndarray, areas: np.ndarray, keep: list[int]) -> int:
     """How many more digits the pieces kept as one hold: written close, digits in a row join the
     first as its pieces, but they fall into groups side by side with paper between them - each
-    about as tall as all of them, with about as much ink."""
+    about as tall as all of them, with about as much ink, and holding a piece at least half as tall
+    (a dashed line beside a 1 - MNIST's crops keep some - is short pieces)."""
     if len(keep) < 2:
         return 0
     t, b = edges[keep, 0].min(), edges[keep, 1].max()
     gap = WITHIN_GAP * (b - t)
-    groups: list[list[int]] = []  # [left, right, top, bottom, area]
+    groups: list[list[int]] = []  # [left, right, top, bottom, area, tallest piece]
     for i in sorted(keep, key=lambda i: edges[i, 2]):
         top, bottom, left, right = edges[i].tolist()
         if groups and left < groups[-1][1] + gap:
             g = groups[-1]
-            g[1], g[2], g[3], g[4] = max(g[1], right), min(g[2], top), max(g[3], bottom), g[4] + int(areas[i])
+            g[1], g[2], g[3] = max(g[1], right), min(g[2], top), max(g[3], bottom)
+            g[4], g[5] = g[4] + int(areas[i]), max(g[5], bottom - top)
         else:
-            groups.append([left, right, top, bottom, int(areas[i])])
+            groups.append([left, right, top, bottom, int(areas[i]), bottom - top])
     if len(groups) < 2:
         return 0
-    left, right, top, bottom, area = np.array(groups).T
-    return max(0, int(np.sum(_digit_sized(top, bottom, left, right, b - t) & (area >= 0.3 * area.max()))) - 1)
+    left, right, top, bottom, area, tallest = np.array(groups).T
+    digits = _digit_sized(top, bottom, left, right, b - t) & (area >= 0.3 * area.max()) & (tallest >= 0.5 * (b - t))
+    return max(0, int(np.sum(digits)) - 1)
 
 
 def _digit_sized(top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray, height: int) -> np.ndarray:
