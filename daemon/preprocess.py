@@ -405,13 +405,15 @@ def _candidates(
     the quick test only by being very dark; the grain search has a test of the border of its own.
     Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges -
     the only search for a border that passed the quick test by its grain alone (``light``)."""
+    def dark_enough(candidate: Candidate | None) -> Candidate | None:
+        return None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
+
+    along_edges = grain.desk_along(DESK_BORDER)
     if not light:
         round_it = grain.desk_along(GRAINY_DESK_ROUND)
         yield _sheet_by_texture(closed, coarse, middle, ring, round_it) if round_it else None
-        for find in (_sheet_by_level, _sheet_by_edges):
-            candidate = find(closed, steps, middle, ring)
-            yield None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
-    along_edges = grain.desk_along(DESK_BORDER)
+        yield dark_enough(_sheet_by_level(closed, steps, middle, ring))
+        yield dark_enough(_sheet_by_edges(closed, steps, middle, ring, grainy=along_edges is not None))
     if along_edges:
         candidate = _sheet_by_texture(closed, coarse, middle, ring, along_edges)
         # The grain's opening drops the band of desk along the picture's edge where it is narrow.
@@ -560,13 +562,21 @@ def _sheet_by_texture(
     return Candidate(sheet, ~sheet, max(contrast, PAGE_CONTRAST), None, grainy=True)
 
 
-def _sheet_by_edges(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
+def _sheet_by_edges(
+    closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, grainy: bool = False
+) -> Candidate | None:
     """A sheet partly in shadow - as dark there as the desk, or darker - is the region around the
-    middle that the strongest sharp steps in the picture enclose."""
+    middle that the strongest sharp steps in the picture enclose. On a ``grainy`` desk seen along
+    the border, where a corner of the sheet runs into the frame its two edges may stop a few pixels
+    apart: the narrow way out to the desk between them is opened away. (Not elsewhere: a scanner's
+    dark edge, cut off that way, would pass for a desk.)"""
     strong = _quantile(steps, 0.99)
     if strong < PAGE_CONTRAST:
         return None
-    sheet = _under_middle(ndimage.maximum_filter(steps, 3) < 0.4 * strong, middle)
+    enclosed = ndimage.maximum_filter(steps, 3) < 0.4 * strong
+    if grainy:
+        enclosed = ndimage.binary_opening(enclosed, iterations=2)
+    sheet = _under_middle(enclosed, middle)
     return Candidate(sheet, ~sheet, strong, None)
 
 
