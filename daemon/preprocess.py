@@ -1026,11 +1026,14 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
-    beside = _digits_beside(labels, ink, edges, areas, keep, [i for i in candidates if i not in keep]) + _digits_within(edges, areas, keep)
+    others = [i for i in candidates if i not in keep]
+    beside = _digits_beside(labels, ink, edges, areas, keep, others) + _digits_within(edges, areas, keep)
     return Found(_pieces(labels, n, keep), marks, beside)
 
 
-def _digits_beside(labels: np.ndarray, ink: np.ndarray, edges: np.ndarray, areas: np.ndarray, keep: list[int], others: list[int]) -> int:
+def _digits_beside(
+    labels: np.ndarray, ink: np.ndarray, edges: np.ndarray, areas: np.ndarray, keep: list[int], others: list[int]
+) -> int:
     """How many of ``others`` are digits of their own in a row with the one kept (a number): about as
     tall as it (see _digit_sized), with about as much ink, as dark (a blotch of mottled paper is
     fainter), on the same line. A stray stroke, a full stop, a speck or an underline is none of these."""
