@@ -270,15 +270,16 @@ def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool |
     # strokes' width known, estimate the paper again with a window fitted to them.
     window = _stroke_window(width)
     if sheet is not None or 2 * window < _paper_window(small):
-        ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
-        detect, paper, found = _detected(ink)
-        mask, marks, beside = _digit_components(found, detect, sheet)
-        width = _stroke_width(mask)
-        if sheet is not None and _stroke_window(width) > PEN_REFIT * window:
-            ink, dark = _ink_map(small, _stroke_window(width), tight=not photo_sized, plain=False, dark=dark)
+        for _ in range(2):
+            ink, dark = _ink_map(small, window, tight=not photo_sized, plain=sheet is None, dark=dark)
             detect, paper, found = _detected(ink)
             mask, marks, beside = _digit_components(found, detect, sheet)
             width = _stroke_width(mask)
+            # A sheet's pen is measured under a level that follows a thick marker's strokes down:
+            # a window fitted to it can be narrower than where strokes meet, and hollow them there.
+            if sheet is None or _stroke_window(width) <= PEN_REFIT * window:
+                break
+            window = _stroke_window(width)
     if allow_zoom and factor > 1:  # (print merges into blocks only on a reduced copy)
         text = _print_blocks(g, factor, found, dark)
         if text.any():
