@@ -215,7 +215,6 @@ def test_rings_drawn_round_the_digit_touching_it(tmp_path: Path, predictor: Pred
     assert len(wrong) <= 5, wrong
 
 
-
 def _underlined_close(picture: Image.Image, gap: float) -> Image.Image:
     """``picture`` (a pen digit on paper) on a sheet half as big again, with a line drawn under the
     digit by the same pen, ``gap`` of the digit's height below it, running on a fifth of its width
@@ -242,6 +241,7 @@ def test_lines_drawn_under_the_digit_close_to_it(tmp_path: Path, predictor: Pred
     rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
     wrong = [(r.file, r.digit, int(y[i])) for i, r in enumerate(rows) if r.digit != y[i]]
     assert len(wrong) <= 9, wrong
+
 
 WORDS = "the of and to in is for on with as by at from this that be are or an will amount date name total number account please enter office use only page form section item code".split()
 
