@@ -995,7 +995,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         mask = cleaned
         labels, n = ndimage.label(mask, _EIGHT)
     boxes = ndimage.find_objects(labels)
-    touching = _rings_touching(labels, boxes) | _lines_touching(labels, boxes, ink)
+    touching = _marks_touching(labels, boxes, ink)
     if touching.any():
         marks, mask = marks | touching, mask & ~touching
         labels, n = ndimage.label(mask, _EIGHT)
@@ -1232,30 +1232,21 @@ def _enclosed(piece: np.ndarray) -> np.ndarray:
     return shrunk[pad:-pad, pad:-pad] | piece
 
 
-def _rings_touching(labels: np.ndarray, boxes: list) -> np.ndarray:
-    """The rings drawn round the digit that touch it - one piece with it, read with it a 0 (see
-    :func:`_ring_of`); ``boxes``: the components' (``ndimage.find_objects``). Returns the rings' pixels."""
-    rings = np.zeros(labels.shape, dtype=bool)
+def _marks_touching(labels: np.ndarray, boxes: list, ink: np.ndarray) -> np.ndarray:
+    """The marks drawn round or under the digit that touch it - one piece with it: a ring read with
+    it, a 0 (see :func:`_ring_of`), a line so close under it that the detection's smoothing joined
+    them (see :func:`_line_under`). ``boxes``: the components' (``ndimage.find_objects``); ``ink``:
+    the map they were found in. Returns the marks' pixels."""
+    marks = np.zeros(labels.shape, dtype=bool)
     for i, (sr, sc) in enumerate(boxes):
         if min(sr.stop - sr.start, sc.stop - sc.start) >= 12:
             piece = labels[sr, sc] == i + 1
-            ring = _ring_of(piece) if _round_the_middle(piece) else None
-            if ring is not None:
-                rings[sr, sc] |= ring
-    return rings
-
-
-def _lines_touching(labels: np.ndarray, boxes: list, ink: np.ndarray) -> np.ndarray:
-    """The lines drawn under the digit so close to it that they are one piece with it (see
-    :func:`_line_under`); ``boxes``: the components' (``ndimage.find_objects``), ``ink``: the map
-    they were found in. Returns the lines' pixels."""
-    lines = np.zeros(labels.shape, dtype=bool)
-    for i, (sr, sc) in enumerate(boxes):
-        if min(sr.stop - sr.start, sc.stop - sc.start) >= 12:
-            line = _line_under(labels[sr, sc] == i + 1, ink[sr, sc])
-            if line is not None:
-                lines[sr, sc] |= line
-    return lines
+            mark = _ring_of(piece) if _round_the_middle(piece) else None
+            if mark is None:
+                mark = _line_under(piece, ink[sr, sc])
+            if mark is not None:
+                marks[sr, sc] |= mark
+    return marks
 
 
 def _line_under(piece: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray | None:
