@@ -50,6 +50,7 @@ from .errors import ImageError
 SIZE = 28
 BOX = 20
 WORK_MAX = 192  # longest side of the working copy, in pixels
+FINE_WORK_MAX = 384  # ...when nothing stood out on it (a thin digit a few percent of a big page)
 MIN_DIGIT_WORK = 48  # a digit smaller than this on a reduced page is re-done at full resolution
 MIN_STROKE = 2.2  # thinnest stroke at 28x28, in pixels (MNIST's pens are ~2-4)
 MIN_CONTRAST = 0.03  # ink must differ from paper by at least this much (0..1 scale)...
@@ -121,6 +122,11 @@ class NoDigitError(ImageError):
     """The picture holds no ink that could be a digit (blank page, pure noise)."""
 
 
+class FaintInkError(NoDigitError):
+    """Nothing in the picture stands out of the paper's noise: a blank page, or ink too faint or
+    thin at the scale the picture was read at."""
+
+
 class SeveralDigitsError(ImageError):
     """The picture holds more than one digit (a number written in a row): which one is meant is not
     for the reader to guess."""
@@ -134,19 +140,21 @@ class Found(NamedTuple):
     beside: int  # how many more digits stand in a row with it (see _digits_beside)
 
 
-def normalize(gray: np.ndarray) -> np.ndarray:
+def normalize(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     """Return the 28x28 float32 MNIST-style image (white ink on black, 0..1) of ``gray``.
 
     ``gray`` is a 2-D luminance array: floats in 0..1, or any integer dtype
     (scaled by the dtype's range). Raises :class:`NoDigitError` when there is
-    no digit to read.
+    no digit to read. ``work_max``: the longest side of the reduced copy the
+    digit is looked for on first (see :func:`digit_input` for a finer one).
     """
     g = np.asarray(gray)
     if g.ndim != 2 or min(g.shape) < 1:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
     if g.dtype != np.uint8:
         g = _as_unit_float(g)  # 8-bit images stay 8-bit until reduced: converting a scan costs ms
-    ink = _ink_of_digit(_paper_beyond_frame(_unzoomed(g)), allow_zoom=True)
+    g = _paper_beyond_frame(_unzoomed(g))
+    ink = _ink_of_digit(g, allow_zoom=True, factor=max(1, -(-max(g.shape) // work_max)))
     return _to_mnist_box(ink)
 
 
@@ -814,7 +822,7 @@ def _refuse_noise(paper: Paper, ink: np.ndarray) -> None:
     to the strokes - mottled paper would otherwise drown a faint digit."""
     if paper.contrast >= MIN_CONTRAST and (paper.peak - paper.level >= MIN_SNR * paper.spread or _ink_apart(ink)):
         return
-    raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+    raise FaintInkError("no digit found: the image has no ink that stands out of the background")
 
 
 def _ink_apart(ink: np.ndarray) -> bool:
@@ -846,7 +854,7 @@ def _threshold(ink: np.ndarray, paper: Paper) -> tuple[float, float]:
     """(high, low) thresholds: Otsu's, and a lower one for faint parts of strokes (see _ink_mask)."""
     peak, median, spread, contrast = paper
     if contrast < MIN_CONTRAST or peak <= median:
-        raise NoDigitError("no digit found: the image has no ink that stands out of the background")
+        raise FaintInkError("no digit found: the image has no ink that stands out of the background")
     high = min(max(_otsu(ink, peak), 0.2 * peak, median + 3.0 * spread), 0.6 * peak)
     return high, min(high, max(0.4 * high, median + 4.0 * spread))
 

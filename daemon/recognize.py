@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import decode
+from .decode import Decoded, decode
 from .errors import ImageError
 from .infer import Predictor
-from .preprocess import normalize
+from .preprocess import FINE_WORK_MAX, WORK_MAX, FaintInkError, normalize
 from .results import Result, utc_now
 
 
@@ -69,15 +69,35 @@ def read_input(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
+def digit_input(data: bytes, max_pixels: int) -> tuple[np.ndarray, Decoded]:
+    """The network's 28x28 input for one file's bytes, and the decoded picture it was read from.
+
+    A big picture is looked at on a copy reduced to WORK_MAX (a large JPEG is even decoded at
+    reduced scale: several times faster), where nothing is lost for a digit of ordinary size. A
+    digit a few percent of a photographed page, written with a thin or pale pen, fades into the
+    paper's noise there; when nothing stands out, the full-resolution picture is looked at on a
+    copy twice as fine before the file is refused. (Only then: a blank sheet on a grainy desk,
+    looked at more finely, can show grains that pass for ink.)"""
+    decoded = decode(data, max_pixels)
+    try:
+        return normalize(decoded.gray), decoded
+    except FaintInkError:
+        if decoded.reduced:
+            decoded = decode(data, max_pixels, reduce=False)
+        elif max(decoded.gray.shape) <= WORK_MAX:
+            raise
+    return normalize(decoded.gray, FINE_WORK_MAX), decoded
+
+
 def prepare(path: Path, limits: Limits) -> Prepared:
     """Read, hash, decode and normalise one file; never raises for a bad image."""
     digest = ""
     try:
         data = read_input(path, limits.max_bytes)
         digest = hashlib.sha256(data).hexdigest()
-        decoded = decode(data, limits.max_pixels)
+        x, decoded = digit_input(data, limits.max_pixels)
         note = f"multi-frame file: read frame 1 of {decoded.frames}" if decoded.frames > 1 else ""
-        return Prepared(digest, normalize(decoded.gray), note=note)
+        return Prepared(digest, x, note=note)
     except ImageError as exc:
         return Prepared(digest, None, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one file's surprise must never stop the daemon

@@ -26,9 +26,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from digitwatch.daemon.decode import decode
 from digitwatch.daemon.errors import ImageError
-from digitwatch.daemon.preprocess import normalize
+from digitwatch.daemon.recognize import Limits, digit_input
 from . import realistic
 
 
@@ -44,7 +43,7 @@ def _render_chunk(job: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, 
         data, _ = realistic.encode(realistic.KINDS[kinds[k]](digit, rng), kinds[k], rng)
         kind_of[i] = k
         try:
-            out[i] = normalize(decode(data).gray)
+            out[i] = digit_input(data, Limits().max_pixels)[0]
             read[i] = True
         except ImageError:  # the render lost the digit (refused as blank): not a training example
             pass
