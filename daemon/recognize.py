@@ -76,8 +76,8 @@ def digit_input(data: bytes, max_pixels: int) -> tuple[np.ndarray, Decoded]:
     reduced scale: several times faster), where nothing is lost for a digit of ordinary size. A
     digit a few percent of a photographed page, written with a thin or pale pen, fades into the
     paper's noise there; when nothing stands out, the full-resolution picture is looked at on a
-    copy twice as fine before the file is refused. (Only then: a blank sheet on a grainy desk,
-    looked at more finely, can show grains that pass for ink.)"""
+    copy twice as fine before the file is refused. (Only for that refusal: looked at more finely,
+    a blank sheet on a grainy desk can show grains that pass for ink.)"""
     decoded = decode(data, max_pixels)
     try:
         return normalize(decoded.gray), decoded

@@ -218,6 +218,22 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: P
     assert after - before < 50_000  # KiB: nothing near 900 MB was allocated
 
 
+def test_large_jpeg_is_decoded_reduced_and_in_full_on_request() -> None:
+    """Draft mode: a 2400x1800 JPEG decodes at a quarter of its size (600x450), in full when asked
+    (a picture where nothing stood out is read again so); other formats are never reduced."""
+    import io
+
+    from digitwatch.daemon.decode import decode
+
+    picture = Image.fromarray(np.full((1800, 2400), 200, np.uint8))
+    for fmt, reduced_shape in (("JPEG", (450, 600)), ("PNG", (1800, 2400))):
+        buffer = io.BytesIO()
+        picture.save(buffer, fmt)
+        first, full = decode(buffer.getvalue()), decode(buffer.getvalue(), reduce=False)
+        assert (first.gray.shape, first.reduced) == (reduced_shape, fmt == "JPEG")
+        assert (full.gray.shape, full.reduced) == ((1800, 2400), False)
+
+
 def test_multi_frame_noted_and_size_limit(tmp_path: Path, predictor: Predictor, test_digits) -> None:
     x, y = test_digits
     frames = [dark_on_light(x[0]).convert("P"), dark_on_light(x[1]).convert("P")]
