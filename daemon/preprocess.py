@@ -236,12 +236,11 @@ def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
     return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
 
 
-def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int = 0, dark: bool | None = None) -> np.ndarray:
+def _ink_of_digit(g: np.ndarray, allow_zoom: bool, factor: int, dark: bool | None = None) -> np.ndarray:
     """Soft ink map (0..1, ink bright) of the digit in ``g``, cropped to it and stroke-normalised.
 
-    ``factor`` is the reduction of the working copy (default: whatever brings ``g`` to WORK_MAX);
+    ``factor`` is the reduction of the working copy (see :func:`normalize`);
     ``dark``, the ink's polarity when it is known already (a crop of a page read before)."""
-    factor = factor or max(1, -(-max(g.shape) // WORK_MAX))
     small = _block_mean(g, factor)
     sheet = None
     photo_sized = max(g.shape) >= PHOTO_MIN_SIDE
