@@ -627,9 +627,30 @@ def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, con
     level = ndimage.uniform_filter(np.where(sheet, small, 0.0).astype(np.float32), size) / np.maximum(support, 1e-6)
     known = sheet | (support >= 0.3)
     rows, cols = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    thick, desk = _thick_ink_off_sheet(closed, sheet, contrast)
+    if thick.any():  # measured against the desk, not against itself
+        thick = ndimage.binary_dilation(thick, _EIGHT, iterations=2)
+        closed = np.where(thick, desk, closed)
     depth = small - ndimage.minimum_filter(closed, 5)  # below the desk's level: negative
-    darker = np.where(depth < -0.25 * contrast, depth if smooth else depth + 0.25 * contrast, 0.0)
-    return np.where(sheet, small, level[rows, cols] + darker)
+    ink = depth < -0.25 * contrast
+    filled = level[rows, cols] + np.where(ink, depth if smooth else depth + 0.25 * contrast, 0.0)
+    return np.where(sheet | (thick & ink), small, filled)
+
+
+def _thick_ink_off_sheet(closed: np.ndarray, sheet: np.ndarray, contrast: float) -> tuple[np.ndarray, float]:
+    """Where, off the ``sheet``, the desk's level (``closed``) is a dark island: much darker than
+    nearly all of the desk, and apart from the picture's frame. A thick marker's blob or loop is
+    wider than the closing that takes strokes away, so it stays in the desk's level; a sheet search
+    that took it (or the shaded part of the page round it) for desk would make it paper. A desk
+    reaches the frame; what lies darker than it, inside it, is ink. Returns the islands and the
+    desk's level they are measured against."""
+    off = ~sheet
+    if not off.any():
+        return off, 0.0
+    desk = _quantile(closed[off], 0.1)
+    island, n = ndimage.label(off & (closed < desk - 0.5 * contrast), _EIGHT)
+    framed = np.unique(island[_ring(island.shape, 1)])
+    return (island > 0) & ~np.isin(island, framed), desk
 
 
 def _fine_pen(small: np.ndarray, dark: bool, width: float, found: np.ndarray) -> float:
@@ -1048,9 +1069,28 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
+    keep += _cut_by_frame(labels, n, keep, [i for i in range(n) if in_border[i] > 0.3 * areas[i] and not hugging[i] and not faint[i]])
     others = [i for i in candidates if i not in keep]
     beside = _digits_beside(labels, ink, edges, areas, keep, others) + _digits_within(edges, areas, keep)
     return Found(_pieces(labels, n, keep), marks, beside)
+
+
+def _cut_by_frame(labels: np.ndarray, n: int, keep: list[int], banded: list[int]) -> list[int]:
+    """Those of ``banded`` (pieces in the border band, left out as noise) that meet the picture's
+    frame next to where the digit (``keep``) meets it: a digit running out of the picture and back
+    in - a 7's corner cut off by the frame - falls into pieces there, and the one along the frame
+    was dropped (the 7 read as a 1). Next to: within three of the digit's pen widths."""
+    if not banded:
+        return []
+    frame = _ring(labels.shape, 1)
+    digit = _pieces(labels, n, keep)
+    at = digit & frame
+    if not at.any():
+        return []
+    reach = max(1, round(3 * _stroke_width(digit)))
+    near = ndimage.binary_dilation(at, _EIGHT, iterations=reach) & frame
+    meeting = set(np.unique(labels[near]).tolist())
+    return [i for i in banded if i + 1 in meeting and i not in keep]
 
 
 def _digits_beside(
