@@ -1057,7 +1057,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     if lines and len(lines) < len(candidates):
         candidates = [i for i in candidates if i not in lines]
         marks = marks | _pieces(labels, n, lines)
-    largest = max(candidates, key=lambda i: areas[i])
+    largest = _strongest_large(labels, ink, areas, candidates)
     min_area = max(2, 0.04 * areas[largest])
     rest = [i for i in candidates if i != largest and areas[i] >= min_area]
     if len(candidates) >= GRAIN_PIECES:
@@ -1073,6 +1073,22 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
     others = [i for i in candidates if i not in keep]
     beside = _digits_beside(labels, ink, edges, areas, keep, others) + _digits_within(edges, areas, keep)
     return Found(_pieces(labels, n, keep), marks, beside)
+
+
+def _strongest_large(labels: np.ndarray, ink: np.ndarray, areas: np.ndarray, candidates: list[int]) -> int:
+    """The piece the digit grows from: the largest of ``candidates`` - unless another at least half
+    its size has ink much stronger than its own (by PIECE_STRENGTH): then the largest is texture
+    that passed the threshold (a grainy desk beside the sheet, read with a window fitted to a
+    thin pen), and the strongest of those pieces is the digit's."""
+    largest = max(candidates, key=lambda i: areas[i])
+    large = [i for i in candidates if areas[i] >= 0.5 * areas[largest]]
+    if len(large) < 2:
+        return largest
+    strength = np.asarray(ndimage.median(ink, labels, np.asarray(large) + 1))
+    strongest = int(np.argmax(strength))
+    if strength[large.index(largest)] < PIECE_STRENGTH * strength[strongest]:
+        return large[strongest]
+    return largest
 
 
 def _cut_by_frame(labels: np.ndarray, n: int, keep: list[int], banded: list[int]) -> list[int]:
