@@ -1041,10 +1041,10 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         border |= _outline(sheet.mask)
         if sheet.grainy_desk is not None:
             faint = _faint_off_sheet(labels, n, ink, border | ~sheet.mask, areas, sheet.grainy_desk)
-    in_border = np.bincount(labels[border], minlength=n + 1)[1:]
+    in_band = np.bincount(labels[border], minlength=n + 1)[1:] > 0.3 * areas
     hugging = _edge_huggers(labels, n, boxes)
 
-    candidates = [i for i in range(n) if in_border[i] <= 0.3 * areas[i] and not hugging[i] and not faint[i]]
+    candidates = [i for i in range(n) if not in_band[i] and not hugging[i] and not faint[i]]
     if not candidates:  # ink along the picture's edge may be the digit in a tight crop...
         in_frame = np.zeros(n)
         if sheet is not None and sheet.grainy_desk is not None:  # ...not where a sheet on a grainy desk runs into it
@@ -1069,7 +1069,7 @@ def _digit_components(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = N
         keep = _grown(edges, largest, rest, _dots(labels, largest, rest, boxes, edges))
     if areas[keep].sum() < 3:
         raise NoDigitError("no digit found: only specks of ink")
-    keep += _cut_by_frame(labels, n, keep, [i for i in range(n) if in_border[i] > 0.3 * areas[i] and not hugging[i] and not faint[i]])
+    keep += _cut_by_frame(labels, n, keep, [i for i in range(n) if in_band[i] and not hugging[i] and not faint[i]])
     others = [i for i in candidates if i not in keep]
     beside = _digits_beside(labels, ink, edges, areas, keep, others) + _digits_within(edges, areas, keep)
     return Found(_pieces(labels, n, keep), marks, beside)
