@@ -53,10 +53,10 @@ def speckled_pages(x: np.ndarray, n: int = 20) -> list[np.ndarray]:
 
 def normalize_or_refuse(gray: np.ndarray) -> None:
     from digitwatch.daemon.errors import ImageError
-    from digitwatch.daemon.preprocess import normalize
+    from digitwatch.daemon.preprocess import views
 
     try:
-        normalize(gray)
+        views(gray)
     except ImageError:  # a page refused as noise costs its time too
         pass
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitwatch.daemon.fsutil import fsync_dir
     from digitwatch.daemon.infer import Predictor, quiet_native_stderr
     from digitwatch.daemon.journal import Batch, Journal, Move
-    from digitwatch.daemon.preprocess import normalize
+    from digitwatch.daemon.preprocess import views
     from digitwatch.daemon.registry import bundled
     from digitwatch.daemon.results import Result, to_csv
 
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{name}: read + sha256", per_item_ms(lambda f: hashlib.sha256(f.read_bytes()).digest(), files)))
             rows.append((f"{name}: decode", per_item_ms(lambda b: decode(b), data)))
             grays = [decode(b).gray for b in data]
-            rows.append((f"{name}: preprocess (normalize)", per_item_ms(normalize, grays)))
-        rows.append(("speckled page (1,000 ink specks): normalize", per_item_ms(normalize_or_refuse, speckled_pages(x))))
+            rows.append((f"{name}: preprocess (views)", per_item_ms(views, grays)))
+        rows.append(("speckled page (1,000 ink specks): preprocess", per_item_ms(normalize_or_refuse, speckled_pages(x))))
         with quiet_native_stderr():
             import keras  # noqa: F401
         predictor = Predictor.load(bundled())

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from conftest import cli, dark_on_light
 from digitwatch.daemon.infer import Predictor
-from digitwatch.daemon.preprocess import normalize
-from digitwatch.daemon.recognize import Limits, classify, prepare
+from digitwatch.daemon.preprocess import normalize, views
+from digitwatch.daemon.recognize import SECOND_LOOK, Limits, classify, prepare
 from digitwatch.daemon.registry import bundled
 
 PICK = [0, 1, 2, 3, 4, 7, 11, 18]  # MNIST test digits 7 2 1 0 4 9 6 3
@@ -270,14 +270,14 @@ def test_predict_cli_csv_and_jsonl(tmp_path: Path, test_digits) -> None:
 
 
 def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predictor, test_digits, monkeypatch) -> None:
-    """A bug that raises on one file (here: normalize raising IndexError) gives that file an
+    """A bug that raises on one file (here: preprocessing raising IndexError) gives that file an
     error row; it must not escape and stop the daemon's loop."""
     from digitwatch.daemon import recognize
 
     good, bad = tmp_path / "good.png", tmp_path / "bad.png"
     dark_on_light(test_digits[0][0]).save(good)
     dark_on_light(test_digits[0][1]).save(bad)
-    real = recognize.normalize
+    real = recognize.views
 
     def flaky(gray):
         if gray.shape == (57, 57):
@@ -285,9 +285,34 @@ def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predi
         return real(gray)
 
     dark_on_light(test_digits[0][1], 57).save(bad)
-    monkeypatch.setattr(recognize, "normalize", flaky)
+    monkeypatch.setattr(recognize, "views", flaky)
     ok, err = recognise(predictor, [good, bad])
     assert ok.status == "ok" and err.status == "error" and "IndexError: surprise" in err.error
+
+
+def test_thin_strokes_are_read_at_two_widths_and_the_answers_averaged(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    """A pen line thinner than MNIST's pens says nothing of how thick the digit would have been
+    there: such a digit has a view with its strokes thickened to MIN_STROKE (normalize's input, what
+    training sees) and one thickened to THICK_STROKE. The network reads the first; where it is not
+    sure (under SECOND_LOOK), the second too, and the answers are averaged. A thick digit has one view."""
+    from digitwatch.training.realistic import KINDS
+
+    x, _ = test_digits
+    thin, thick = tmp_path / "thin.png", tmp_path / "thick.png"
+    KINDS["thin_pen"](x[0], np.random.default_rng(1)).convert("L").save(thin)
+    dark_on_light(x[0], 28).save(thick)
+    two = prepare(thin, Limits()).x
+    gray = np.asarray(Image.open(thin))
+    assert two.shape == (2, 28, 28) and np.array_equal(two, views(gray)) and np.array_equal(two[0], normalize(gray))
+    assert two[1].sum() > 1.2 * two[0].sum()  # the same digit, its strokes wider
+    assert prepare(thick, Limits()).x.shape == (1, 28, 28)
+    (row,) = recognise(predictor, [thin])
+    first = predictor.predict(two[:1])[0]
+    assert first.max() >= SECOND_LOOK and np.allclose(row.probabilities, first, atol=1e-5)
+    unsure = Path(__file__).parent / "data" / "photo-thin-6-read-as-0.jpg"
+    answers = predictor.predict(prepare(unsure, Limits()).x)
+    (row,) = recognise(predictor, [unsure])
+    assert answers[0].max() < SECOND_LOOK and np.allclose(row.probabilities, answers.mean(axis=0), atol=1e-5)
 
 
 def test_scan_whose_edge_shadow_outweighs_a_small_digit(predictor: Predictor) -> None:
@@ -347,7 +372,7 @@ def test_pixel_art_is_read_at_its_own_size(tmp_path: Path, predictor: Predictor,
         paths.append(tmp_path / f"pixels-{i}.{fmt}")
         Image.fromarray(zoomed).save(paths[-1])
     for path, grid in zip(paths, small):
-        assert np.array_equal(prepare(path, Limits()).x, normalize(grid)), path.name
+        assert np.array_equal(prepare(path, Limits()).x, views(grid)), path.name
     rows = recognise(predictor, paths)
     assert [r.digit for r in rows] == [int(y[i]) for i in PICK], [(r.file, r.digit, r.error) for r in rows]
 

@@ -43,7 +43,7 @@ def _render_chunk(job: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, 
         data, _ = realistic.encode(realistic.KINDS[kinds[k]](digit, rng), kinds[k], rng)
         kind_of[i] = k
         try:
-            out[i] = digit_input(data, Limits().max_pixels)[0]
+            out[i] = digit_input(data, Limits().max_pixels)[0][0]  # the view training sees (normalize's)
             read[i] = True
         except ImageError:  # the render lost the digit (refused as blank): not a training example
             pass
