@@ -5,7 +5,7 @@
 
 Renders N images per kind (training/realistic.py) from a random sample of the
 MNIST *test* split, recognises every file the way the product does (file bytes
--> decode -> normalize -> Keras model) and prints, per kind: n, accuracy (%,
+-> decode -> preprocess (views) -> Keras model) and prints, per kind: n, accuracy (%,
 refused files count as wrong), errors (files the pipeline refused) and the
 mean confidence of the files it did recognise; then the overall accuracy.
 With --out the images, labels.csv and predictions.csv are kept there.

@@ -4,7 +4,7 @@ Every other recognition test starts from an MNIST digit. These shapes are drawn
 from scratch with Pillow - a 1 with a flag and a base, a crossed 7, a closed 4,
 a 9 with a straight stem, an 8 of two circles, a flat-topped 3, a looped 2 - with
 a thin pen on a big canvas, a medium pen, and a marker on a small canvas, then
-saved as PNG and read through the product's path (file -> decode -> normalize
+saved as PNG and read through the product's path (file -> decode -> preprocess
 -> bundled model).
 """
 
