@@ -51,7 +51,7 @@ def speckled_pages(x: np.ndarray, n: int = 20) -> list[np.ndarray]:
     return pages
 
 
-def normalize_or_refuse(gray: np.ndarray) -> None:
+def preprocess_or_refuse(gray: np.ndarray) -> None:
     from digitwatch.daemon.errors import ImageError
     from digitwatch.daemon.preprocess import views
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{name}: decode", per_item_ms(lambda b: decode(b), data)))
             grays = [decode(b).gray for b in data]
             rows.append((f"{name}: preprocess (views)", per_item_ms(views, grays)))
-        rows.append(("speckled page (1,000 ink specks): preprocess", per_item_ms(normalize_or_refuse, speckled_pages(x))))
+        rows.append(("speckled page (1,000 ink specks): preprocess", per_item_ms(preprocess_or_refuse, speckled_pages(x))))
         with quiet_native_stderr():
             import keras  # noqa: F401
         predictor = Predictor.load(bundled())

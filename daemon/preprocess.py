@@ -33,8 +33,8 @@ The steps, in order:
 7. stroke width is measured and thin strokes are thickened so that, at 28x28,
    they are at least as wide as MNIST's thinnest pens (MIN_STROKE); for serving, a second
    view thickens them to a middling MNIST pen (THICK_STROKE): how thick a thin line would
-   have been in MNIST is not in the picture, so the network reads both and their answers
-   are averaged;
+   have been in MNIST is not in the picture, so where the network is unsure of the first
+   view it reads the second too, and the answers are averaged;
 8. crop, scale into 20x20 keeping aspect ratio, pad to 28x28, shift so the
    centre of mass sits in the middle.
 """
@@ -182,6 +182,7 @@ def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
 
 
 def _strokes(gray: np.ndarray, work_max: int) -> Strokes:
+    """Steps 0-7 up to the thickening: what normalize and views share."""
     g = np.asarray(gray)
     if g.ndim != 2 or min(g.shape) < 1:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
