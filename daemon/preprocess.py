@@ -161,7 +161,7 @@ def normalize(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     no digit to read. ``work_max``: the longest side of the reduced copy the
     digit is looked for on first (see :func:`digit_input` for a finer one).
     """
-    return _to_mnist_box(_thicken(_strokes(gray, work_max), MIN_STROKE))
+    return _boxed(_strokes(gray, work_max), MIN_STROKE)
 
 
 def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
@@ -175,10 +175,8 @@ def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     the held-out samples' 424 -> 410. Raises like normalize.
     """
     strokes = _strokes(gray, work_max)
-    first = _to_mnist_box(_thicken(strokes, MIN_STROKE))
-    if _growth(strokes, THICK_STROKE) < 1.0:
-        return first[None]
-    return np.stack([first, _to_mnist_box(_thicken(strokes, THICK_STROKE))])
+    widths = (MIN_STROKE, THICK_STROKE) if _growth(strokes, THICK_STROKE) >= 1.0 else (MIN_STROKE,)
+    return np.stack([_boxed(strokes, least) for least in widths])
 
 
 def _strokes(gray: np.ndarray, work_max: int) -> Strokes:
@@ -1549,6 +1547,11 @@ def _thicken(strokes: Strokes, least: float) -> np.ndarray:
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
     return ndimage.grey_dilation(padded, footprint=disk)
+
+
+def _boxed(strokes: Strokes, least: float) -> np.ndarray:
+    """The digit as the network reads it, its strokes at least ``least`` px wide at 28x28."""
+    return _to_mnist_box(_thicken(strokes, least))
 
 
 def _to_mnist_box(soft: np.ndarray) -> np.ndarray:
