@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from digitwatch.training import realistic
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +88,9 @@ def print_table(summary: dict) -> None:
         acc, conf = _fmt(f["accuracy"], 100, ".1f"), _fmt(f["mean_confidence"], 1, ".3f")
         print(f"{kind:<14} {f['n']:>6} {acc:>11} {f['errors']:>7} {conf:>10}")
     o = summary["overall"]
-    print(f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images ({o['correct']} correct, {o['errors']} refused)")
+    print(
+        f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images ({o['correct']} correct, {o['errors']} refused)"
+    )
 
 
 def write_predictions(out: Path, rows: list[tuple[Path, int, str]], results: list[Result]) -> None:
@@ -108,8 +109,12 @@ def _default_data() -> Path:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --model is required unless daemon/models/default.keras exists."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=_default_data(), help="mnist.npz (default: $MNIST_NPZ or ../shared/data/mnist.npz)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data", type=Path, default=_default_data(), help="mnist.npz (default: $MNIST_NPZ or ../shared/data/mnist.npz)"
+    )
     if BUNDLED_MODEL.exists():
         p.add_argument("--model", type=Path, default=BUNDLED_MODEL, help=f"Keras model (default: {BUNDLED_MODEL})")
     else:
@@ -147,8 +152,12 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     print(f"generated {len(rows)} images in {t1 - t0:.1f}s, recognised in {t2 - t1:.1f}s")
     print_table(summary)
     summary.update(
-        model=str(args.model), data=str(args.data), seed=args.seed, n_per_kind=args.n,
-        generate_seconds=round(t1 - t0, 2), recognize_seconds=round(t2 - t1, 2),
+        model=str(args.model),
+        data=str(args.data),
+        seed=args.seed,
+        n_per_kind=args.n,
+        generate_seconds=round(t1 - t0, 2),
+        recognize_seconds=round(t2 - t1, 2),
     )
     return summary
 

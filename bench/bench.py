@@ -45,9 +45,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -160,7 +161,9 @@ def pick(n: int, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(len(labels))[:n] if n <= len(labels) else rng.integers(0, len(labels), n)
 
 
-def stage_small(folder: Path, prefix: str, n: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> dict[str, int]:
+def stage_small(
+    folder: Path, prefix: str, n: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> dict[str, int]:
     """Write ``n`` small PNGs into ``folder``; return {file name: label}."""
     folder.mkdir(parents=True, exist_ok=True)
     labels = {}
@@ -222,7 +225,7 @@ class Folders:
     def log(self) -> Path:
         return self.root / "daemon.log"
 
-    def create(self) -> "Folders":
+    def create(self) -> Folders:
         """Make the folders the bench fills (the daemon makes the others)."""
         for folder in (self.stage, self.inbox, self.outbox, self.checkpoint):
             folder.mkdir(parents=True, exist_ok=True)
@@ -334,10 +337,20 @@ class Daemon:
     def __init__(self, folders: Folders, extra_args: list[str]) -> None:
         self.folders = folders
         self.args = [
-            *daemon_command(), "run",
-            "--inbox", str(folders.inbox), "--outbox", str(folders.outbox),
-            "--archive", str(folders.archive), "--failed", str(folders.failed),
-            "--checkpoint", str(folders.checkpoint), "--log-format", "json",
+            *daemon_command(),
+            "run",
+            "--inbox",
+            str(folders.inbox),
+            "--outbox",
+            str(folders.outbox),
+            "--archive",
+            str(folders.archive),
+            "--failed",
+            str(folders.failed),
+            "--checkpoint",
+            str(folders.checkpoint),
+            "--log-format",
+            "json",
             *extra_args,  # last, so they override the above
         ]
         self.proc: subprocess.Popen[bytes] | None = None
@@ -349,7 +362,7 @@ class Daemon:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self) -> "Daemon":
+    def start(self) -> Daemon:
         """Spawn the daemon (does not wait for it)."""
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         with open(self.folders.log, "wb") as log:
@@ -437,7 +450,7 @@ class OutboxWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-watcher", daemon=True)
 
-    def __enter__(self) -> "OutboxWatcher":
+    def __enter__(self) -> OutboxWatcher:
         self._thread.start()
         return self
 
@@ -453,7 +466,11 @@ class OutboxWatcher:
     def poll(self) -> None:
         """One look at the outbox: read any new results file."""
         with os.scandir(self.outbox) as it:
-            new = [e.path for e in it if e.name.endswith(".csv") and not e.name.startswith(".") and e.name not in self._seen]
+            new = [
+                e.path
+                for e in it
+                if e.name.endswith(".csv") and not e.name.startswith(".") and e.name not in self._seen
+            ]
         if not new:
             return
         now = time.perf_counter()
@@ -516,7 +533,9 @@ def row_quality(rows: dict[str, dict[str, str]], labels: dict[str, int]) -> dict
     return {"rows": len(mine), **counts, "accuracy": round(correct / len(labels), 4) if labels else 0.0}
 
 
-def memory_figures(name: str, start: dict[str, float], end: dict[str, float], tree: dict[str, float]) -> dict[str, float]:
+def memory_figures(
+    name: str, start: dict[str, float], end: dict[str, float], tree: dict[str, float]
+) -> dict[str, float]:
     """The daemon process's RSS at start (after "ready") and end and its peak (VmHWM), in MB; and the
     same end and peak summed over the daemon and its child processes (``tree``, from :func:`tree_memory`)."""
     return {
@@ -614,7 +633,9 @@ def throughput_workload(name: str, folders: Folders, labels: dict[str, int], ext
     return run_daemon_workload(name, folders, extra_args, body)
 
 
-def idle_workload(folders: Folders, labels: dict[str, int], extra_args: list[str], rng: np.random.Generator) -> Measurement:
+def idle_workload(
+    folders: Folders, labels: dict[str, int], extra_args: list[str], rng: np.random.Generator
+) -> Measurement:
     """Drop single files into an idle daemon: each after the previous row appeared plus a 100-200 ms pause."""
     names = sorted(labels)
 
@@ -633,7 +654,8 @@ def idle_workload(folders: Folders, labels: dict[str, int], extra_args: list[str
             m.figures[f"idle.p{q}_ms"] = round(float(np.percentile(lat, q)), 1)
         m.figures["idle.max_ms"] = round(float(lat.max()), 1)
         m.details.update(
-            min_ms=round(float(lat.min()), 1), mean_ms=round(float(lat.mean()), 1),
+            min_ms=round(float(lat.min()), 1),
+            mean_ms=round(float(lat.mean()), 1),
             latencies_ms=[round(v, 2) for v in latencies],
             measured_s=round(float(lat.sum()) / 1000.0, 3),  # time spent waiting for rows
             **row_quality(watcher.rows, labels),
@@ -669,8 +691,12 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
     m.figures.update(memory_figures("startup", mem, mem, tree_mem))
     m.details.update(
         processes=tree_mem["processes"],
-        ready_seen_s=round(ready_seen, 3), ready_to_first_result_s=round(first_result - ready_seen, 3),
-        model=model, exit_code=code, leftover_processes=len(daemon.leftovers), **row_quality(watcher.rows, labels),
+        ready_seen_s=round(ready_seen, 3),
+        ready_to_first_result_s=round(first_result - ready_seen, 3),
+        model=model,
+        exit_code=code,
+        leftover_processes=len(daemon.leftovers),
+        **row_quality(watcher.rows, labels),
     )
     return m
 
@@ -760,8 +786,14 @@ DETAIL_LABELS = {
     "accuracy": "accuracy (sanity check)",
 }
 _THROUGHPUT_DETAILS = (
-    "quiet_after_ready_s", "first_row_after_s", "daemon_cpu_cores", "other_cpu_cores",
-    "mean_batch_size", "ms_per_image_in_batches", "worker_busy_fraction", "accuracy",
+    "quiet_after_ready_s",
+    "first_row_after_s",
+    "daemon_cpu_cores",
+    "other_cpu_cores",
+    "mean_batch_size",
+    "ms_per_image_in_batches",
+    "worker_busy_fraction",
+    "accuracy",
 )
 DETAILS_SHOWN = {
     "startup": ("ready_to_first_result_s", "accuracy"),
@@ -828,22 +860,37 @@ def machine_info() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Options; sizes not given explicitly come from --quick or the full defaults."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data(), help="mnist.npz (default: $MNIST_NPZ, else "
-                   "../shared/data/mnist.npz, else tests/data/mnist-sample.npz)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=default_data(),
+        help="mnist.npz (default: $MNIST_NPZ, else ../shared/data/mnist.npz, else tests/data/mnist-sample.npz)",
+    )
     p.add_argument("--small", type=int, help=f"burst size (default {FULL_SIZES['small']})")
     p.add_argument("--scans", type=int, help=f"scan-sized images (default {FULL_SIZES['scans']})")
     p.add_argument("--drops", type=int, help=f"single drops into an idle daemon (default {FULL_SIZES['drops']})")
     p.add_argument("--seed-sample", type=int, help=f"files for the seed loop (default {FULL_SIZES['seed_sample']})")
     quick = ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items())
     p.add_argument("--quick", action="store_true", help=f"tiny sizes for CI: {quick}")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help=f"write the figures here (default {DEFAULT_JSON.relative_to(REPO)})")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help=f"write the figures here (default {DEFAULT_JSON.relative_to(REPO)})",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (their path is printed)")
     p.add_argument("--workdir", type=Path, help="make the temporary folders here (default: the system's temp folder)")
     p.add_argument("--random-seed", type=int, default=0, help="seed for the digit sample and the images (default 0)")
-    p.add_argument("--daemon-arg", action="append", default=[], metavar="ARG",
-                   help="pass ARG to `digitwatch run` (repeatable; e.g. --daemon-arg=--max-batch --daemon-arg=512)")
+    p.add_argument(
+        "--daemon-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to `digitwatch run` (repeatable; e.g. --daemon-arg=--max-batch --daemon-arg=512)",
+    )
     args = p.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     for key, default in sizes.items():
@@ -907,8 +954,10 @@ def run_all(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     figures = {k: v for m in results for k, v in m.figures.items()}
     figures["seed.daemon_ratio"] = round(ratio, 2)
     print()
-    print(f"digitwatch bench  data {args.data}  model {burst.details['model'].get('model')}  "
-          f"{os.cpu_count()} CPUs  load {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"digitwatch bench  data {args.data}  model {burst.details['model'].get('model')}  "
+        f"{os.cpu_count()} CPUs  load {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     print_table(table_rows(results, ratio))
     return {
         "figures": figures,

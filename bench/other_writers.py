@@ -54,13 +54,17 @@ def main() -> None:
             model = ["--model", str(args.model)] if args.model else []
             out = subprocess.run(
                 [sys.executable, "-m", "digitwatch.daemon", "predict", *model, "--format", "csv", str(folder)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             read = {Path(r["file"]).stem: r for r in csv.DictReader(io.StringIO(out))}
             right = np.array([read[f"{i:04d}"]["digit"] == str(label) for i, label in enumerate(y)])
             refused = sum(1 for r in read.values() if r["status"] == "error")
             misses = np.bincount(y[~right], minlength=10)
-            print(f"{name:28s} {right.mean():7.2%} of {len(y)}   refused {refused:3d}   misses per digit 0-9: {misses.tolist()}")
+            print(
+                f"{name:28s} {right.mean():7.2%} of {len(y)}   refused {refused:3d}   misses per digit 0-9: {misses.tolist()}"
+            )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from digitwatch.training import realistic
 
 HERE = Path(__file__).resolve().parent
@@ -33,8 +32,12 @@ def _default_data() -> Path:
 
 def timed_predict(paths: list[str]) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "digitwatch.daemon", "predict", *paths], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "digitwatch.daemon", "predict", *paths],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 

@@ -126,8 +126,15 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
             snap = json.loads(status_file.read_text()) if status_file.exists() else {}
         except (OSError, ValueError):
             continue
-        samples.append({"t": time.monotonic() - started, "rss_mib": rss, "fds": fds,
-                        "queue": snap.get("queue_depth", 0), "done": snap.get("done", 0) + snap.get("failed", 0)})
+        samples.append(
+            {
+                "t": time.monotonic() - started,
+                "rss_mib": rss,
+                "fds": fds,
+                "queue": snap.get("queue_depth", 0),
+                "done": snap.get("done", 0) + snap.get("failed", 0),
+            }
+        )
         if done_writing.is_set() and samples[-1]["done"] >= produced[0]:
             break
         if time.monotonic() - started > files / rate + 300:
@@ -178,7 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the folders (default: removed when all is well)")
     args = p.parse_args(argv)
     figures = soak(args.files, args.rate, args.daemon_arg)
-    ok = figures["written"] == args.files and figures["lost"] == 0 and figures["duplicated"] == 0 and figures["exit_code"] == 0
+    ok = (
+        figures["written"] == args.files
+        and figures["lost"] == 0
+        and figures["duplicated"] == 0
+        and figures["exit_code"] == 0
+    )
     if ok and not args.keep:
         shutil.rmtree(figures["root"], ignore_errors=True)
     width = max(map(len, figures))

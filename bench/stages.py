@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from digitwatch.training import realistic
 
 HERE = Path(__file__).resolve().parent
@@ -82,18 +81,24 @@ def main(argv: list[str] | None = None) -> int:
         scans = [f for f, _, _ in realistic.write_set(root / "scans", x, y, ["scan"], max(50, args.n // 10), seed=2)]
         for name, files in (("small 56x56 PNG", small), ("scan-sized JPEG", scans)):
             data = [f.read_bytes() for f in files]
-            rows.append((f"{name}: read + sha256", per_item_ms(lambda f: hashlib.sha256(f.read_bytes()).digest(), files)))
+            rows.append(
+                (f"{name}: read + sha256", per_item_ms(lambda f: hashlib.sha256(f.read_bytes()).digest(), files))
+            )
             rows.append((f"{name}: decode", per_item_ms(lambda b: decode(b), data)))
             grays = [decode(b).gray for b in data]
             rows.append((f"{name}: preprocess (views)", per_item_ms(views, grays)))
-        rows.append(("speckled page (1,000 ink specks): preprocess", per_item_ms(preprocess_or_refuse, speckled_pages(x))))
+        rows.append(
+            ("speckled page (1,000 ink specks): preprocess", per_item_ms(preprocess_or_refuse, speckled_pages(x)))
+        )
         with quiet_native_stderr():
             import keras  # noqa: F401
         predictor = Predictor.load(bundled())
         batch = np.zeros((256, 28, 28), np.float32)
         predictor.warm_up(256)
         rows.append(("network, batch of 1 (per image)", per_item_ms(lambda _: predictor.predict(batch[:1]), range(50))))
-        rows.append(("network, batch of 256 (per image)", per_item_ms(lambda _: predictor.predict(batch), range(10)) / 256))
+        rows.append(
+            ("network, batch of 256 (per image)", per_item_ms(lambda _: predictor.predict(batch), range(10)) / 256)
+        )
         results = [Result(f"f{i}.png", 3, 0.99, "ok", "", "m", "t", "0" * 64) for i in range(256)]
         rows.append(("CSV formatting (per row)", per_item_ms(lambda _: to_csv(results), range(20)) / 256))
         inbox, work, archive = root / "inbox", root / "work", root / "archive"
@@ -102,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         names = [f"f{i}.png" for i in range(args.n)]
         for name in names:
             (inbox / name).write_bytes(b"x")
-        rows.append(("claim: rename into work (per file)", per_item_ms(lambda n: os.rename(inbox / n, work / n), names)))
+        rows.append(
+            ("claim: rename into work (per file)", per_item_ms(lambda n: os.rename(inbox / n, work / n), names))
+        )
         rows.append(("move to archive (per file)", per_item_ms(lambda n: os.rename(work / n, archive / n), names)))
         rows.append(("fsync of a folder (per batch)", per_item_ms(lambda _: fsync_dir(archive), range(50))))
         journal = Journal(root / "journal.sqlite")

@@ -60,7 +60,7 @@ class WorkArea:
             encoded = encoded[-(NAME_MAX - len(prefix)) :].lstrip("%0123456789ABCDEF")
         return self.folder / (prefix + encoded)
 
-    def abandoned(self) -> list["Abandoned"]:
+    def abandoned(self) -> list[Abandoned]:
         """Work folders of daemons that are no longer running (their lock was free; now we hold it)."""
         out = []
         for entry in sorted(self.root.iterdir()):
@@ -75,7 +75,7 @@ class WorkArea:
             out.append(Abandoned(entry, fd))
         return out
 
-    def adopt(self, dead: "Abandoned") -> list[Claimed]:
+    def adopt(self, dead: Abandoned) -> list[Claimed]:
         """Move a dead daemon's remaining claimed files into this work folder, for processing."""
         out = []
         try:

@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import config as config_mod
 from .errors import DigitwatchError
@@ -57,21 +58,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model on MNIST and publish it to the checkpoint folder")
     _add_config(train)
-    train.add_argument("--data", metavar="PATH", help="mnist.npz, or a folder of the four idx files (gzipped or not); "
-                       "default: Keras' download (needs network)")
+    train.add_argument(
+        "--data",
+        metavar="PATH",
+        help="mnist.npz, or a folder of the four idx files (gzipped or not); default: Keras' download (needs network)",
+    )
     train.add_argument("--recipe", choices=("seed", "robust"), default="seed", help="model recipe (default: seed)")
     train.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
     train.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
     train.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
     train.add_argument("--checkpoint", metavar="DIR", help="publish into DIR (default: 'checkpoint' from the config)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    train.add_argument("--members", type=int, default=1, metavar="N",
-                       help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)")
-    train.add_argument("--rendered", type=int, default=0, metavar="N",
-                       help="training digits drawn as users' pictures and read back as served, shared by all members "
-                       "(default 0; only with --recipe robust)")
-    train.add_argument("--teacher", metavar="PATH", help="leave out the drawn pictures this model misreads "
-                       "(default: the bundled model; 'none' keeps them all)")
+    train.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)",
+    )
+    train.add_argument(
+        "--rendered",
+        type=int,
+        default=0,
+        metavar="N",
+        help="training digits drawn as users' pictures and read back as served, shared by all members "
+        "(default 0; only with --recipe robust)",
+    )
+    train.add_argument(
+        "--teacher",
+        metavar="PATH",
+        help="leave out the drawn pictures this model misreads (default: the bundled model; 'none' keeps them all)",
+    )
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     train.set_defaults(func=cmd_train)
 

@@ -216,7 +216,10 @@ def ensure_folders(c: Config) -> None:
 
 def as_dict(c: Config) -> dict[str, Any]:
     """Plain values (for logs and ``status``)."""
-    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(c).items()}
+    return {
+        k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+        for k, v in dataclasses.asdict(c).items()
+    }
 
 
-__all__ = ["Config", "load", "ensure_folders", "as_dict"]
+__all__ = ["Config", "as_dict", "ensure_folders", "load"]

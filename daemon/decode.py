@@ -45,8 +45,7 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True) -> De
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageError(
-                    f"image too large: {width}x{height} = {width * height:,} pixels "
-                    f"(limit max_pixels = {max_pixels:,})"
+                    f"image too large: {width}x{height} = {width * height:,} pixels (limit max_pixels = {max_pixels:,})"
                 )
             if width < 1 or height < 1:
                 raise ImageError(f"image has no pixels ({width}x{height})")

@@ -34,7 +34,7 @@ class Predictor:
         )
 
     @classmethod
-    def load(cls, ref: ModelRef, canary_min_accuracy: float = 0.0) -> "Predictor":
+    def load(cls, ref: ModelRef, canary_min_accuracy: float = 0.0) -> Predictor:
         """Load ``ref`` in Keras safe mode (no code from the file) and check it; raises ModelError."""
         if not ref.path.is_file():
             raise ModelError(f"model file not found: {ref.path}")

@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-
 LINGER_S = 0.003
 
 

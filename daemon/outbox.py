@@ -24,7 +24,9 @@ def batch_stem(instance: str, seq: int) -> str:
     return f"results-{stamp}-{instance}-{seq:06d}"
 
 
-def write_temporary(outbox: Path, stem: str, results: list[Result], formats: tuple[str, ...]) -> list[tuple[Path, Path]]:
+def write_temporary(
+    outbox: Path, stem: str, results: list[Result], formats: tuple[str, ...]
+) -> list[tuple[Path, Path]]:
     """Write and fsync each format under a temporary name; return [(temporary, final)]."""
     outputs = []
     for fmt in formats:

@@ -71,7 +71,9 @@ class PreparePool:
         if len(paths) < 2 and not self.processes:
             return [prepare(p, limits) for p in paths]
         try:
-            return list(self._executor.map(prepare, paths, [limits] * len(paths), chunksize=CHUNK if self.processes else 1))
+            return list(
+                self._executor.map(prepare, paths, [limits] * len(paths), chunksize=CHUNK if self.processes else 1)
+            )
         except BrokenProcessPool:
             self._log.error("prepare_worker_died", files=len(paths))
             self._restart()

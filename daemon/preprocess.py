@@ -86,7 +86,9 @@ RING_DEPTH = 1.5  # ink deeper than this many pen widths inside a ring-shaped pi
 RING_ROUND = 0.88  # such a piece is round: it fills at most this much of its box (an ellipse pi/4, a box ~1)
 TEXT_WIDE = 1.5  # a block of print merged at the working scale is this much wider than tall...
 PRINT_PIECES = 80  # ...and falls into this many pieces or more at full resolution (a pencil digit: under 50)
-PRINT_FILL = 0.35  # ...and fills this much of its box at the working scale (paragraphs 0.57-0.81, a digit's strokes ~0.1-0.2)
+PRINT_FILL = (
+    0.35  # ...and fills this much of its box at the working scale (paragraphs 0.57-0.81, a digit's strokes ~0.1-0.2)
+)
 WITHIN_GAP = 0.1  # pieces of the digit this far apart (of its height), side by side, may be digits in a row
 PEN_REFIT = 1.5  # a window fitted to a sheet's pen is fitted again to the digit's strokes when they are this much wider
 LINE_SLOPE = 0.2  # a line drawn under a digit rises or falls at most this much of its length
@@ -212,7 +214,9 @@ def _unzoomed(g: np.ndarray) -> np.ndarray:
     if k < 2:
         return g
     first_row, first_col = int(np.argmax(rows)) + 1, int(np.argmax(cols)) + 1  # where the first whole block starts
-    return g[np.unique(np.r_[0, np.arange(first_row % k, h, k)])][:, np.unique(np.r_[0, np.arange(first_col % k, w, k)])]
+    return g[np.unique(np.r_[0, np.arange(first_row % k, h, k)])][
+        :, np.unique(np.r_[0, np.arange(first_col % k, w, k)])
+    ]
 
 
 def _block(changed: np.ndarray) -> int:
@@ -393,7 +397,7 @@ def _print_blocks(g: np.ndarray, factor: int, found: np.ndarray, dark: bool) -> 
             continue
         heights = np.asarray([rows.stop - rows.start for rows, _ in ndimage.find_objects(pieces)])
         blank = strong.sum(axis=1) <= 0.01 * crop.shape[1]  # the space between lines
-        between = sum(1 for start, stop in _runs(blank) if 0 < start and stop < len(blank))
+        between = sum(1 for start, stop in _runs(blank) if start > 0 and stop < len(blank))
         if 2 <= _median(heights) <= crop.shape[0] / 4 and between >= 2:  # (glyphs, not grains)
             text[sr, sc] |= labels[sr, sc] == i + 1
     return text
@@ -449,13 +453,20 @@ def _coarse_factor(shape: tuple[int, ...]) -> int:
 
 
 def _candidates(
-    closed: np.ndarray, steps: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray,
-    dark_only: bool, light: bool, grain: "_Grain",
+    closed: np.ndarray,
+    steps: np.ndarray,
+    coarse: np.ndarray,
+    middle: tuple[slice, slice],
+    ring: np.ndarray,
+    dark_only: bool,
+    light: bool,
+    grain: _Grain,
 ) -> Iterator[Candidate | None]:
     """The searches' candidates, in order. A desk along less than DESK_BORDER of the border passed
     the quick test only by being very dark; the grain search has a test of the border of its own.
     Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges -
     the only search for a border that passed the quick test by its grain alone (``light``)."""
+
     def dark_enough(candidate: Candidate | None) -> Candidate | None:
         return None if candidate and dark_only and candidate.contrast < DARK_DESK else candidate
 
@@ -484,7 +495,11 @@ def _accepted(small: np.ndarray, level: np.ndarray, f: int, ring: np.ndarray, ca
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
     border = (desk & ~sheet)[ring].mean()
-    if len(rows) == 0 or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else candidate.border) or sheet.mean() < 0.1:
+    if (
+        len(rows) == 0
+        or border < (DARK_DESK_BORDER if contrast >= DARK_DESK else candidate.border)
+        or sheet.mean() < 0.1
+    ):
         return None
     if (sheet & ~desk).sum() < 0.6 * len(rows) or len(rows) < 0.6 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1):
         return None
@@ -538,7 +553,9 @@ def _sharp_steps(closed: np.ndarray) -> np.ndarray:
     return np.maximum(4 * sharp - wide, 0.0) / 3
 
 
-def _sheet_by_level(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> Candidate | None:
+def _sheet_by_level(
+    closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray
+) -> Candidate | None:
     """A sheet lighter than the desk as a whole, split from it by Otsu's threshold."""
     cut = _otsu(closed, 1.0)
     dark = closed < cut
@@ -578,7 +595,7 @@ class _Grain(NamedTuple):
     border: np.ndarray  # the roughness along the border, per pixel
 
     @classmethod
-    def of(cls, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> "_Grain":
+    def of(cls, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray) -> _Grain:
         centre = np.zeros(coarse.shape, bool)
         centre[middle] = True
         return cls(_quantile(_roughness(coarse, centre), 0.25), _roughness(coarse, ring))
@@ -645,7 +662,9 @@ def _enlarged(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     return a if f == 1 else np.repeat(np.repeat(a, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
 
 
-def _desk_as_paper(small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, contrast: float, smooth: bool) -> np.ndarray:
+def _desk_as_paper(
+    small: np.ndarray, closed: np.ndarray, sheet: np.ndarray, contrast: float, smooth: bool
+) -> np.ndarray:
     """``small`` with the desk's level (what closing and opening kept, off the ``sheet``) replaced by
     the paper's local mean level near the sheet's edge - a mean over a window of the sheet's pixels
     only, carried out to the image's edges from the nearest place it is known. Anything darker
@@ -1006,9 +1025,13 @@ def _bridged(rest: np.ndarray, strip: np.ndarray, rows: np.ndarray, cols: np.nda
         thickest = max(stop - start for start, stop in _runs(band))
         shape = (thickest + 2, 1) if axis == 0 else (1, thickest + 2)
         across = band[:, None] if axis == 0 else band[None, :]
-        out |= ndimage.binary_closing(np.pad(rest, thickest + 2), structure=np.ones(shape, bool))[
-            thickest + 2 : -(thickest + 2), thickest + 2 : -(thickest + 2)
-        ] & strip & across
+        out |= (
+            ndimage.binary_closing(np.pad(rest, thickest + 2), structure=np.ones(shape, bool))[
+                thickest + 2 : -(thickest + 2), thickest + 2 : -(thickest + 2)
+            ]
+            & strip
+            & across
+        )
     return out
 
 
@@ -1285,8 +1308,11 @@ def _rings_around(labels: np.ndarray, n: int) -> list[int]:
     rings = []
     for i in np.flatnonzero(np.minimum(edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]) >= 12):
         within = np.flatnonzero(
-            (edges[:, 0] > edges[i, 0]) & (edges[:, 1] < edges[i, 1]) & (edges[:, 2] > edges[i, 2])
-            & (edges[:, 3] < edges[i, 3]) & (areas >= 0.04 * areas[i])
+            (edges[:, 0] > edges[i, 0])
+            & (edges[:, 1] < edges[i, 1])
+            & (edges[:, 2] > edges[i, 2])
+            & (edges[:, 3] < edges[i, 3])
+            & (areas >= 0.04 * areas[i])
         )
         if areas[within].sum() >= 0.05 * areas[i] and _is_ring_around(labels, int(i), within, areas, boxes, edges):
             rings.append(int(i))
@@ -1298,7 +1324,9 @@ def _box_edges(boxes: list) -> np.ndarray:
     return np.array([(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in boxes], dtype=np.int64).reshape(-1, 4)
 
 
-def _is_ring_around(labels: np.ndarray, i: int, within: np.ndarray, areas: np.ndarray, boxes: list, edges: np.ndarray) -> bool:
+def _is_ring_around(
+    labels: np.ndarray, i: int, within: np.ndarray, areas: np.ndarray, boxes: list, edges: np.ndarray
+) -> bool:
     """Does component ``i`` enclose the components ``within`` its box (a gap in it up to a sixth of its
     size closed)?"""
     sr, sc = boxes[i]
@@ -1430,7 +1458,9 @@ def _round_the_middle(piece: np.ndarray, near: float = 0.2) -> bool:
     round it does, and lie between the ends - the digit - on one of them?"""
     h, w = piece.shape
     a, b, c, d = math.ceil(near * w), int((1 - near) * w), math.ceil(near * h), int((1 - near) * h)
-    if not (piece[h // 2, :a].any() and piece[h // 2, b:].any() and piece[:c, w // 2].any() and piece[d:, w // 2].any()):
+    if not (
+        piece[h // 2, :a].any() and piece[h // 2, b:].any() and piece[:c, w // 2].any() and piece[d:, w // 2].any()
+    ):
         return False  # (the middle row and column alone, the quickest)
     rows, cols = piece[[h // 3, h // 2, 2 * h // 3]], piece[:, [w // 3, w // 2, 2 * w // 3]].T
     for lines, first, last in ((rows, a, b), (cols, c, d)):

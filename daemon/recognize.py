@@ -20,7 +20,6 @@ from .infer import Predictor
 from .preprocess import FINE_WORK_MAX, WORK_MAX, FaintInkError, views
 from .results import Result, utc_now
 
-
 SECOND_LOOK = 0.95  # a picture's second view is read when the network is less sure than this on its first
 
 
@@ -103,7 +102,7 @@ def prepare(path: Path, limits: Limits) -> Prepared:
         return Prepared(digest, x, note=note)
     except ImageError as exc:
         return Prepared(digest, None, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - one file's surprise must never stop the daemon
+    except Exception as exc:
         return Prepared(digest, None, error=f"cannot process: {type(exc).__name__}: {exc}")
 
 
@@ -123,7 +122,15 @@ def classify(names: list[str], prepared: list[Prepared], predictor: Predictor, l
         status = "ok" if confidence >= low_confidence else "low_confidence"
         results.append(
             Result(
-                name, digit, round(confidence, 6), status, "", predictor.model_id, now, p.sha256, p.note,
+                name,
+                digit,
+                round(confidence, 6),
+                status,
+                "",
+                predictor.model_id,
+                now,
+                p.sha256,
+                p.note,
                 [round(float(v), 6) for v in row],
             )
         )

@@ -82,6 +82,10 @@ class ModelKeeper:
         self.current = predictor
         self.since = utc_now()
         self._log.info(
-            "model_loaded", model=predictor.model_id, previous=old, source=predictor.ref.source,
-            path=str(predictor.ref.path), canary_accuracy=round(predictor.canary_accuracy, 4),
+            "model_loaded",
+            model=predictor.model_id,
+            previous=old,
+            source=predictor.ref.source,
+            path=str(predictor.ref.path),
+            canary_accuracy=round(predictor.canary_accuracy, 4),
         )

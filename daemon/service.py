@@ -122,7 +122,9 @@ def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
         orphans = outbox.remove_orphans(cfg.outbox, dead.folder.name)
         claims = work.adopt(dead)
         backlog.extend(claims)
-        logger.info("recovered", instance=dead.folder.name, batches=len(batches), reclaimed=len(claims), orphans=orphans)
+        logger.info(
+            "recovered", instance=dead.folder.name, batches=len(batches), reclaimed=len(claims), orphans=orphans
+        )
     return backlog
 
 
@@ -157,4 +159,3 @@ def _version() -> str:
     from .cli import _version as v
 
     return v()
-

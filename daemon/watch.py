@@ -12,8 +12,9 @@ import fnmatch
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -159,7 +160,9 @@ class Scanner:
 
     def start_observer(self) -> None:
         c = self.cfg
-        self.observer = start_observer(c.inbox, c.ignore_patterns, c.recursive, c.polling, c.poll_interval_s, self.intake.offer)
+        self.observer = start_observer(
+            c.inbox, c.ignore_patterns, c.recursive, c.polling, c.poll_interval_s, self.intake.offer
+        )
         if not c.polling:  # a new model is published: look now (the keeper also polls)
             self.observer.schedule(_Callback(self.on_model_event), str(c.checkpoint), recursive=False)
 

@@ -13,9 +13,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import log
 from .claim import Claimed, WorkArea
@@ -45,8 +45,14 @@ class Stats:
 
 class Worker:
     def __init__(
-        self, cfg: Config, intake: Intake, work: WorkArea, journal: Journal, keeper: ModelKeeper,
-        stop: threading.Event, ping: Callable[[], None] = lambda: None,
+        self,
+        cfg: Config,
+        intake: Intake,
+        work: WorkArea,
+        journal: Journal,
+        keeper: ModelKeeper,
+        stop: threading.Event,
+        ping: Callable[[], None] = lambda: None,
     ) -> None:
         self.cfg, self.intake, self.work, self.journal, self.keeper = cfg, intake, work, journal, keeper
         self.stop, self.ping = stop, ping

@@ -47,11 +47,17 @@ def dark_on_light(digit: np.ndarray, size: int = 56) -> Image.Image:
     return Image.fromarray(255 - digit).resize((size, size), Image.Resampling.BILINEAR)
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the real ``digitwatch`` command."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "digitwatch.daemon", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, "-m", "digitwatch.daemon", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -70,17 +76,34 @@ class Daemon:
         self.popen_kwargs: dict = {}  # e.g. user/group, to run the daemon unprivileged
         self.inbox.mkdir(parents=True, exist_ok=True)
 
-    def start(self, wait_ready: bool = True, timeout: float = 60) -> "Daemon":
+    def start(self, wait_ready: bool = True, timeout: float = 60) -> Daemon:
         args = [
-            sys.executable, "-m", "digitwatch.daemon", "run",
-            "--inbox", str(self.inbox), "--outbox", str(self.outbox), "--archive", str(self.archive),
-            "--failed", str(self.failed), "--checkpoint", str(self.checkpoint), "--log-format", "json",
-            "--settle-ms", "200", *self.extra,
+            sys.executable,
+            "-m",
+            "digitwatch.daemon",
+            "run",
+            "--inbox",
+            str(self.inbox),
+            "--outbox",
+            str(self.outbox),
+            "--archive",
+            str(self.archive),
+            "--failed",
+            str(self.failed),
+            "--checkpoint",
+            str(self.checkpoint),
+            "--log-format",
+            "json",
+            "--settle-ms",
+            "200",
+            *self.extra,
         ]
         env = {**os.environ, **self.env}
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=self.root, env=env, stdout=self._log, stderr=self._log, **self.popen_kwargs)
+        self.proc = subprocess.Popen(
+            args, cwd=self.root, env=env, stdout=self._log, stderr=self._log, **self.popen_kwargs
+        )
         if wait_ready:
             self.wait_event("ready", timeout)
         return self

@@ -38,7 +38,10 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--data", str(SAMPLE), "--json", str(out), "--workdir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"bench failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     report = json.loads(out.read_text())
@@ -53,4 +56,6 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
         assert w["exit_code"] == 0, f"{workload}: daemon exited with {w['exit_code']}"
         assert w["leftover_processes"] == 0, f"{workload}: child processes outlived the daemon"
     assert "figure" in proc.stdout and "burst" in proc.stdout  # the table was printed
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("digitwatch-bench-")], "temporary folders left behind"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("digitwatch-bench-")], (
+        "temporary folders left behind"
+    )

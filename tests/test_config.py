@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import cli
 from digitwatch.daemon import config
 from digitwatch.daemon.errors import ConfigError
@@ -17,8 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 def test_defaults_match_documented_config_yaml(tmp_path: Path) -> None:
     documented = config.load(REPO / "config.yaml", env={})
     defaults = config.load(None, env={})
-    for key in ("max_batch", "max_wait_ms", "low_confidence", "formats", "ignore_patterns", "settle_ms",
-                "rescan_interval_s", "max_pixels", "log_format", "polling", "recursive"):
+    for key in (
+        "max_batch",
+        "max_wait_ms",
+        "low_confidence",
+        "formats",
+        "ignore_patterns",
+        "settle_ms",
+        "rescan_interval_s",
+        "max_pixels",
+        "log_format",
+        "polling",
+        "recursive",
+    ):
         assert getattr(documented, key) == getattr(defaults, key), key
     assert documented.inbox == REPO / "inbox"
 

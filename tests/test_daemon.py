@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import Daemon, cli, dark_on_light, read_rows
 
 
@@ -196,7 +195,7 @@ def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> 
         while not done.is_set():
             try:
                 messages.append(sock.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 continue
 
     listener = threading.Thread(target=listen, daemon=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import cli
 from digitwatch.daemon.errors import DataError
 from digitwatch.training import data
@@ -41,8 +40,10 @@ def test_npz(mnist_path: Path) -> None:
 
 def _npz(path: Path, **arrays: np.ndarray) -> Path:
     base = {
-        "x_train": np.zeros((10, 28, 28), np.uint8), "y_train": np.zeros(10, np.uint8),
-        "x_test": np.zeros((5, 28, 28), np.uint8), "y_test": np.zeros(5, np.uint8),
+        "x_train": np.zeros((10, 28, 28), np.uint8),
+        "y_train": np.zeros(10, np.uint8),
+        "x_test": np.zeros((5, 28, 28), np.uint8),
+        "y_test": np.zeros(5, np.uint8),
     }
     base.update(arrays)
     np.savez(path, **base)
@@ -78,12 +79,16 @@ def test_train_with_bad_data_fails_clearly_and_publishes_nothing(tmp_path: Path)
     for args, code in ((["--data", str(bad)], 65), (["--data", str(tmp_path / "missing.npz")], 65)):
         r = cli("train", *args, "--checkpoint", str(tmp_path / "ck"), "--epochs", "1", cwd=tmp_path)
         assert r.returncode == code, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and "--data" in r.stderr or "x_train" in r.stderr
+        assert (len(r.stderr.strip().splitlines()) == 1 and "--data" in r.stderr) or "x_train" in r.stderr
         assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
 
 
 def test_offline_error_names_data_flag(tmp_path: Path) -> None:
-    env = {"KERAS_HOME": str(tmp_path / "keras"), "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {
+        "KERAS_HOME": str(tmp_path / "keras"),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
     r = cli("train", "--checkpoint", str(tmp_path / "ck"), "--epochs", "1", cwd=tmp_path, env=env)
     assert r.returncode == 69, r.stderr
     assert "--data" in r.stderr and "download" in r.stderr

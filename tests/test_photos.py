@@ -54,7 +54,9 @@ def test_digits_cropped_tight_to_their_strokes(tmp_path: Path, predictor: Predic
     assert right >= 46, [(r.file, r.digit, label) for r, label in zip(rows, labels) if r.digit != label]
 
 
-def test_thick_digits_cropped_tight_read_with_the_right_polarity(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+def test_thick_digits_cropped_tight_read_with_the_right_polarity(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
     """Marker-thick digits (MNIST grown by a 3x3 grey dilation) cropped tight: ink covers 53% of
     the picture on average, so the median is ink, which made the paper look like the ink and the
     paper between thick strokes narrower than the background window. Before: 46 of these 64 right."""
@@ -83,8 +85,12 @@ def _cut_at_strokes(digit: np.ndarray, side: int, resample: Image.Resampling) ->
 
 @pytest.mark.parametrize(
     ("side", "resample", "least"),
-    [(10, Image.Resampling.BOX, 46), (16, Image.Resampling.BICUBIC, 48), (40, Image.Resampling.NEAREST, 48),
-     (200, Image.Resampling.BILINEAR, 48)],
+    [
+        (10, Image.Resampling.BOX, 46),
+        (16, Image.Resampling.BICUBIC, 48),
+        (40, Image.Resampling.NEAREST, 48),
+        (200, Image.Resampling.BILINEAR, 48),
+    ],
     ids=["10px-box", "16px-bicubic", "40px-nearest", "200px-bilinear"],
 )
 def test_digits_cut_at_their_strokes_run_into_the_frame(
@@ -107,8 +113,16 @@ def test_digits_cut_at_their_strokes_run_into_the_frame(
 
 
 def _photo(
-    digit: np.ndarray, rng: np.random.Generator, desk: float, shadow: str, texture: float = 0.08, grain_px: float = 4,
-    ink_depth: float = 0.9, sheet: float = 1.0, spot: tuple[float, float] = (0.0, 0.0), side: int = 260,
+    digit: np.ndarray,
+    rng: np.random.Generator,
+    desk: float,
+    shadow: str,
+    texture: float = 0.08,
+    grain_px: float = 4,
+    ink_depth: float = 0.9,
+    sheet: float = 1.0,
+    spot: tuple[float, float] = (0.0, 0.0),
+    side: int = 260,
 ) -> Image.Image:
     """A 1200x900 photo: a turned sheet (paper 0.9) on a desk of level ``desk`` with a grain of
     relative strength ``texture`` and size ``grain_px``, a pen digit on it, light falling off to one side, maybe a
@@ -142,7 +156,9 @@ def _photo(
     if shadow == "across":  # a soft-edged shadow over the top of the picture, its edge through the digit
         page *= 1 - 0.3 / (1 + np.exp((yy - cy) / 25.0))
     elif shadow == "corner":  # its soft edge runs just past the digit, square to the way to the corner
-        d = ((xx - sx) * spot[0] * half_w + (yy - sy) * spot[1] * half_h) / math.hypot(spot[0] * half_w, spot[1] * half_h)
+        d = ((xx - sx) * spot[0] * half_w + (yy - sy) * spot[1] * half_h) / math.hypot(
+            spot[0] * half_w, spot[1] * half_h
+        )
         page *= 1 - 0.35 / (1 + np.exp(-(d - 0.4 * side) / 15.0))
     elif shadow == "side":
         page *= 1 - 0.5 / (1 + np.exp((cx - 200 - xx) / 40.0))
@@ -175,7 +191,9 @@ def _photos_read(tmp_path: Path, predictor: Predictor, test_digits, seed: int, *
     [(0.15, ""), (0.6, ""), (0.15, "across"), (0.6, "across"), (0.6, "side")],
     ids=["dark-desk", "light-desk", "shadow", "light-desk-shadow", "sheet-darker-than-desk-in-shadow"],
 )
-def test_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predictor, test_digits, desk: float, shadow: str) -> None:
+def test_phone_photo_of_a_sheet_on_a_desk(
+    tmp_path: Path, predictor: Predictor, test_digits, desk: float, shadow: str
+) -> None:
     """The desk around the sheet is as dark as ink and wider than the paper's shading: it used to be
     read as the digit (dark desk: 0 of 8 right before, with or without the shadow). Off the sheet it
     is now paper; a shadow across the sheet is not the sheet's edge, and the paper's shading is
@@ -193,7 +211,9 @@ def test_phone_photo_of_a_small_note_on_a_dark_desk(tmp_path: Path, predictor: P
     assert right >= 7, seen
 
 
-def test_phone_photo_of_a_pencil_digit_on_a_sheet_on_a_dark_desk(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+def test_phone_photo_of_a_pencil_digit_on_a_sheet_on_a_dark_desk(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
     """Pencil's grey lies above the level that splits a dark desk from the sheet: the sheet was
     taken for a shape without ink on it - no sheet - and the desk was read as the digit (2 of 8
     before). Ink on the sheet is now also what lies well below the paper."""
@@ -201,7 +221,9 @@ def test_phone_photo_of_a_pencil_digit_on_a_sheet_on_a_dark_desk(tmp_path: Path,
     assert right >= 7, seen
 
 
-def test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+def test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
     """Grey stone, a carpet, a coarse wood: a desk about as light as the sheet but grainy. Its level
     does not tell it from the sheet, and the light grains next to the sheet joined it, so the
     desk's dark grains were read as the digit (3 of 8 before). The sheet is now found as the
@@ -211,14 +233,19 @@ def test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet(tmp_path:
 
 
 @pytest.mark.parametrize("desk", [0.85, 0.95], ids=["a-little-darker", "lighter"])
-def test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges(tmp_path: Path, predictor: Predictor, test_digits, desk: float) -> None:
+def test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges(
+    tmp_path: Path, predictor: Predictor, test_digits, desk: float
+) -> None:
     """A sheet (0.9) filling most of the photo, turned a little, a grainy desk about as light as it
     showing along one or two edges. The grain search wanted the desk round three quarters of the
     border, the quick test a darker one, so no sheet was found and a strip of desk was read, most
     often as a 1 (33 and 32 of 40 right before, 40 and 40 now). The desk is now also looked for
     by its grain along DESK_BORDER of the border (the band its opening leaves of it along a quarter)."""
     right, seen = _pictures_read(
-        tmp_path, predictor, test_digits, 7,
+        tmp_path,
+        predictor,
+        test_digits,
+        7,
         lambda digit, rng: _photo(digit, rng, desk=desk, shadow="", texture=0.2, grain_px=12, sheet=1.35, side=200),
         list(range(40)),
     )
@@ -263,6 +290,7 @@ def test_small_phone_photo_of_a_sheet_on_a_desk(tmp_path: Path, predictor: Predi
     """The same photos on a dark desk at 320x240 (a thumbnail, an old webcam): the desk is looked
     for from 200 px on. Before, only pictures of 384 px and more were: 1 of 8 read right (every
     one read as a 0, the frame the desk makes)."""
+
     def thumbnail(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         return _photo(digit, rng, 0.15, "").resize((320, 240), Image.Resampling.LANCZOS)
 
@@ -351,7 +379,9 @@ def test_thin_digits_across_a_hard_edged_shadow(tmp_path: Path, predictor: Predi
     [dict(desk=0.7, shadow="", texture=0.2, grain_px=12), dict(desk=0.6, shadow="side")],
     ids=["grainy-desk", "sheet-darker-than-desk-in-shadow"],
 )
-def test_many_photos_of_a_sheet_on_a_grainy_or_light_desk(tmp_path: Path, predictor: Predictor, test_digits, photo: dict) -> None:
+def test_many_photos_of_a_sheet_on_a_grainy_or_light_desk(
+    tmp_path: Path, predictor: Predictor, test_digits, photo: dict
+) -> None:
     """Forty digits each on a grainy desk about as light as the sheet, and on a light desk with a
     deep shadow over the side of the picture. The grain search compared the desk's grain with the
     middle of the picture, where the digit's own strokes made the paper look grainy: a thick digit
@@ -365,11 +395,14 @@ def test_many_photos_of_a_sheet_on_a_grainy_or_light_desk(tmp_path: Path, predic
 
 
 @pytest.mark.parametrize("shade", [dict(ink=0.5), dict(fall=0.6)], ids=["pale-pen", "light-falling-off-steeply"])
-def test_faint_digits_on_sheets_in_a_phones_shadow(tmp_path: Path, predictor: Predictor, test_digits, shade: dict) -> None:
+def test_faint_digits_on_sheets_in_a_phones_shadow(
+    tmp_path: Path, predictor: Predictor, test_digits, shade: dict
+) -> None:
     """A pale pen, or light falling off twice as steeply: in a page-sized window the shading left
     only specks of the digit above the threshold, and a digit plain to see was refused as blank.
     It is now looked for again with the finest window. Before: 38 and 37 of 40 (one and three
     refused as blank)."""
+
     def draw(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         return _sheet_in_shadow(digit, rng, **shade)
 
@@ -467,6 +500,7 @@ def test_small_thin_digit_on_a_photographed_page(tmp_path: Path, predictor: Pred
     right = 0
     seen: list = []
     for depth, suffix in ((0.3, "jpg"), (0.5, "jpg"), (0.8, "jpg"), (0.5, "png")):
+
         def draw(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
             return _small_on_a_page(digit, rng, depth)
 

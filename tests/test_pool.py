@@ -8,7 +8,6 @@ import signal
 from pathlib import Path
 
 import numpy as np
-
 from conftest import dark_on_light
 from digitwatch.daemon.pool import PreparePool
 from digitwatch.daemon.recognize import Limits

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
-
 from conftest import cli, dark_on_light
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.preprocess import normalize, views
 from digitwatch.daemon.recognize import SECOND_LOOK, Limits, classify, prepare
 from digitwatch.daemon.registry import bundled
+from PIL import Image, ImageDraw, ImageFilter
 
 PICK = [0, 1, 2, 3, 4, 7, 11, 18]  # MNIST test digits 7 2 1 0 4 9 6 3
 
@@ -103,7 +102,9 @@ def _skeleton_drawing(digit: np.ndarray, canvas: int, width: int, offset=(0.5, 0
     for r, c in pts:
         for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
             if (r + dr, c + dc) in pts:
-                draw.line([(ox + c * step, oy + r * step), (ox + (c + dc) * step, oy + (r + dr) * step)], fill=0, width=width)
+                draw.line(
+                    [(ox + c * step, oy + r * step), (ox + (c + dc) * step, oy + (r + dr) * step)], fill=0, width=width
+                )
     return img
 
 
@@ -178,7 +179,9 @@ def test_blank_noise_and_broken_files_are_errors(tmp_path: Path, predictor: Pred
     rng = np.random.default_rng(0)
     files = {
         "blank.png": lambda p: Image.new("L", (300, 200), 255).save(p),
-        "grey-paper.jpg": lambda p: Image.fromarray((180 + rng.normal(0, 3, (400, 400))).clip(0, 255).astype(np.uint8)).save(p),
+        "grey-paper.jpg": lambda p: Image.fromarray(
+            (180 + rng.normal(0, 3, (400, 400))).clip(0, 255).astype(np.uint8)
+        ).save(p),
         "black.png": lambda p: Image.new("L", (64, 64), 0).save(p),
         "empty.png": lambda p: p.write_bytes(b""),
         "text.png": lambda p: p.write_text("hello, not an image"),
@@ -208,7 +211,12 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: P
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 30001 * 50)) + chunk(b"IEND", b"")
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 30001 * 50))
+        + chunk(b"IEND", b"")
+    )
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -290,7 +298,9 @@ def test_an_unexpected_failure_is_one_error_row(tmp_path: Path, predictor: Predi
     assert ok.status == "ok" and err.status == "error" and "IndexError: surprise" in err.error
 
 
-def test_thin_strokes_are_read_at_two_widths_and_the_answers_averaged(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+def test_thin_strokes_are_read_at_two_widths_and_the_answers_averaged(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
     """A pen line thinner than MNIST's pens says nothing of how thick the digit would have been
     there: such a digit has a view with its strokes thickened to MIN_STROKE (normalize's input, what
     training sees) and one thickened to THICK_STROKE. The network reads the first; where it is not
@@ -334,7 +344,9 @@ def test_small_digit_on_mottled_paper_is_not_joined_by_the_mottle(predictor: Pre
     assert (row.digit, row.error) == (digit, ""), row
 
 
-def test_grainy_paper_is_read_at_the_scale_that_averages_the_grain(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+def test_grainy_paper_is_read_at_the_scale_that_averages_the_grain(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
     """A faint digit (contrast 0.12) on paper with a coarse grain (std 0.04, ~2 px texture): at the
     page's reduced scale the grain averages out; re-reading the digit from a full-resolution crop
     found grain instead of strokes (9 of 16 right before, 14 now)."""
@@ -357,7 +369,9 @@ def test_grainy_paper_is_read_at_the_scale_that_averages_the_grain(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("zoom", "fmt"), [(3, "png"), (6, "gif"), (10, "bmp")])
-def test_pixel_art_is_read_at_its_own_size(tmp_path: Path, predictor: Predictor, test_digits, zoom: int, fmt: str) -> None:
+def test_pixel_art_is_read_at_its_own_size(
+    tmp_path: Path, predictor: Predictor, test_digits, zoom: int, fmt: str
+) -> None:
     """A digit drawn on a small grid and enlarged with square pixels (a paint program's zoom, cut
     anywhere) gives the network exactly the input of the small picture: scaled into the 20x20 box,
     its blocks' staircase edges read as a wobbling stroke (UCI's other writers zoomed 4x: 92.9%
@@ -377,9 +391,10 @@ def test_pixel_art_is_read_at_its_own_size(tmp_path: Path, predictor: Predictor,
     assert [r.digit for r in rows] == [int(y[i]) for i in PICK], [(r.file, r.digit, r.error) for r in rows]
 
 
-
 @pytest.mark.parametrize("gap", [0.2, 0.6])
-def test_a_number_is_an_error_not_one_of_its_digits(tmp_path: Path, predictor: Predictor, test_digits, gap: float) -> None:
+def test_a_number_is_an_error_not_one_of_its_digits(
+    tmp_path: Path, predictor: Predictor, test_digits, gap: float
+) -> None:
     """Digits written in a row - close enough that they pass for one digit's pieces, or apart - give
     an error row; before, one of them was read, most often at a confidence near 1.00."""
     x, _ = test_digits

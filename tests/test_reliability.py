@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from conftest import Daemon, dark_on_light, read_rows
+from PIL import Image
 
 
 def check_exactly_once(d: Daemon, names: list[str]) -> dict[str, int]:
@@ -105,9 +104,18 @@ def test_hostile_inputs(daemon_factory, test_digits, tmp_path) -> None:
     secret_bytes = secret.read_bytes()
     d: Daemon = daemon_factory("--max-pixels", "20000000", "--max-file-mb", "1").start()
     names = {
-        "a,b.png": x[1], 'q"uote.png': x[2], "new\nline.png": x[3], "sp ace.png": x[4],
-        "ünïcode-数字.png": x[5], "=cmd().png": x[6], "+1.png": x[7], "-2.png": x[8], "@sum.png": x[9],
-        "\ttab.png": x[10], "%2E%2E%2Fetc%2Fx.png": x[11], "é" * 120 + ".png": x[13],
+        "a,b.png": x[1],
+        'q"uote.png': x[2],
+        "new\nline.png": x[3],
+        "sp ace.png": x[4],
+        "ünïcode-数字.png": x[5],
+        "=cmd().png": x[6],
+        "+1.png": x[7],
+        "-2.png": x[8],
+        "@sum.png": x[9],
+        "\ttab.png": x[10],
+        "%2E%2E%2Fetc%2Fx.png": x[11],
+        "é" * 120 + ".png": x[13],
     }
     for name, digit in names.items():
         dark_on_light(digit).save(d.inbox / name, format="PNG")
@@ -179,10 +187,19 @@ def test_lost_events_are_caught_by_rescan_and_dead_observer_restarted(tmp_path: 
     from digitwatch.daemon.intake import Intake
     from digitwatch.daemon.watch import Scanner
 
-    cfg = config.load(None, env={}, overrides={"inbox": str(tmp_path / "in"), "outbox": str(tmp_path / "out"),
-                                              "archive": str(tmp_path / "ar"), "failed": str(tmp_path / "fa"),
-                                              "checkpoint": str(tmp_path / "ck"), "rescan_interval_s": "1",
-                                              "settle_ms": "100"})
+    cfg = config.load(
+        None,
+        env={},
+        overrides={
+            "inbox": str(tmp_path / "in"),
+            "outbox": str(tmp_path / "out"),
+            "archive": str(tmp_path / "ar"),
+            "failed": str(tmp_path / "fa"),
+            "checkpoint": str(tmp_path / "ck"),
+            "rescan_interval_s": "1",
+            "settle_ms": "100",
+        },
+    )
     config.ensure_folders(cfg)
 
     intake = Intake(100, 0.1)

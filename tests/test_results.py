@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-
 from digitwatch.daemon.results import CSV_COLUMNS, Result, clean_text, to_csv, to_json
 
 
@@ -15,8 +14,20 @@ def row(name: str, error: str = "") -> Result:
     return Result(name, 3, 0.91, "ok", error, "abc", "2026-01-01T00:00:00.000Z", "0" * 64, "", [0.1] * 10)
 
 
-NAMES = ["plain.png", "a,b.png", 'q"uote.png', "new\nline.png", "sp ace.png", "ünïcode-数字.png",
-         "=cmd.png", "+1.png", "-2.png", "@sum.png", "\tTab.png", "\rcr.png"]
+NAMES = [
+    "plain.png",
+    "a,b.png",
+    'q"uote.png',
+    "new\nline.png",
+    "sp ace.png",
+    "ünïcode-数字.png",
+    "=cmd.png",
+    "+1.png",
+    "-2.png",
+    "@sum.png",
+    "\tTab.png",
+    "\rcr.png",
+]
 
 
 def test_csv_round_trips_with_the_csv_module() -> None:
@@ -32,7 +43,7 @@ def test_csv_round_trips_with_the_csv_module() -> None:
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_formula_cells_are_escaped_but_json_is_exact(start: str) -> None:
-    name = f"{start}HYPERLINK(\"http://x\").png"
+    name = f'{start}HYPERLINK("http://x").png'
     text = to_csv([row(name, error=f"{start}bad")]).decode()
     rec = next(csv.DictReader(io.StringIO(text, newline="")))
     assert rec["file"].startswith("'") and rec["error"].startswith("'")
@@ -41,6 +52,7 @@ def test_formula_cells_are_escaped_but_json_is_exact(start: str) -> None:
 
 def test_duckdb_reads_the_csv(tmp_path) -> None:
     import duckdb
+
     (tmp_path / "a.csv").write_bytes(to_csv([row(n) for n in NAMES[:6]]))
     (tmp_path / "b.csv").write_bytes(to_csv([row("x.png")]))
     count, digits = duckdb.sql(f"SELECT count(*), sum(digit) FROM read_csv('{tmp_path}/*.csv')").fetchall()[0]

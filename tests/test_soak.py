@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import soak  # noqa: E402
+import soak
 
 
 def test_short_soak(tmp_path: Path) -> None:

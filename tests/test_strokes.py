@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from digitwatch.daemon.preprocess import _stroke_width
 from digitwatch.training.strokes import restroke, restroke_some, zhang_suen
 

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
-from scipy import ndimage
-
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.recognize import Limits, classify, prepare
 from digitwatch.daemon.registry import bundled
 from digitwatch.training import realistic
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
 
 Pen = Callable[[ImageDraw.ImageDraw, float, int], None]  # (draw, scale: px per design unit, width)
 
@@ -47,7 +46,15 @@ STYLES: dict[str, tuple[int, list[Pen]]] = {
     "1-flag-and-base": (1, [_line((35, 30), (52, 15), (52, 85)), _line((38, 85), (66, 85))]),
     "1-slanted": (1, [_line((58, 15), (44, 85))]),
     "2-plain": (2, [_arc((32, 15, 68, 50), 180, 30), _line((66, 40), (32, 85), (70, 85))]),
-    "2-looped": (2, [_arc((32, 15, 68, 50), 180, 30), _line((66, 40), (32, 85)), _oval((30, 75, 42, 87)), _line((42, 84), (70, 85))]),
+    "2-looped": (
+        2,
+        [
+            _arc((32, 15, 68, 50), 180, 30),
+            _line((66, 40), (32, 85)),
+            _oval((30, 75, 42, 87)),
+            _line((42, 84), (70, 85)),
+        ],
+    ),
     "3-round": (3, [_arc((34, 15, 66, 50), 200, 90), _arc((32, 50, 68, 85), 270, 160)]),
     "3-flat-top": (3, [_line((33, 15), (66, 15), (48, 42)), _arc((30, 38, 68, 85), 250, 160)]),
     "4-open": (4, [_line((45, 15), (30, 60), (72, 60)), _line((60, 35), (60, 85))]),
@@ -223,7 +230,9 @@ def _underlined_close(picture: Image.Image, gap: float) -> Image.Image:
     rows, cols = np.nonzero(ink)
     y = rows.max() + gap * np.ptp(rows) + width / 2
     past = 0.2 * np.ptp(cols)
-    ImageDraw.Draw(img).line([(cols.min() - past, y), (cols.max() + past, y)], fill=int(np.asarray(img).min()), width=width)
+    ImageDraw.Draw(img).line(
+        [(cols.min() - past, y), (cols.max() + past, y)], fill=int(np.asarray(img).min()), width=width
+    )
     return img
 
 
@@ -243,7 +252,44 @@ def test_lines_drawn_under_the_digit_close_to_it(tmp_path: Path, predictor: Pred
     assert len(wrong) <= 9, wrong
 
 
-WORDS = "the of and to in is for on with as by at from this that be are or an will amount date name total number account please enter office use only page form section item code".split()
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "on",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "this",
+    "that",
+    "be",
+    "are",
+    "or",
+    "an",
+    "will",
+    "amount",
+    "date",
+    "name",
+    "total",
+    "number",
+    "account",
+    "please",
+    "enter",
+    "office",
+    "use",
+    "only",
+    "page",
+    "form",
+    "section",
+    "item",
+    "code",
+]
 
 
 def _printed_page(rng: np.random.Generator, digit: np.ndarray | None = None) -> Image.Image:

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from conftest import cli
 from digitwatch.daemon.registry import bundled, file_id
+from PIL import Image
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +51,20 @@ def test_evaluate_prints_json_last(trained: tuple[Path, dict], mnist_path: Path)
 
 def test_second_publish_moves_manifest(trained: tuple[Path, dict], mnist_path: Path) -> None:
     ck, first = trained
-    r = cli("train", "--data", str(mnist_path), "--limit", "500", "--epochs", "1", "--checkpoint", str(ck),
-            "--quiet", "--seed", "3")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--limit",
+        "500",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        str(ck),
+        "--quiet",
+        "--seed",
+        "3",
+    )
     assert r.returncode == 0, r.stderr
     second = json.loads(r.stdout.strip().splitlines()[-1])
     assert second["model_id"] != first["model_id"]
@@ -63,15 +74,28 @@ def test_second_publish_moves_manifest(trained: tuple[Path, dict], mnist_path: P
 
 def test_members_are_averaged_into_one_servable_model(tmp_path: Path, mnist_path: Path) -> None:
     ck = tmp_path / "ck"
-    r = cli("train", "--data", str(mnist_path), "--limit", "1000", "--epochs", "1", "--checkpoint", str(ck),
-            "--quiet", "--members", "2", "--seed", "4")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--limit",
+        "1000",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        str(ck),
+        "--quiet",
+        "--members",
+        "2",
+        "--seed",
+        "4",
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert [m["seed"] for m in summary["members"]] == [4, 5]
     assert all(0.3 < m["test_accuracy"] <= 1 for m in summary["members"])
 
     import numpy as np
-
     from digitwatch.daemon.infer import Predictor, canary
     from digitwatch.daemon.registry import current
 
@@ -92,8 +116,22 @@ def test_members_must_be_positive(tmp_path: Path, mnist_path: Path) -> None:
 
 def test_robust_recipe_can_also_learn_from_pictures_read_as_served(tmp_path: Path, mnist_path: Path) -> None:
     ck = tmp_path / "ck"
-    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "600", "--epochs", "1",
-            "--rendered", "60", "--checkpoint", str(ck), "--quiet")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--recipe",
+        "robust",
+        "--limit",
+        "600",
+        "--epochs",
+        "1",
+        "--rendered",
+        "60",
+        "--checkpoint",
+        str(ck),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout.strip().splitlines()[-1])
     assert metrics["rendered"] == 60 and metrics["pictures"]["drawn"] == 60
@@ -106,28 +144,83 @@ def test_robust_recipe_can_also_learn_from_pictures_read_as_served(tmp_path: Pat
 
 def test_robust_recipe_draws_no_pictures_unless_asked(tmp_path: Path, mnist_path: Path) -> None:
     """The bundled model's command (README) is the robust recipe as it is: no pictures, no teacher."""
-    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
-            "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--recipe",
+        "robust",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        str(tmp_path / "ck"),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout.strip().splitlines()[-1])
     assert metrics["rendered"] == 0 and metrics["pictures"] == {} and "pictures" not in metrics["recipe_summary"]
 
 
 def test_pictures_need_a_recipe_that_reads_them_as_served(tmp_path: Path, mnist_path: Path) -> None:
-    r = cli("train", "--data", str(mnist_path), "--limit", "100", "--epochs", "1", "--rendered", "10",
-            "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--limit",
+        "100",
+        "--epochs",
+        "1",
+        "--rendered",
+        "10",
+        "--checkpoint",
+        str(tmp_path / "ck"),
+        "--quiet",
+    )
     assert r.returncode != 0 and "--rendered needs a recipe" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_pictures_a_teacher_misreads_are_left_out(trained: tuple[Path, dict], tmp_path: Path, mnist_path: Path) -> None:
     ck, _ = trained
     teacher = ck / json.loads((ck / "latest.json").read_text())["file"]  # one epoch of the seed recipe: a poor reader
-    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
-            "--rendered", "40", "--teacher", str(teacher), "--checkpoint", str(tmp_path / "ck"), "--quiet")
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--recipe",
+        "robust",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--rendered",
+        "40",
+        "--teacher",
+        str(teacher),
+        "--checkpoint",
+        str(tmp_path / "ck"),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     pictures = json.loads(r.stdout.strip().splitlines()[-1])["pictures"]
     assert pictures["teacher"] == file_id(teacher) and pictures["misread"] >= 4
 
-    r = cli("train", "--data", str(mnist_path), "--recipe", "robust", "--limit", "200", "--epochs", "1",
-            "--rendered", "40", "--teacher", str(tmp_path / "nothing.keras"), "--checkpoint", str(tmp_path / "ck"))
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--recipe",
+        "robust",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--rendered",
+        "40",
+        "--teacher",
+        str(tmp_path / "nothing.keras"),
+        "--checkpoint",
+        str(tmp_path / "ck"),
+    )
     assert r.returncode == 65 and r.stderr.strip().splitlines()[-1].endswith("nothing.keras: no such model file")

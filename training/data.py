@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from digitwatch.daemon.errors import DataError, OfflineError
 
 IDX_FILES = {
@@ -68,7 +67,12 @@ def _from_npz(p: Path) -> dict[str, np.ndarray]:
 def _from_idx_folder(p: Path) -> dict[str, np.ndarray]:
     out = {}
     for key, stem in IDX_FILES.items():
-        candidates = [p / stem, p / f"{stem}.gz", p / stem.replace("-idx", ".idx"), p / f"{stem.replace('-idx', '.idx')}.gz"]
+        candidates = [
+            p / stem,
+            p / f"{stem}.gz",
+            p / stem.replace("-idx", ".idx"),
+            p / f"{stem.replace('-idx', '.idx')}.gz",
+        ]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             raise DataError(f"--data {p}: no {stem} or {stem}.gz in this folder")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from digitwatch.daemon.infer import Predictor, quiet_native_stderr
 from digitwatch.daemon.registry import ModelRef
+
 from . import data as mnist_data
 from .inputs import prepare
 

@@ -8,16 +8,16 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from digitwatch.daemon.errors import DataError
 from digitwatch.daemon.infer import quiet_native_stderr
 from digitwatch.daemon.registry import file_id
+
 from . import data as mnist_data
 from .evaluate import scores
 from .inputs import prepare
@@ -41,7 +41,9 @@ class TrainOptions:
     verbose: int = 2
     members: int = 1  # networks trained (seeds seed, seed+1, ...) and averaged into one model
     teacher: Path | None = None  # model whose misreads of the rendered pictures are left out (None: keep all)
-    rendered: int = 0  # training digits drawn as users' pictures and read back, shared by all members (training/rendered.py)
+    rendered: int = (
+        0  # training digits drawn as users' pictures and read back, shared by all members (training/rendered.py)
+    )
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
@@ -56,7 +58,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     if opts.rendered < 0:
         raise DataError("--rendered must be 0 or more")
     if opts.rendered and not recipe.normalize:
-        raise DataError(f"--rendered needs a recipe whose inputs pass through the serving preprocessor, not {recipe.name}")
+        raise DataError(
+            f"--rendered needs a recipe whose inputs pass through the serving preprocessor, not {recipe.name}"
+        )
     ds = mnist_data.load(opts.data)
     n_val = min(VALIDATION, len(ds.x_train) // 12)
     x_val, y_val = ds.x_train[:n_val], ds.y_train[:n_val]
@@ -87,7 +91,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             _log(f"member {k + 1} of {opts.members} (seed {seed})")
         x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
         x_in = np.concatenate([prepare(x_member, recipe.normalize), x_pic])
-        member, run = _fit_one(recipe, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose)
+        member, run = _fit_one(
+            recipe, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
+        )
         if opts.members > 1:
             run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
         members.append(member)
@@ -134,8 +140,15 @@ def train(opts: TrainOptions) -> dict[str, Any]:
 
 
 def _fit_one(
-    recipe: Any, x_tr: np.ndarray, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-    seed: int, epochs: int, batch_size: int, verbose: int,
+    recipe: Any,
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    verbose: int,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit one network; return its best epoch (by validation accuracy, no optimizer state) and a run record."""
     import keras
@@ -145,9 +158,11 @@ def _fit_one(
     steps = -(-len(x_tr) // batch_size)
     model = recipe.build(steps, epochs)
     one_hot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
-    train_set = tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr))).shuffle(
-        len(x_tr), seed=seed, reshuffle_each_iteration=True
-    ).batch(batch_size)
+    train_set = (
+        tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr)))
+        .shuffle(len(x_tr), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+    )
     if recipe.augment:
         aug = augmenter(seed)
         train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
@@ -167,7 +182,12 @@ def _fit_one(
         # The published model is the best checkpoint without optimizer state: a third of the size.
         model = keras.models.load_model(best, safe_mode=True, compile=False)
     h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    run = {"seed": seed, "history": h, "best_epoch": int(np.argmax(h["val_accuracy"])) + 1, "train_seconds": round(seconds, 1)}
+    run = {
+        "seed": seed,
+        "history": h,
+        "best_epoch": int(np.argmax(h["val_accuracy"])) + 1,
+        "train_seconds": round(seconds, 1),
+    }
     return model, run
 
 
@@ -180,12 +200,16 @@ def _pictures(x: np.ndarray, y: np.ndarray, opts: TrainOptions) -> tuple[np.ndar
     if not n:
         return np.zeros((0, 28, 28, 1), np.float32), y[:0], {}
     teacher = _teacher(opts.teacher)
-    _log(f"drawing {min(n, len(x))} training digits as users' pictures and reading them back"
-         + (f"; those {opts.teacher} misreads are left out" if teacher else ""))
+    _log(
+        f"drawing {min(n, len(x))} training digits as users' pictures and reading them back"
+        + (f"; those {opts.teacher} misreads are left out" if teacher else "")
+    )
     started = time.monotonic()
     x_pic, y_pic, counts = training_pictures(x, y, n, opts.seed, teacher)
     pictures: dict[str, Any] = {
-        **counts, "teacher": file_id(opts.teacher) if opts.teacher else None, "seconds": round(time.monotonic() - started, 1)
+        **counts,
+        "teacher": file_id(opts.teacher) if opts.teacher else None,
+        "seconds": round(time.monotonic() - started, 1),
     }
     _log(f"{len(x_pic)} pictures added ({counts['refused']} refused as blank, {counts['misread']} misread)")
     return x_pic[..., None], y_pic, pictures

@@ -6,7 +6,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
 from digitwatch.daemon.errors import ImageError
 from digitwatch.daemon.preprocess import normalize
 

@@ -43,10 +43,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from digitwatch.training.strokes import zhang_suen
 from PIL import Image, ImageDraw
 from scipy import ndimage
-
-from digitwatch.training.strokes import zhang_suen
 
 UP = 4  # upscale factor of the 28x28 digit before thresholding / thinning
 
@@ -234,7 +233,11 @@ def _place_paths(
 
 
 def pen_alpha(
-    paths: list[np.ndarray], width: float, antialias: bool = True, jitter: float = 0.0, rng: np.random.Generator | None = None
+    paths: list[np.ndarray],
+    width: float,
+    antialias: bool = True,
+    jitter: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Ink coverage (float 0..1) of ``paths`` (pixel coordinates) drawn with a round pen ``width`` px wide."""
     ss = 1 if not antialias else (4 if width < 6 else 2)
@@ -261,7 +264,9 @@ def pen_alpha(
     return np.asarray(layer, dtype=np.float32) / 255.0
 
 
-def bitmap_alpha(digit: np.ndarray, height: float, rng: np.random.Generator, grow: float = 0.0, m: np.ndarray | None = None) -> np.ndarray:
+def bitmap_alpha(
+    digit: np.ndarray, height: float, rng: np.random.Generator, grow: float = 0.0, m: np.ndarray | None = None
+) -> np.ndarray:
     """Ink coverage of the digit's own strokes, ``height`` px tall; ``grow`` thickens (+) or thins (-) in 28x28 px."""
     up = _upscale(digit, UP)
     if m is not None:  # slant the upscaled digit (inverse map for PIL)
@@ -269,7 +274,9 @@ def bitmap_alpha(digit: np.ndarray, height: float, rng: np.random.Generator, gro
         c = np.array([14 * UP, 14 * UP])
         off = c - inv @ c
         img = Image.fromarray(up, mode="F").transform(
-            up.shape[::-1], Image.Transform.AFFINE, (inv[0, 0], inv[0, 1], off[0], inv[1, 0], inv[1, 1], off[1]),
+            up.shape[::-1],
+            Image.Transform.AFFINE,
+            (inv[0, 0], inv[0, 1], off[0], inv[1, 0], inv[1, 1], off[1]),
             Image.Resampling.BICUBIC,
         )
         up = np.asarray(img, dtype=np.float32)
@@ -289,11 +296,15 @@ def bitmap_alpha(digit: np.ndarray, height: float, rng: np.random.Generator, gro
     alpha = np.pad(alpha[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1], 2)
     scale = height / alpha.shape[0]
     size = (max(1, round(alpha.shape[1] * scale)), max(1, round(alpha.shape[0] * scale)))
-    out = Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX)
+    out = Image.fromarray(alpha.astype(np.float32), mode="F").resize(
+        size, Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX
+    )
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
 
 
-def _pen_paths(digit: np.ndarray, height: float, rng: np.random.Generator, max_width: float = math.inf) -> list[np.ndarray]:
+def _pen_paths(
+    digit: np.ndarray, height: float, rng: np.random.Generator, max_width: float = math.inf
+) -> list[np.ndarray]:
     """The digit's stroke centre lines, slanted randomly and scaled to ``height`` px (empty for a blank or
     blotted digit: see :func:`is_blotted`)."""
     paths = [] if is_blotted(digit) else digit_strokes(digit)
@@ -301,8 +312,13 @@ def _pen_paths(digit: np.ndarray, height: float, rng: np.random.Generator, max_w
 
 
 def _stroke_alpha(
-    digit: np.ndarray, height: float, width: float, rng: np.random.Generator, box: tuple[int, int],
-    antialias: bool = True, jitter: float = 0.0,
+    digit: np.ndarray,
+    height: float,
+    width: float,
+    rng: np.random.Generator,
+    box: tuple[int, int],
+    antialias: bool = True,
+    jitter: float = 0.0,
 ) -> np.ndarray:
     """Pen strokes of the digit, ``height`` px tall, slanted randomly, drawn ``width`` px wide, fitting ``box``."""
     paths = _pen_paths(digit, height, rng, max_width=0.96 * box[1] - width - 2)
@@ -325,7 +341,9 @@ def stroke_width(digit: np.ndarray) -> float:
     return 2.0 * area / max(edge, 1) / UP
 
 
-def _bitmap(digit: np.ndarray, height: float, rng: np.random.Generator, width: tuple[float, float], box: tuple[int, int]) -> np.ndarray:
+def _bitmap(
+    digit: np.ndarray, height: float, rng: np.random.Generator, width: tuple[float, float], box: tuple[int, int]
+) -> np.ndarray:
     """The writer's own strokes, slanted, ``height`` px tall, grown or thinned to a width drawn from ``width`` (28x28 px)."""
     grow = rng.uniform(*width) - stroke_width(digit)
     return _fit(bitmap_alpha(digit, height, rng, grow=grow, m=_affine(rng)), box)
@@ -362,7 +380,9 @@ def _paper(shape: tuple[int, int], color: Sequence[float]) -> np.ndarray:
     return np.broadcast_to(np.asarray(color, np.float32), (*shape, 3)).copy()
 
 
-def _paste(canvas: np.ndarray, alpha: np.ndarray, ink: Sequence[float], top: int, left: int, multiply: bool = False) -> None:
+def _paste(
+    canvas: np.ndarray, alpha: np.ndarray, ink: Sequence[float], top: int, left: int, multiply: bool = False
+) -> None:
     """Lay ink of colour ``ink`` with coverage ``alpha`` onto ``canvas`` at (top, left), clipped to the canvas."""
     h, w = canvas.shape[:2]
     t, l = max(top, 0), max(left, 0)
@@ -376,7 +396,9 @@ def _paste(canvas: np.ndarray, alpha: np.ndarray, ink: Sequence[float], top: int
     canvas[t:b, l:r] = region * (1 - a) + target * a
 
 
-def _position(canvas: tuple[int, int], size: tuple[int, int], rng: np.random.Generator, margin: float = 0.02) -> tuple[int, int]:
+def _position(
+    canvas: tuple[int, int], size: tuple[int, int], rng: np.random.Generator, margin: float = 0.02
+) -> tuple[int, int]:
     """Random (top, left) keeping a ``size`` box inside ``canvas`` (with a small margin when it fits)."""
     (ch, cw), (h, w) = canvas, size
     my, mx = int(ch * margin), int(cw * margin)
@@ -469,7 +491,11 @@ def marker(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         alpha = _bitmap(digit, height, rng, (target, target), shape)
     paper = rng.choice([1.0, rng.uniform(0.88, 1.0)])
     canvas = _paper(shape, (paper, paper, paper * rng.uniform(0.94, 1.0)))
-    ink = _dark_ink(rng) if rng.random() < 0.8 else (rng.uniform(0.45, 0.7), rng.uniform(0.0, 0.15), rng.uniform(0.0, 0.15))
+    ink = (
+        _dark_ink(rng)
+        if rng.random() < 0.8
+        else (rng.uniform(0.45, 0.7), rng.uniform(0.0, 0.15), rng.uniform(0.0, 0.15))
+    )
     _paste(canvas, alpha * rng.uniform(0.85, 1.0), ink, *_position(shape, alpha.shape, rng))
     return _to_image(canvas, gray=rng.random() < 0.2)
 
@@ -492,7 +518,13 @@ def scan(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         alpha = _bitmap(digit, height, rng, (1.5, 3.5), shape)
     alpha = alpha * np.clip(1 - 0.12 * np.abs(smooth_noise(alpha.shape, max(3.0, height / 15), rng)), 0, 1)
     ink = np.array(_dark_ink(rng)) / max(level, 1e-3)  # ink transmits a fraction of the paper's light
-    _paste(canvas, alpha * rng.uniform(0.75, 1.0), np.clip(ink + rng.uniform(0.05, 0.2), 0, 1), *_position(shape, alpha.shape, rng, 0.06), multiply=True)
+    _paste(
+        canvas,
+        alpha * rng.uniform(0.75, 1.0),
+        np.clip(ink + rng.uniform(0.05, 0.2), 0, 1),
+        *_position(shape, alpha.shape, rng, 0.06),
+        multiply=True,
+    )
 
     if rng.random() < 0.5:
         _specks(canvas, rng)
@@ -643,7 +675,9 @@ def tight(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     if rng.random() < 0.5:  # a square crop: the short side padded
         h, w = crop.shape
         side = max(h, w)
-        crop = np.pad(crop, (((side - h) // 2, side - h - (side - h) // 2), ((side - w) // 2, side - w - (side - w) // 2)))
+        crop = np.pad(
+            crop, (((side - h) // 2, side - h - (side - h) // 2), ((side - w) // 2, side - w - (side - w) // 2))
+        )
     scale = rng.uniform(1, 10)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     up = np.clip(np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.BICUBIC)), 0, 1)
@@ -675,7 +709,12 @@ def marked(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
         path = np.array(corners) + rng.uniform(-0.03, 0.03, (5, 2)) * ah
     else:
         y = top + ah + rng.uniform(0.08, 0.25) * ah + width
-        path = np.array([(left - rng.uniform(0, 0.3) * aw, y), (left + aw + rng.uniform(0, 0.3) * aw, y + rng.uniform(-0.05, 0.05) * ah)])
+        path = np.array(
+            [
+                (left - rng.uniform(0, 0.3) * aw, y),
+                (left + aw + rng.uniform(0, 0.3) * aw, y + rng.uniform(-0.05, 0.05) * ah),
+            ]
+        )
     # A mark running off the canvas would be cut onto the digit: the digit and its mark are drawn
     # smaller instead, about the canvas's middle, so the mark stays apart from the digit.
     lo, hi = np.array([width + 1, width + 1]), np.array([w - width - 2, h - width - 2])
@@ -707,7 +746,9 @@ def _shrink_to_fit(path: np.ndarray, centre: np.ndarray, lo: np.ndarray, hi: np.
 def _scaled(alpha: np.ndarray, scale: float) -> np.ndarray:
     """Ink coverage ``alpha`` resized by ``scale`` (box filter: coverage is kept)."""
     size = (max(1, int(alpha.shape[1] * scale)), max(1, int(alpha.shape[0] * scale)))
-    return np.asarray(Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(alpha.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), dtype=np.float32
+    )
 
 
 DESKS = [(0.45, 0.3, 0.18), (0.25, 0.25, 0.27), (0.6, 0.6, 0.58), (0.1, 0.1, 0.1), (0.7, 0.55, 0.4)]
@@ -766,8 +807,13 @@ def shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
 
 
 def _written_on(
-    inner: np.ndarray, digit: np.ndarray, height: float, side: float, centre: tuple[float, float],
-    rng: np.random.Generator, shape: tuple[int, int],
+    inner: np.ndarray,
+    digit: np.ndarray,
+    height: float,
+    side: float,
+    centre: tuple[float, float],
+    rng: np.random.Generator,
+    shape: tuple[int, int],
 ) -> tuple[np.ndarray, int, int]:
     """The digit's pen strokes and (top, left), its box inside the sheet shrunk to ``inner``: a person
     writes on the sheet, never onto the desk. Tried at 20 places near the sheet's ``centre``, then
@@ -839,7 +885,13 @@ KINDS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
 
 # (format, weight) per kind; kinds not listed use DEFAULT_FORMATS
 DEFAULT_FORMATS = [("png", 0.45), ("jpeg", 0.33), ("tiff", 0.08), ("bmp", 0.06), ("webp", 0.08)]
-FORMATS = {"small": [("png", 1.0)], "scan": [("jpeg", 1.0)], "rgba": [("png", 1.0)], "photo": [("jpeg", 1.0)], "shadow": [("jpeg", 1.0)]}
+FORMATS = {
+    "small": [("png", 1.0)],
+    "scan": [("jpeg", 1.0)],
+    "rgba": [("png", 1.0)],
+    "photo": [("jpeg", 1.0)],
+    "shadow": [("jpeg", 1.0)],
+}
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "bmp": "bmp", "webp": "webp"}
 
 

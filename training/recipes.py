@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,29 @@ def _robust(steps_per_epoch: int, epochs: int) -> Any:
     schedule = keras.optimizers.schedules.CosineDecay(
         1e-4, decay_steps=total - total // 20, warmup_target=2e-3, warmup_steps=total // 20, alpha=0.01
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 RECIPES = {
     "seed": Recipe(
-        "seed", _seed, epochs=7, batch_size=32, normalize=False, augment=False, restroke=0.0,
+        "seed",
+        _seed,
+        epochs=7,
+        batch_size=32,
+        normalize=False,
+        augment=False,
+        restroke=0.0,
         summary="the Keras tutorial: 3 conv + 2 dense, rmsprop, batch 32, 7 epochs, inputs scaled to [0,1]",
     ),
     "robust": Recipe(
-        "robust", _robust, epochs=40, batch_size=128, normalize=True, augment=True, restroke=0.3,
+        "robust",
+        _robust,
+        epochs=40,
+        batch_size=128,
+        normalize=True,
+        augment=True,
+        restroke=0.3,
         summary="batch-normalised CNN, dropout, Adam with warm-up + cosine decay, inputs through the serving "
         "preprocessor, augmented with rotation/zoom/shift/stroke-width changes and uniform-width redrawn strokes",
     ),

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
 from digitwatch.daemon.errors import ImageError
 from digitwatch.daemon.recognize import Limits, digit_input
+
 from . import realistic
 
 
