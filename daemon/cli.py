@@ -8,19 +8,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import config as config_mod
-from .errors import DigitwatchError
+from .errors import DigitwatchError, ExitCode, NoInputError
+from .version import package_version
 
-
-def _version() -> str:
-    try:
-        return version("digitwatch")
-    except PackageNotFoundError:
-        return "unknown"
+if TYPE_CHECKING:
+    from .registry import ModelRef
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -48,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digitwatch",
         description="Recognise handwritten digits in images dropped into a folder; write CSV/JSON results.",
     )
-    parser.add_argument("--version", action="version", version=f"digitwatch {_version()}")
+    parser.add_argument("--version", action="version", version=f"digitwatch {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser("run", help="watch the inbox and write results to the outbox (the service)")
@@ -113,9 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Serve until stopped. An error before logging starts (the configuration) is one line for the
+    user (see ``main``); once the daemon logs, it is one structured ``fatal`` event for the operator."""
+    import structlog
+
+    from . import log
     from .service import serve
 
-    return serve(_config_from(args))
+    cfg = _config_from(args)
+    try:
+        return serve(cfg)
+    except DigitwatchError as exc:
+        if not structlog.is_configured():
+            raise
+        log.get("digitwatch").error(
+            "fatal",
+            error=str(exc),
+            error_type=type(exc).__name__,
+            exit_code=int(exc.exit_code),
+            exit_name=exc.exit_code.name,
+        )
+        return exc.exit_code
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -147,9 +161,8 @@ def _teacher(arg: str | None) -> Path | None:
     return None if arg == "none" else Path(arg) if arg else bundled().path
 
 
-def _model_ref(args: argparse.Namespace, cfg: config_mod.Config) -> Any:
+def _model_ref(args: argparse.Namespace, cfg: config_mod.Config) -> ModelRef:
     """--model if given, else what the daemon would serve from the configured checkpoint folder."""
-    from .errors import NoInputError
     from .registry import ModelRef, current, file_id
 
     if args.model:
@@ -193,9 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("digitwatch: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+        return ExitCode.interrupted
+    except BrokenPipeError:  # `digitwatch predict ... | head`: the reader has what it wanted
+        return ExitCode.ok
 
 
 if __name__ == "__main__":

@@ -1,53 +1,70 @@
-"""Typed errors. Each user-facing failure class maps to one exit code.
+"""Exit codes and typed errors: one exception class per exit code (as OCRmyPDF's ``exceptions.py``).
 
-The CLI prints ``str(error)`` as a single line and exits with ``error.exit_code``;
-the daemon logs the same error as one structured event. Exit codes follow
-sysexits(3) so a systemd unit can list the ones that must not restart-loop.
+The CLI prints ``str(error)`` as one line (``digitwatch: error: ...``) and exits with
+``error.exit_code``; the daemon, once it has started logging, reports the same error as one
+structured event (``fatal``) instead. Exit codes follow sysexits(3) so a systemd unit can list
+the ones that must not restart-loop (``RestartPreventExitStatus=65 66 78``).
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status ``digitwatch`` uses (README, "Exit codes")."""
+
+    ok = 0
+    other_error = 1  # an unexpected failure (a bug): Python's own traceback exit code
+    not_running = 3  # ``digitwatch status``: the daemon is not serving (as LSB ``status`` does)
+    data_error = 65  # EX_DATAERR: input data malformed
+    no_input = 66  # EX_NOINPUT: a path given does not exist or cannot be read
+    unavailable = 69  # EX_UNAVAILABLE: a download is needed but the network is unreachable
+    software = 70  # EX_SOFTWARE: a model cannot be loaded or fails its checks
+    config = 78  # EX_CONFIG: bad configuration
+    interrupted = 130  # SIGINT (128 + 2)
 
 
 class DigitwatchError(Exception):
     """Base class: a failure we expected and can explain in one line."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.other_error
 
 
 class ConfigError(DigitwatchError):
     """Bad configuration: unknown key, wrong type, unusable folder (EX_CONFIG)."""
 
-    exit_code = 78
+    exit_code = ExitCode.config
 
 
 class DataError(DigitwatchError):
     """Training/evaluation data missing or malformed (EX_DATAERR)."""
 
-    exit_code = 65
+    exit_code = ExitCode.data_error
+
+
+class ImageError(DigitwatchError):
+    """One input image cannot be read or holds no digit (EX_DATAERR).
+
+    Never fatal for the daemon or ``predict``: it becomes an ``error`` row.
+    """
+
+    exit_code = ExitCode.data_error
 
 
 class NoInputError(DigitwatchError):
     """A path given on the command line does not exist (EX_NOINPUT)."""
 
-    exit_code = 66
-
-
-class ModelError(DigitwatchError):
-    """A model file cannot be loaded or fails its checks (EX_SOFTWARE)."""
-
-    exit_code = 70
-
-
-class ImageError(DigitwatchError):
-    """One input image cannot be read or holds no digit.
-
-    Never fatal for the daemon or ``predict``: it becomes an ``error`` row.
-    """
-
-    exit_code = 65
+    exit_code = ExitCode.no_input
 
 
 class OfflineError(DigitwatchError):
     """Data would have to be downloaded but the network is unreachable (EX_UNAVAILABLE)."""
 
-    exit_code = 69
+    exit_code = ExitCode.unavailable
+
+
+class ModelError(DigitwatchError):
+    """A model file cannot be loaded or fails its checks (EX_SOFTWARE)."""
+
+    exit_code = ExitCode.software

@@ -156,6 +156,6 @@ def _snapshot(cfg: Config, keeper: ModelKeeper, intake: Intake, worker: Worker, 
 
 
 def _version() -> str:
-    from .cli import _version as v
+    from .version import package_version as v
 
     return v()
