@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 from digitwatch.training import realistic
+from digitwatch.training.data import MNIST_SAMPLE
 
 HERE = Path(__file__).resolve().parent
-
-SAMPLE = HERE.parent / "tests" / "data" / "mnist-sample.npz"
 
 
 def per_item_ms(fn, items) -> float:
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=1000)
     args = p.parse_args(argv)
-    with np.load(SAMPLE) as d:
+    with np.load(MNIST_SAMPLE) as d:  # the shipped sample: the same digits on every machine
         x, y = d["x_test"], d["y_test"]
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="digitwatch-stages-") as tmp:

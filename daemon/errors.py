@@ -3,7 +3,7 @@
 The CLI prints ``str(error)`` as one line (``digitwatch: error: ...``) and exits with
 ``error.exit_code``; the daemon, once it has started logging, reports the same error as one
 structured event (``fatal``) instead. Exit codes follow sysexits(3) so a systemd unit can list
-the ones that must not restart-loop (``RestartPreventExitStatus=65 66 78``).
+the ones that must not restart-loop (``deploy/digitwatch.service``: ``RestartPreventExitStatus=78``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The realistic-picture generator (training/realistic.py): what its kinds promise."""
+"""The realistic-picture generator (training/realistic.py and its kinds, training/kinds.py): what its kinds promise."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from digitwatch.training import realistic
+from digitwatch.training import kinds, realistic
 
 
 def test_a_mark_too_big_for_the_canvas_shrinks_the_scene_rather_than_being_cut_onto_the_digit() -> None:
@@ -18,12 +18,12 @@ def test_a_mark_too_big_for_the_canvas_shrinks_the_scene_rather_than_being_cut_o
     a = np.linspace(0, 2 * math.pi, 120)
     ring = np.stack([centre[0] + 190 * np.cos(a), centre[1] + 150 * np.sin(a)], axis=1)  # wider than the canvas
     lo, hi = np.array([5.0, 5.0]), np.array([w - 6.0, h - 6.0])
-    fit = realistic._shrink_to_fit(ring, centre, lo, hi)
+    fit = kinds._shrink_to_fit(ring, centre, lo, hi)
     shrunk = (ring - centre) * fit + centre
     assert 0.7 < fit < 1.0
     assert np.all(shrunk >= lo - 1e-6) and np.all(shrunk <= hi + 1e-6)
     assert np.isclose(np.max(np.abs(shrunk[:, 0] - centre[0])), hi[0] - centre[0])  # as big as fits, no smaller
-    assert realistic._shrink_to_fit(ring * 0.5 + centre * 0.5, centre, lo, hi) == 1.0  # a mark that fits stays
+    assert kinds._shrink_to_fit(ring * 0.5 + centre * 0.5, centre, lo, hi) == 1.0  # a mark that fits stays
 
 
 def test_marked_pictures_that_had_to_shrink_still_hold_the_digit(test_digits, monkeypatch) -> None:
@@ -31,8 +31,8 @@ def test_marked_pictures_that_had_to_shrink_still_hold_the_digit(test_digits, mo
     canvas of the drawn size with dark ink on it."""
     x, _ = test_digits
     fits: list[float] = []
-    shrink = realistic._shrink_to_fit
-    monkeypatch.setattr(realistic, "_shrink_to_fit", lambda *a: fits.append(shrink(*a)) or fits[-1])
+    shrink = kinds._shrink_to_fit
+    monkeypatch.setattr(kinds, "_shrink_to_fit", lambda *a: fits.append(shrink(*a)) or fits[-1])
     for i in range(60):
         img = np.asarray(realistic.marked(x[i], np.random.default_rng([1, i])).convert("L"), np.float32) / 255
         assert min(img.shape) >= 0.7 * 300

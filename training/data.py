@@ -1,9 +1,11 @@
-"""Load MNIST: a Keras-style mnist.npz, a folder of the four idx files, or Keras' download."""
+"""Load MNIST: a Keras-style mnist.npz, a folder of the four idx files, or Keras' download; and
+:func:`default_mnist_path`, the one place that knows where a checkout finds its MNIST archive."""
 
 from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,22 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
+
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout (training/ is one of its top-level folders)
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"  # the full archive kept next to the checkout
+MNIST_SAMPLE = REPO / "tests" / "data" / "mnist-sample.npz"  # first 4,000 train and 1,000 test digits
+
+
+def default_mnist_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where a checkout's tools (bench, training scripts) find MNIST: ``$MNIST_NPZ`` when set (even if
+    it is wrong, so that :func:`load` names it), else ``../shared/data/mnist.npz`` next to the
+    checkout, else the sample shipped with the tests. ``digitwatch train``/``evaluate`` do not use
+    it: without ``--data`` they take Keras' download, as an installed package has no checkout."""
+    named = (os.environ if env is None else env).get("MNIST_NPZ")
+    if named:
+        return Path(named)
+    return SHARED_MNIST if SHARED_MNIST.is_file() else MNIST_SAMPLE
 
 
 @dataclass(frozen=True)

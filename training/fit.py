@@ -21,7 +21,7 @@ from digitwatch.daemon.registry import file_id
 from . import data as mnist_data
 from .evaluate import scores
 from .inputs import prepare
-from .recipes import RECIPES, augmenter
+from .recipes import RECIPES, Recipe, augmenter
 from .rendered import training_pictures
 from .strokes import restroke_some
 
@@ -51,26 +51,10 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     recipe = RECIPES[opts.recipe]
     epochs = opts.epochs or recipe.epochs
     batch_size = opts.batch_size or recipe.batch_size
-    if epochs < 1 or batch_size < 1:
-        raise DataError("--epochs and --batch-size must be at least 1")
-    if opts.members < 1:
-        raise DataError("--members must be at least 1")
-    if opts.rendered < 0:
-        raise DataError("--rendered must be 0 or more")
-    if opts.rendered and not recipe.normalize:
-        raise DataError(
-            f"--rendered needs a recipe whose inputs pass through the serving preprocessor, not {recipe.name}"
-        )
+    _check(opts, recipe, epochs, batch_size)
     ds = mnist_data.load(opts.data)
-    n_val = min(VALIDATION, len(ds.x_train) // 12)
-    x_val, y_val = ds.x_train[:n_val], ds.y_train[:n_val]
-    x_tr, y_tr = ds.x_train[n_val:], ds.y_train[n_val:]
-    if opts.limit is not None:
-        if opts.limit < 1:
-            raise DataError("--limit must be at least 1")
-        x_tr, y_tr = x_tr[: opts.limit], y_tr[: opts.limit]
-    if n_val < 1 or len(x_tr) < 1:
-        raise DataError(f"{ds.source}: too few training images ({len(ds.x_train)})")
+    x_tr, y_tr, x_val, y_val = _split(ds, opts.limit)
+    n_val = len(x_val)
 
     _log(f"preparing {len(x_tr)} training, {n_val} validation, {len(ds.x_test)} test images ({recipe.name} recipe)")
     x_val, x_test = (prepare(x, recipe.normalize) for x in (x_val, ds.x_test))
@@ -137,6 +121,34 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     metrics["model_path"] = str(published.model_path)
     _log(f"published model {published.model_id} to {published.model_path}")
     return metrics
+
+
+def _check(opts: TrainOptions, recipe: Recipe, epochs: int, batch_size: int) -> None:
+    """Refuse options that cannot train, before any data is read."""
+    if epochs < 1 or batch_size < 1:
+        raise DataError("--epochs and --batch-size must be at least 1")
+    if opts.members < 1:
+        raise DataError("--members must be at least 1")
+    if opts.rendered < 0:
+        raise DataError("--rendered must be 0 or more")
+    if opts.rendered and not recipe.normalize:
+        raise DataError(
+            f"--rendered needs a recipe whose inputs pass through the serving preprocessor, not {recipe.name}"
+        )
+
+
+def _split(ds: mnist_data.Mnist, limit: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_validation, y_validation): the first images held out, as the seed does."""
+    n_val = min(VALIDATION, len(ds.x_train) // 12)
+    x_val, y_val = ds.x_train[:n_val], ds.y_train[:n_val]
+    x_tr, y_tr = ds.x_train[n_val:], ds.y_train[n_val:]
+    if limit is not None:
+        if limit < 1:
+            raise DataError("--limit must be at least 1")
+        x_tr, y_tr = x_tr[:limit], y_tr[:limit]
+    if n_val < 1 or len(x_tr) < 1:
+        raise DataError(f"{ds.source}: too few training images ({len(ds.x_train)})")
+    return x_tr, y_tr, x_val, y_val
 
 
 def _fit_one(
