@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import config as config_mod
 from .errors import DigitwatchError, ExitCode, NoInputError
@@ -122,14 +122,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DigitwatchError as exc:
         if not structlog.is_configured():
             raise
-        log.get("digitwatch").error(
-            "fatal",
-            error=str(exc),
-            error_type=type(exc).__name__,
-            exit_code=int(exc.exit_code),
-            exit_name=exc.exit_code.name,
-        )
+        _fatal(log.get("digitwatch").error, exc, exc.exit_code)
         return exc.exit_code
+    except Exception as exc:  # a bug: its traceback goes into the same event (exc_info)
+        if not structlog.is_configured():
+            raise
+        _fatal(log.get("digitwatch").exception, exc, ExitCode.other_error)
+        return ExitCode.other_error
+
+
+def _fatal(emit: Callable[..., Any], exc: BaseException, code: ExitCode) -> None:
+    """The one event an operator gets when the daemon stops on an error."""
+    emit("fatal", error=str(exc), error_type=type(exc).__name__, exit_code=int(code), exit_name=code.name)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
 
     ok = 0
     other_error = 1  # an unexpected failure (a bug): Python's own traceback exit code
+    usage = 2  # a command line argparse refuses (unknown flag, bad choice): usage on stderr
     not_running = 3  # ``digitwatch status``: the daemon is not serving (as LSB ``status`` does)
     data_error = 65  # EX_DATAERR: input data malformed
     no_input = 66  # EX_NOINPUT: a path given does not exist or cannot be read

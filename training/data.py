@@ -62,9 +62,11 @@ def _download() -> dict[str, np.ndarray]:
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # keras raises a bare Exception wrapping URLError
+        local = default_mnist_path()
+        hint = f"; this checkout has --data {local}" if local.is_file() and local != MNIST_SAMPLE else ""
         raise OfflineError(
             "cannot download MNIST (no network?): pass --data PATH to a mnist.npz "
-            f"or a folder of the four idx files ({type(exc).__name__})"
+            f"or a folder of the four idx files ({type(exc).__name__}){hint}"
         ) from None
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
