@@ -1,3 +1,5 @@
+"""``python -m digitwatch.daemon``: the ``digitwatch`` command (what the tests run)."""
+
 import sys
 
 from .cli import main
