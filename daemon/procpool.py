@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 READY = "ready"  # a new process's first message: imports done, deadlines may start
+DONE = "done"  # tags a result (which may itself be None)
 TICK_S = 0.5  # longest wait without looking at the processes (deadlines are also waited for exactly)
 MAX_FAILED_STARTS = 3  # processes that died before READY in a row: they cannot start, stop trying
 STOP_WAIT_S = 5.0  # a process asked to exit gets this long before it is killed
@@ -75,7 +76,7 @@ def _serve(conn: Connection, fn: Callable[..., Any], parent: int) -> None:
             return
         if task is None:
             return
-        conn.send(fn(*task))
+        conn.send((DONE, fn(*task)))
 
 
 class DeadlinePool:
@@ -161,8 +162,8 @@ class DeadlinePool:
                 dead = message is None and not slot.process.is_alive()
             if message == READY:
                 slot.ready, self._failed_starts = True, 0
-            elif message is not None and slot.task is not None:
-                results[slot.task], slot.task = message, None
+            elif isinstance(message, tuple) and slot.task is not None:
+                results[slot.task], slot.task = message[1], None
                 on_done()
             elif dead:
                 self._died(slot, todo, results, crashed, on_done)

@@ -3,6 +3,7 @@ starved when the worker is stuck (so systemd restarts a hung daemon)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -76,7 +77,7 @@ def test_watchdog_pings_through_a_long_batch(daemon_factory, tmp_path: Path) -> 
     (ready,) = notify.times("READY=1")
     pings = [t for t in notify.times("WATCHDOG=1") if ready <= t <= finished]
     marks = [ready, *pings, finished]
-    gaps = [b - a for a, b in zip(marks, marks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(marks)]
     sizes = [e["size"] for e in d.events() if e.get("event") == "batch"]
     print(f"longest gap {max(gaps):.2f} s over {finished - ready:.1f} s, {len(pings)} pings; batches {sizes}")
     assert max(gaps) < MAX_GAP_S, f"longest gap {max(gaps):.1f} s; batches {sizes}"
