@@ -129,6 +129,19 @@ def test_deadline_kills_only_the_late_process() -> None:
     assert len(before & after) == 1 and len(after) == 2
 
 
+def test_task_that_crashes_its_process_twice_fails_alone() -> None:
+    """A task whose process dies is tried once more on a new process, then reported; the pool
+    goes on (a file that crashes the decoder costs its row, not the batch)."""
+    from digitwatch.daemon.procpool import DeadlinePool, Failure
+
+    pool = DeadlinePool(2, os._exit, timeout_s=30.0)  # os._exit(code): a process dying mid-task
+    try:
+        assert pool.run([(3,)]) == [Failure("crash")]
+        assert len(pool.pids()) == 2
+    finally:
+        pool.close()
+
+
 def test_hostile_files_get_rows_and_nothing_runs(daemon_factory, test_digits, tmp_path: Path) -> None:
     """A PostScript file named .png used to go to Ghostscript: now it is refused by its format,
     and no program runs (a fake ``gs`` first on PATH would leave a mark). The decompression bomb
