@@ -223,3 +223,14 @@ def test_exif_orientation_is_applied_as_pillow_does(orientation: int) -> None:
     img.save(buffer, "PNG", exif=exif.tobytes())
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buffer.getvalue()))))
     assert np.array_equal(decode(buffer.getvalue()).gray, expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("FILE_TIMEOUT_S", "0"), ("FILE_TIMEOUT_S", "soon"), ("DECODE_MEMORY_MB", "8")]
+)
+def test_limits_are_validated(key: str, value: str) -> None:
+    from digitwatch.daemon import config
+    from digitwatch.daemon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key.lower()):
+        config.load(env={f"DIGITWATCH_{key}": value})
