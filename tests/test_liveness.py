@@ -55,13 +55,13 @@ def _big_digit(path: Path) -> None:
     img.save(path)
 
 
-def test_watchdog_pings_through_a_long_batch(daemon_factory, tmp_path: Path) -> None:
+def test_watchdog_pings_through_a_long_batch(daemon_factory, tmp_path: Path, monkeypatch) -> None:
     """256 links to one 12 MP picture at once: the batch takes many seconds, and WATCHDOG=1 still
     arrives at least every 5 s from READY until the last row is out (it used to be sent once per
     batch: 256 such pictures passed WatchdogSec and systemd killed the daemon, in a loop)."""
     notify = NotifySocket(tmp_path / "notify.sock")
     env = {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "10000000"}
-    os.environ.pop("WATCHDOG_PID", None)
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)  # else the daemon would take the pings as another's
     try:
         d: Daemon = daemon_factory(env=env).start()
         source = tmp_path / "big-7.png"
@@ -83,15 +83,14 @@ def test_watchdog_pings_through_a_long_batch(daemon_factory, tmp_path: Path) -> 
     assert max(gaps) < MAX_GAP_S, f"longest gap {max(gaps):.1f} s; batches {sizes}"
 
 
-def test_stuck_worker_starves_the_watchdog(tmp_path: Path) -> None:
+def test_stuck_worker_starves_the_watchdog(tmp_path: Path, monkeypatch) -> None:
     """A heartbeat that stops moving stops the pings (systemd then restarts the daemon); pings
     resume when it moves again."""
     from digitwatch.daemon.sdnotify import Watchdog
 
     notify = NotifySocket(tmp_path / "notify.sock")
     beat = [time.monotonic()]
-    saved = os.environ.get("NOTIFY_SOCKET")
-    os.environ["NOTIFY_SOCKET"] = str(notify.path)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
     dog = Watchdog(lambda: beat[0], stale_s=0.5, timeout_s=0.2)  # a ping every 0.05 s
     try:
         dog.start()
@@ -107,10 +106,6 @@ def test_stuck_worker_starves_the_watchdog(tmp_path: Path) -> None:
     finally:
         dog.stop()
         notify.close()
-        if saved is None:
-            os.environ.pop("NOTIFY_SOCKET", None)
-        else:
-            os.environ["NOTIFY_SOCKET"] = saved
     assert fresh >= 3
     assert after_stall - stalled_at <= 1  # at most one in flight when it went stale
     assert resumed > after_stall
