@@ -47,6 +47,8 @@ class Config:
     queue_size: int = 10000
     max_pixels: int = 40_000_000
     max_file_mb: float = 50.0
+    file_timeout_s: float = 10.0
+    decode_memory_mb: int = 256
     canary_min_accuracy: float = 0.9
     model_poll_s: float = 2.0
     log_format: str = "auto"
@@ -183,6 +185,8 @@ def _validate(c: Config) -> None:
     need(c.queue_size >= c.max_batch, "queue_size", "must be at least max_batch")
     need(c.max_pixels >= 64, "max_pixels", "must be at least 64")
     need(c.max_file_mb > 0, "max_file_mb", "must be positive")
+    need(0 < c.file_timeout_s <= 3600, "file_timeout_s", "must be more than 0 and at most 3600")
+    need(16 <= c.decode_memory_mb <= 65536, "decode_memory_mb", "must be between 16 and 65536")
     need(0.0 <= c.canary_min_accuracy <= 1.0, "canary_min_accuracy", "must be between 0 and 1")
     need(c.model_poll_s > 0, "model_poll_s", "must be positive")
     need(c.log_format in LOG_FORMATS, "log_format", f"must be one of {LOG_FORMATS}")

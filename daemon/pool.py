@@ -2,93 +2,72 @@
 
 Preprocessing is many small numpy/scipy calls that hold the GIL, so threads
 barely overlap; worker processes use every core (measured in README,
-Performance). Processes also contain the damage of a decoder that crashes on
-a hostile file: the pool is rebuilt, the batch is retried file by file, and
-the one file that kills a worker gets an ``error`` row.
+Performance). Processes also contain the damage of a hostile file: one that
+runs past the per-file deadline (config: file_timeout_s) has its process killed
+and replaced, and gets an ``error`` row; one that crashes its process is tried
+once more on a new one, then gets an ``error`` row. The other files of the
+batch keep their processes and get their rows.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import log
+from .procpool import DeadlinePool, Failure
 from .recognize import Limits, Prepared, prepare
 
-CHUNK = 16
+DEFAULT_TIMEOUT_S = 10.0  # config: file_timeout_s
 
 
-def _warm() -> None:
-    """A first task for each worker, so start-up is paid before the first batch."""
-
-
-def _bind_to_parent(parent: int) -> None:
-    """Worker initializer: die with the daemon, leave Ctrl-C to it. After a kill -9 of the daemon its workers would
-    otherwise live on as orphans (the executor cannot tell them to stop)."""
-    import ctypes
-    import os
-    import signal
-
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: the check below still catches a parent that is already gone
-    if os.getppid() != parent:
-        os._exit(0)
-    # Ctrl-C reaches the whole process group; shutting the pool down is the daemon's business.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _nothing() -> None:
+    """No one to tell about progress."""
 
 
 class PreparePool:
-    def __init__(self, workers: int, processes: bool) -> None:
-        self.workers = workers
-        self.processes = processes and workers > 1
-        self._executor = self._new()
+    def __init__(self, workers: int, processes: bool, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.workers, self.processes, self.timeout_s = workers, processes, timeout_s
+        self._executor: DeadlinePool | ThreadPoolExecutor = (
+            DeadlinePool(workers, prepare, timeout_s)
+            if processes
+            else ThreadPoolExecutor(workers, thread_name_prefix="prepare")
+        )
         self._log = log.get("digitwatch.pool")
-
-    def _new(self) -> Executor:
-        if self.processes:
-            # spawn, not fork: forking a process that has TensorFlow's threads running is unsafe.
-            ctx = multiprocessing.get_context("spawn")
-            executor: Executor = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_bind_to_parent, initargs=(os.getpid(),)
-            )
-            self._warming = [executor.submit(_warm) for _ in range(self.workers)]
-            return executor
-        return ThreadPoolExecutor(self.workers, thread_name_prefix="prepare")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until every worker process has started (so READY means ready)."""
-        for future in getattr(self, "_warming", []):
-            future.result(timeout)
+        if isinstance(self._executor, DeadlinePool):
+            self._executor.wait_ready(timeout)
 
-    def prepare(self, paths: list[Path], limits: Limits) -> list[Prepared]:
-        """One Prepared per path, in order; never raises for a bad file."""
-        if len(paths) < 2 and not self.processes:
-            return [prepare(p, limits) for p in paths]
-        try:
-            return list(
-                self._executor.map(prepare, paths, [limits] * len(paths), chunksize=CHUNK if self.processes else 1)
-            )
-        except BrokenProcessPool:
-            self._log.error("prepare_worker_died", files=len(paths))
-            self._restart()
-            return [self._one(p, limits) for p in paths]
+    def prepare(self, paths: list[Path], limits: Limits, progress: Callable[[], None] = _nothing) -> list[Prepared]:
+        """One Prepared per path, in order; never raises for a bad file. ``progress`` is called as
+        each file is done (the worker's heartbeat: a long batch is not a stuck daemon)."""
+        executor = self._executor
+        if isinstance(executor, DeadlinePool):
+            outcomes = executor.run([(p, limits) for p in paths], progress)
+            return [self._failed(p, o) if isinstance(o, Failure) else o for p, o in zip(paths, outcomes)]
+        if len(paths) < 2:
+            out = []
+            for p in paths:
+                out.append(prepare(p, limits))
+                progress()
+            return out
+        futures = [executor.submit(prepare, p, limits) for p in paths]
+        for _ in as_completed(futures):
+            progress()
+        return [f.result() for f in futures]
 
-    def _one(self, path: Path, limits: Limits) -> Prepared:
-        try:
-            return self._executor.submit(prepare, path, limits).result()
-        except BrokenProcessPool:
-            self._restart()
-            return Prepared("", None, error="the image decoder crashed on this file")
-
-    def _restart(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._new()
+    def _failed(self, path: Path, failure: Failure) -> Prepared:
+        if failure.kind == "timeout":
+            self._log.error("prepare_timed_out", file=str(path), timeout_s=self.timeout_s)
+            return Prepared("", None, error=f"timed out after {self.timeout_s:g} s")
+        self._log.error("prepare_worker_died", file=str(path))
+        return Prepared("", None, error="the image decoder crashed on this file")
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self._executor, DeadlinePool):
+            self._executor.close()
+        else:
+            self._executor.shutdown(wait=True, cancel_futures=True)

@@ -36,11 +36,11 @@ def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO
     with quiet_native_stderr():
         import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
     predictor = Predictor.load(ref)
-    limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
+    limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
     items = list(expand(args))
     show_progress = len(items) >= 1000
     done = 0
-    pool = PreparePool(cfg.decode_workers, cfg.decode_processes)
+    pool = PreparePool(cfg.decode_workers, cfg.decode_processes, cfg.file_timeout_s)
     try:
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import Decoded, decode
+from .decode import DEFAULT_MEMORY, FRAME_COUNT_CAP, Decoded, decode
 from .errors import ImageError
 from .infer import Predictor
 from .preprocess import FINE_WORK_MAX, WORK_MAX, FaintInkError, views
@@ -27,6 +27,7 @@ SECOND_LOOK = 0.95  # a picture's second view is read when the network is less s
 class Limits:
     max_pixels: int = 40_000_000
     max_bytes: int = 50 * 1024 * 1024
+    max_memory: int = DEFAULT_MEMORY  # bytes one decode may hold (config: decode_memory_mb)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def read_input(path: Path, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def digit_input(data: bytes, max_pixels: int) -> tuple[np.ndarray, Decoded]:
+def digit_input(data: bytes, max_pixels: int, max_memory: int = DEFAULT_MEMORY) -> tuple[np.ndarray, Decoded]:
     """The network's inputs for one file's bytes (its views, (V, 28, 28)), and the decoded picture.
 
     A big picture is looked at on a copy reduced to WORK_MAX (a large JPEG is even decoded at
@@ -80,12 +81,12 @@ def digit_input(data: bytes, max_pixels: int) -> tuple[np.ndarray, Decoded]:
     paper's noise there; when nothing stands out, the full-resolution picture is looked at on a
     copy twice as fine before the file is refused. (Only for that refusal: looked at more finely,
     a blank sheet on a grainy desk can show grains that pass for ink.)"""
-    decoded = decode(data, max_pixels)
+    decoded = decode(data, max_pixels, max_memory=max_memory)
     try:
         return views(decoded.gray), decoded
     except FaintInkError:
         if decoded.reduced:
-            decoded = decode(data, max_pixels, reduce=False)
+            decoded = decode(data, max_pixels, reduce=False, max_memory=max_memory)
         elif max(decoded.gray.shape) <= WORK_MAX:
             raise
     return views(decoded.gray, FINE_WORK_MAX), decoded
@@ -97,8 +98,8 @@ def prepare(path: Path, limits: Limits) -> Prepared:
     try:
         data = read_input(path, limits.max_bytes)
         digest = hashlib.sha256(data).hexdigest()
-        x, decoded = digit_input(data, limits.max_pixels)
-        note = f"multi-frame file: read frame 1 of {decoded.frames}" if decoded.frames > 1 else ""
+        x, decoded = digit_input(data, limits.max_pixels, limits.max_memory)
+        note = _frames_note(decoded.frames)
         return Prepared(digest, x, note=note)
     except ImageError as exc:
         return Prepared(digest, None, error=str(exc))
@@ -106,10 +107,16 @@ def prepare(path: Path, limits: Limits) -> Prepared:
         return Prepared(digest, None, error=f"cannot process: {type(exc).__name__}: {exc}")
 
 
+def _frames_note(frames: int) -> str:
+    if frames > FRAME_COUNT_CAP:
+        return f"multi-frame file: read frame 1 of more than {FRAME_COUNT_CAP:,}"
+    return f"multi-frame file: read frame 1 of {frames}" if frames > 1 else ""
+
+
 def classify(names: list[str], prepared: list[Prepared], predictor: Predictor, low_confidence: float) -> list[Result]:
     """Run the network over every readable input; one Result per input, in order (see _read)."""
     ok = [i for i, p in enumerate(prepared) if p.x is not None]
-    by_index = dict(zip(ok, _read([prepared[i].x for i in ok], predictor)))
+    by_index = dict(zip(ok, _read([x for x in (prepared[i].x for i in ok) if x is not None], predictor)))
     now = utc_now()
     results = []
     for i, (name, p) in enumerate(zip(names, prepared)):

@@ -22,11 +22,13 @@ from .infer import quiet_native_stderr
 from .intake import Intake
 from .journal import Journal
 from .reload import ModelKeeper
-from .sdnotify import notify, watchdog_interval
+from .sdnotify import Watchdog, notify
 from .watch import Scanner, observer_alive
 from .worker import Worker, finish
 
 STOP_TIMEOUT_S = 20.0
+# A worker with no progress for file_timeout_s plus this is stuck (a file holds it at most file_timeout_s).
+STALE_MARGIN_S = 20.0
 
 
 def serve(cfg: Config) -> int:
@@ -49,16 +51,8 @@ def serve(cfg: Config) -> int:
 
     stop = threading.Event()
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
-    ping_every = watchdog_interval()
-    last_ping = [0.0]
-
-    def ping() -> None:
-        now = time.monotonic()
-        if ping_every and now - last_ping[0] >= ping_every:
-            notify("WATCHDOG=1")
-            last_ping[0] = now
-
-    worker = Worker(cfg, intake, work, journal, keeper, stop, ping)
+    worker = Worker(cfg, intake, work, journal, keeper, stop)
+    watchdog = Watchdog(lambda: worker.stats.heartbeat, cfg.file_timeout_s + STALE_MARGIN_S)
     worker.backlog = recover(cfg, work, journal)
     scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
     scanner.start_observer()
@@ -71,6 +65,7 @@ def serve(cfg: Config) -> int:
     ]
     for t in threads:
         t.start()
+    watchdog.start()
 
     signals = {"count": 0}
 
@@ -103,6 +98,7 @@ def serve(cfg: Config) -> int:
     intake.close()
     threads[0].join(STOP_TIMEOUT_S)
     clean = not threads[0].is_alive()
+    watchdog.stop()
     status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "stopped"))
     if clean:
         work.close()

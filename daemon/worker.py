@@ -52,14 +52,13 @@ class Worker:
         journal: Journal,
         keeper: ModelKeeper,
         stop: threading.Event,
-        ping: Callable[[], None] = lambda: None,
     ) -> None:
         self.cfg, self.intake, self.work, self.journal, self.keeper = cfg, intake, work, journal, keeper
-        self.stop, self.ping = stop, ping
+        self.stop = stop
         self.stats = Stats()
         self.backlog: list[Claimed] = []  # adopted from a dead daemon; processed first
-        self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20))
-        self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes)
+        self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
+        self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes, cfg.file_timeout_s)
         self._seq = 0
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # prepared batches waiting for the publisher
         self._log = log.get("digitwatch.worker")
@@ -94,7 +93,7 @@ class Worker:
 
     def _prepare(self, claims: list[Claimed]) -> tuple[float, list[Prepared]]:
         started = time.perf_counter()
-        return started, self._pool.prepare([c.path for c in claims], self._limits)
+        return started, self._pool.prepare([c.path for c in claims], self._limits, progress=self.beat)
 
     def _hand_over(self, publisher: threading.Thread, claims: list[Claimed], prepared: tuple) -> None:
         while True:
@@ -122,8 +121,8 @@ class Worker:
         self._pool.wait_ready()
 
     def beat(self) -> None:
+        """Progress: waiting for work, each file prepared, each retry. The watchdog pings while it moves."""
         self.stats.heartbeat = time.monotonic()
-        self.ping()
 
     def _sync_claims(self, paths: list[Path]) -> None:
         """Make the claims durable before any result exists: otherwise a power cut could put a
