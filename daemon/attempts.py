@@ -42,7 +42,7 @@ class Attempts:
     def start(self, claims: list[Claimed]) -> dict[Path, str]:
         """Count an attempt at each claim before work starts. Returns {path: error} for the claims that
         already had ``max_attempts``: they are not worked on again."""
-        known = [(c, a) for c, a in ((c, _attempt(c)) for c in claims) if a is not None]
+        known = [(c, a) for c, a in ((c, attempt_of(c)) for c in claims) if a is not None]
         counts = self.journal.attempts(a for _, a in known)
         given_up: dict[Path, str] = {}
         starting = []
@@ -58,12 +58,12 @@ class Attempts:
         return given_up
 
     def _counts(self, claims: list[Claimed]) -> list[int]:
-        attempts = [_attempt(c) for c in claims]
+        attempts = [attempt_of(c) for c in claims]
         found = iter(self.journal.attempts(a for a in attempts if a is not None))
         return [0 if a is None else next(found) for a in attempts]
 
 
-def _attempt(c: Claimed) -> Attempt | None:
+def attempt_of(c: Claimed) -> Attempt | None:
     """The journal's key for a claimed file: its inode (None if it is gone)."""
     try:
         st = os.stat(c.path, follow_symlinks=False)
