@@ -61,10 +61,9 @@ def serve(cfg: Config) -> int:
     journal, work = _open_state(cfg)
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
-    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
-    keeper.load_initial()
+    keeper = _load_model(cfg)
+    if signals.stop.is_set():  # asked to stop while the model loaded: nothing is claimed yet
+        return _closed(True, 0, work, journal, None)
 
     stop = signals.stop
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
@@ -117,7 +116,7 @@ def serve(cfg: Config) -> int:
     return _closed(clean, code, work, journal, worker)
 
 
-def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Worker) -> int:
+def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Worker | None) -> int:
     """Release the state after a clean stop; a stop that timed out is a failure (claims stay for the next start)."""
     logger = log.get("digitwatch")
     if clean:
@@ -126,8 +125,17 @@ def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Wo
     else:
         logger.error("stop_timed_out", timeout_s=STOP_TIMEOUT_S)
         code = code or EX_SOFTWARE
-    logger.info("stopped", done=worker.stats.done, failed=worker.stats.failed, clean=clean)
+    stats = worker.stats if worker else None
+    logger.info("stopped", done=stats.done if stats else 0, failed=stats.failed if stats else 0, clean=clean)
     return code
+
+
+def _load_model(cfg: Config) -> ModelKeeper:
+    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
+    with quiet_native_stderr():
+        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
+    keeper.load_initial()
+    return keeper
 
 
 def _model_id(keeper: ModelKeeper) -> str | None:

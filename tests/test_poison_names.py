@@ -236,6 +236,14 @@ def test_sighup_at_startup_and_a_lost_work_folder(daemon_factory, test_digits) -
     assert events(d, "work_folder_lost")
 
 
+def test_sigterm_at_startup_stops_cleanly(daemon_factory) -> None:
+    d: Daemon = daemon_factory()
+    d.start(wait_ready=False)
+    wait_for(d, "starting")
+    assert d.stop(signal.SIGTERM, timeout=120) == 0  # not killed by the default action, not 70
+    assert wait_for(d, "stopped")["clean"] is True
+
+
 def test_csv_escaping_is_reversible() -> None:
     from digitwatch.daemon.results import csv_unescape  # here: the old code has none, and fails only this test
 
