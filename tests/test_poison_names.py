@@ -270,3 +270,43 @@ def test_a_thread_traceback_is_one_json_event() -> None:
     assert [e["event"] for e in events_] == ["thread_crashed", "uncaught_exception"]
     assert events_[0]["thread"] == "worker" and "ZeroDivisionError" in events_[0]["exception"]
     assert "RuntimeError: main" in events_[1]["exception"]
+
+
+def test_one_files_bad_data_or_claim_error_never_escapes_the_worker(tmp_path: Path) -> None:
+    """The worker's per-file containment, on its own: an exception of any type while claiming a file
+    is logged (the file stays in the inbox); a file that breaks the network's batch gets an error row
+    and its batch-mates their rows."""
+    from types import SimpleNamespace
+
+    from digitwatch.daemon.claim import Claimed
+    from digitwatch.daemon.recognize import Prepared
+    from digitwatch.daemon.worker import Worker
+
+    errors: list[tuple[str, dict]] = []
+
+    def explode(*_: object) -> None:
+        raise ValueError("not an OSError")
+
+    fake = SimpleNamespace(
+        work=SimpleNamespace(claim=explode),
+        cfg=SimpleNamespace(inbox=tmp_path, low_confidence=0.5),
+        _error=lambda event, **kw: errors.append((event, kw)),
+        _log=SimpleNamespace(exception=lambda *a, **k: None),
+    )
+    assert Worker._claim(fake, tmp_path / "x.png") is None  # type: ignore[arg-type]
+    assert errors and errors[0][0] == "claim_failed" and "ValueError" in errors[0][1]["reason"]
+
+    class Predictor:
+        model_id = "m"
+
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            if np.isnan(x).any():
+                raise FloatingPointError("NaN in the input")
+            return np.tile(np.eye(10, dtype=np.float32)[3], (len(x), 1))
+
+    fake._classify_one = lambda *a: Worker._classify_one(fake, *a)  # type: ignore[arg-type]
+    good, bad = np.zeros((1, 28, 28), np.float32), np.full((1, 28, 28), np.nan, np.float32)
+    claims = [Claimed(os.fsdecode(LATIN1), tmp_path / "a"), Claimed("b.png", tmp_path / "b")]
+    results = Worker._classify(fake, claims, [Prepared("s1", good), Prepared("s2", bad)], Predictor())  # type: ignore[arg-type]
+    assert [(r.file, r.status, r.digit) for r in results] == [("caf\\xe9.png", "ok", 3), ("b.png", "error", None)]
+    assert "FloatingPointError" in results[1].error and results[0].file_bytes == "caf%E9.png"
