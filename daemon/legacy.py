@@ -37,6 +37,8 @@ def migrate(cfg: Config, journal: Journal) -> int:
     held: list[Abandoned] = []
     try:
         for entry in sorted(old_work.iterdir()) if old_work.is_dir() else []:
+            if entry.is_symlink() or not entry.is_dir():
+                continue  # not a work folder: moves out with the rest, untouched
             dead = try_lock(entry)
             if dead is None:
                 logger.warning("legacy_state_in_use", folder=str(entry), action="left for the next start")

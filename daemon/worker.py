@@ -77,7 +77,7 @@ class Worker:
         publisher = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         publisher.start()
         try:
-            chunks = self._attempts.plan(self.backlog)
+            chunks = self._plan(self.backlog)
             for i, (chunk, alone) in enumerate(chunks):
                 if self.stop.is_set():
                     break
@@ -105,6 +105,14 @@ class Worker:
                     continue
             publisher.join()
             self._pool.close()
+
+    def _plan(self, backlog: list[Claimed]) -> list[tuple[list[Claimed], bool]]:
+        """Batches for the adopted backlog (suspects alone); if the journal cannot say, all alone."""
+        try:
+            return self._attempts.plan(backlog)
+        except (sqlite3.Error, OSError) as exc:
+            self._error("attempts_unknown", files=len(backlog), reason=_reason("journal", exc))
+            return [([c], True) for c in backlog]
 
     def _process(self, publisher: threading.Thread, claims: list[Claimed]) -> None:
         """Prepare claimed files and hand them to the publisher. Whatever goes wrong, each file gets a

@@ -310,3 +310,17 @@ def test_one_files_bad_data_or_claim_error_never_escapes_the_worker(tmp_path: Pa
     results = Worker._classify(fake, claims, [Prepared("s1", good), Prepared("s2", bad)], Predictor())  # type: ignore[arg-type]
     assert [(r.file, r.status, r.digit) for r in results] == [("caf\\xe9.png", "ok", 3), ("b.png", "error", None)]
     assert "FloatingPointError" in results[1].error and results[0].file_bytes == "caf%E9.png"
+
+
+def test_a_stop_that_timed_out_is_a_failure_exit() -> None:
+    from types import SimpleNamespace
+
+    from digitwatch.daemon import service
+
+    closed: list[str] = []
+    work = SimpleNamespace(close=lambda: closed.append("work"))
+    journal = SimpleNamespace(close=lambda: closed.append("journal"))
+    assert service._closed(False, 0, work, journal, None) == service.EX_SOFTWARE == 70  # type: ignore[arg-type]
+    assert closed == []  # the worker may still hold claims: the next start re-does them
+    assert service._closed(True, 0, work, journal, None) == 0  # type: ignore[arg-type]
+    assert closed == ["work", "journal"]
