@@ -18,6 +18,10 @@ from .errors import ConfigError
 
 ENV_PREFIX = "DIGITWATCH_"
 PATH_KEYS = ("inbox", "outbox", "archive", "failed", "checkpoint")
+# Set by systemd for a unit with StateDirectory=; the daemon's state goes there when it is set.
+STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
+# Default state folder, beside the inbox: <inbox parent>/.digitwatch-state/<inbox name>.
+STATE_FOLDER = ".digitwatch-state"
 FORMATS = ("csv", "json")
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -53,11 +57,9 @@ class Config:
     model_poll_s: float = 2.0
     log_format: str = "auto"
     log_level: str = "info"
-
-    @property
-    def state_dir(self) -> Path:
-        """Claimed files and the journal live inside the inbox, so claiming is a same-filesystem rename."""
-        return self.inbox / ".digitwatch"
+    # Journal, work folders, status: outside the inbox, on its filesystem (see state.py).
+    state_dir: Path = Path(STATE_FOLDER) / "inbox"
+    max_attempts: int = 3
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
@@ -81,6 +83,7 @@ def load(
     home = Path(path).resolve().parent if path is not None else Path.cwd()
     for key in PATH_KEYS:  # default folders sit next to the config file (else in the working directory)
         parsed.setdefault(key, home / getattr(Config, key))
+    parsed.setdefault("state_dir", default_state_dir(parsed["inbox"], os.environ if env is None else env))
     config = dataclasses.replace(Config(), **parsed)
     _validate(config)
     return config
@@ -191,6 +194,7 @@ def _validate(c: Config) -> None:
     need(c.model_poll_s > 0, "model_poll_s", "must be positive")
     need(c.log_format in LOG_FORMATS, "log_format", f"must be one of {LOG_FORMATS}")
     need(c.log_level in LOG_LEVELS, "log_level", f"must be one of {LOG_LEVELS}")
+    need(1 <= c.max_attempts <= 100, "max_attempts", "must be between 1 and 100")
     inbox = c.inbox.resolve()
     for key in ("outbox", "archive", "failed", "checkpoint"):
         other = getattr(c, key).resolve()
@@ -199,6 +203,22 @@ def _validate(c: Config) -> None:
             key,
             f"must not be inside the inbox {inbox} (the daemon would feed on its own output)",
         )
+    state = c.state_dir.resolve()
+    need(
+        state != inbox and inbox not in state.parents,
+        "state_dir",
+        f"must not be inside the inbox {inbox} (whoever drops files could rewrite the daemon's journal)",
+    )
+
+
+def default_state_dir(inbox: Path, env: Mapping[str, str]) -> Path:
+    """$STATE_DIRECTORY under systemd, else ``<inbox parent>/.digitwatch-state/<inbox name>``: the same for
+    every daemon on one inbox (the inbox's real path decides), so they share the journal and work folders."""
+    given = env.get(STATE_DIRECTORY_ENV, "").split(":")[0]
+    if given:
+        return Path(given)
+    real = Path(os.path.realpath(inbox))
+    return real.parent / STATE_FOLDER / (real.name or "root")
 
 
 def ensure_folders(c: Config) -> None:
@@ -211,11 +231,9 @@ def ensure_folders(c: Config) -> None:
             raise ConfigError(f"cannot create folder '{key}' = {folder}: {exc.strerror}") from None
         if not folder.is_dir():
             raise ConfigError(f"'{key}' = {folder} is not a folder")
-    for sub in (c.state_dir, c.state_dir / "work"):
-        try:
-            sub.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create state folder {sub}: {exc.strerror}") from None
+    from .state import prepare_state_dir
+
+    prepare_state_dir(c)
 
 
 def as_dict(c: Config) -> dict[str, Any]:
@@ -226,4 +244,4 @@ def as_dict(c: Config) -> dict[str, Any]:
     }
 
 
-__all__ = ["Config", "as_dict", "ensure_folders", "load"]
+__all__ = ["Config", "as_dict", "default_state_dir", "ensure_folders", "load"]

@@ -11,15 +11,28 @@ restarts after a crash finishes every recorded batch - renames what was not
 renamed, moves what was not moved - and re-processes claimed inputs with no
 record, whose results were never published. So every input gets exactly one
 row.
+
+Names are stored as bytes (BLOB, ``os.fsencode``): a file name need not be
+UTF-8. Rows written by older versions (TEXT) read back the same way. Every
+path read back is checked to lie where the daemon puts such files (its work
+root, the outbox) before anyone acts on it: a planted row is ignored.
+
+The journal also counts attempts: how often processing of a claimed file
+started (keyed by its inode, which adopting a dead daemon's files keeps). A
+file whose attempts never finished has been in hand each time the daemon died.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import log
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -28,11 +41,17 @@ CREATE TABLE IF NOT EXISTS batches (
     outputs TEXT NOT NULL      -- JSON list of [temporary, final] outbox paths
 );
 CREATE TABLE IF NOT EXISTS moves (
-    claimed TEXT PRIMARY KEY,  -- path of the claimed input in the work folder
+    claimed TEXT PRIMARY KEY,  -- path of the claimed input in the work folder (bytes)
     batch TEXT NOT NULL REFERENCES batches(id),
-    rel TEXT NOT NULL,         -- its original path relative to the inbox
+    rel TEXT NOT NULL,         -- its original path relative to the inbox (bytes)
     failed INTEGER NOT NULL,   -- 1: goes to failed/ (with its error), 0: to archive/
     error TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    file TEXT PRIMARY KEY,     -- '<st_dev>:<st_ino>' of the claimed input (a rename keeps it)
+    rel BLOB NOT NULL,         -- its original relative path: a reused inode of another name starts afresh
+    claimed BLOB NOT NULL,     -- where it sat when the last attempt started (forget() clears it with its batch)
+    count INTEGER NOT NULL     -- attempts started and never finished
 );
 """
 
@@ -52,42 +71,58 @@ class Batch:
     moves: list[Move]
 
 
+@dataclass(frozen=True)
+class Roots:
+    """Where journal paths may point: claimed inputs in ``work/<instance>/``, results in ``outbox/``."""
+
+    work: Path
+    outbox: Path
+
+
+@dataclass(frozen=True)
+class Attempt:
+    file: str  # '<st_dev>:<st_ino>'
+    rel: str
+    claimed: Path
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, roots: Roots | None = None) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
+        self._roots = roots
+        self._log = log.get("digitwatch.journal")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
     def record(self, instance: str, batch: Batch) -> None:
         """Durably record a batch whose results are written (under temporary names) but not yet published."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO batches VALUES (?, ?, ?)",
-                    (batch.batch_id, instance, json.dumps([[str(t), str(f)] for t, f in batch.outputs])),
-                )
-                self._db.executemany(
-                    "INSERT INTO moves VALUES (?, ?, ?, ?, ?)",
-                    [(str(m.claimed), batch.batch_id, m.rel, int(m.failed), m.error) for m in batch.moves],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        self._write(instance, batch, "INSERT")
+
+    def adopt_batch(self, instance: str, batch: Batch) -> None:
+        """Record a batch taken over from an older journal (idempotent: a second import changes nothing)."""
+        self._write(instance, batch, "INSERT OR IGNORE")
+
+    def _write(self, instance: str, batch: Batch, verb: str) -> None:
+        outputs = json.dumps([[str(t), str(f)] for t, f in batch.outputs])
+        moves = [(_b(m.claimed), batch.batch_id, _b(m.rel), int(m.failed), _text(m.error)) for m in batch.moves]
+        with self._lock, self._transaction():
+            self._db.execute(f"{verb} INTO batches VALUES (?, ?, ?)", (batch.batch_id, instance, outputs))
+            self._db.executemany(f"{verb} INTO moves VALUES (?, ?, ?, ?, ?)", moves)
 
     def forget(self, batch_id: str) -> None:
-        """The batch is published and its inputs moved."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        """The batch is published and its inputs moved: its attempts are over too."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "DELETE FROM attempts WHERE claimed IN (SELECT CAST(claimed AS BLOB) FROM moves WHERE batch = ?)",
+                (batch_id,),
+            )
             self._db.execute("DELETE FROM moves WHERE batch = ?", (batch_id,))
             self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-            self._db.execute("COMMIT")
 
     def unfinished(self, instance: str) -> list[Batch]:
-        """Batches a (dead) daemon instance recorded but did not finish."""
+        """Batches a (dead) daemon instance recorded but did not finish; rows pointing elsewhere are ignored."""
         with self._lock:
             rows = self._db.execute("SELECT id, outputs FROM batches WHERE instance = ?", (instance,)).fetchall()
             out = []
@@ -95,15 +130,86 @@ class Journal:
                 moves = self._db.execute(
                     "SELECT claimed, rel, failed, error FROM moves WHERE batch = ?", (batch_id,)
                 ).fetchall()
-                out.append(
-                    Batch(
-                        batch_id,
-                        [(Path(t), Path(f)) for t, f in json.loads(outputs)],
-                        [Move(Path(c), r, bool(f), e) for c, r, f, e in moves],
-                    )
+                batch = Batch(
+                    batch_id,
+                    [(Path(t), Path(f)) for t, f in json.loads(outputs)],
+                    [Move(Path(_s(c)), _s(r), bool(f), _s(e)) for c, r, f, e in moves],
                 )
+                if self._trusted(instance, batch):
+                    out.append(batch)
             return out
+
+    def _trusted(self, instance: str, batch: Batch) -> bool:
+        if self._roots is None:
+            return True
+        work, outbox = _real(self._roots.work / instance), _real(self._roots.outbox)
+        bad = [str(p) for pair in batch.outputs for p in pair if _real(p.parent) != outbox]
+        bad += [str(m.claimed) for m in batch.moves if _real(m.claimed.parent) != work]
+        if bad:
+            self._log.error("journal_row_ignored", batch=batch.batch_id, instance=instance, outside=bad[:5])
+        return not bad
+
+    def attempts(self, files: Iterable[Attempt]) -> list[int]:
+        """How many attempts at each file started and never finished (0 for a file never tried)."""
+        with self._lock:
+            return [self._count(a) for a in files]
+
+    def start_attempts(self, files: Iterable[Attempt]) -> None:
+        """Count one more attempt at each file, durably, before any work on it starts."""
+        with self._lock, self._transaction():
+            for a in files:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?)",
+                    (a.file, _b(a.rel), _b(a.claimed), self._count(a) + 1),
+                )
+
+    def _count(self, a: Attempt) -> int:
+        row = self._db.execute("SELECT rel, count FROM attempts WHERE file = ?", (a.file,)).fetchone()
+        return int(row[1]) if row and _s(row[0]) == a.rel else 0
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self._db.execute("ROLLBACK")
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:  # a failed COMMIT (disk full) can leave it open
+                self._db.execute("ROLLBACK")
+            raise
+
+
+def _b(value: str | os.PathLike[str]) -> bytes:
+    """A name as the bytes the file system holds (surrogate escapes back to their bytes)."""
+    return os.fsencode(value)
+
+
+def _s(value: str | bytes) -> str:
+    """Back from storage: bytes (this version) or text (older journals)."""
+    return os.fsdecode(value)
+
+
+def _text(value: str) -> str:
+    """Text SQLite can store: undecodable bytes as \\xNN."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _real(path: Path) -> str:
+    return os.path.realpath(path)

@@ -1,4 +1,17 @@
-"""One result row per input, and its CSV / JSON forms (the outbox schema)."""
+"""One result row per input, and its CSV / JSON forms (the outbox schema).
+
+File names: Linux names are bytes and need not be UTF-8. ``file`` shows the
+name readably - undecodable bytes as ``\\xNN`` (so ``caf\\xe9.png`` for the
+Latin-1 bytes ``caf\xe9.png``) - in CSV and JSON. JSON also carries
+``file_bytes``: the exact bytes, percent-encoded (RFC 3986, ``/`` kept), so
+``urllib.parse.unquote_to_bytes(rec["file_bytes"])`` is the path relative to
+``archive/`` or ``failed/``, where the input keeps its exact name.
+
+CSV formula escaping (OWASP CSV injection) is reversible: a cell that starts
+with ``= + - @ TAB CR LF`` *or* with ``'`` gets one ``'`` in front, so
+``=1+1`` becomes ``'=1+1`` and ``'=1+1`` becomes ``''=1+1``; a reader drops one
+leading ``'`` when there is one (:func:`csv_unescape`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +19,13 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import quote
 
 CSV_COLUMNS = ("file", "digit", "confidence", "status", "error", "model", "processed_at", "sha256", "note")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell that already starts with the escape character is escaped too, so unescaping is never ambiguous.
+ESCAPE = "'"
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,7 @@ class Result:
     sha256: str
     note: str = ""
     probabilities: list[float] | None = field(default=None)
+    file_bytes: str = ""  # the exact name, percent-encoded (JSON only; see the module docstring)
 
 
 def utc_now() -> str:
@@ -37,9 +54,32 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def exact_name(text: str) -> str:
+    """A name's exact bytes, percent-encoded ('/' kept): what ``file_bytes`` holds."""
+    return quote(text.encode("utf-8", "surrogateescape"), safe="/")
+
+
 def csv_cell(text: str) -> str:
     """Neutralise spreadsheet formulas (OWASP CSV injection): prefix a quote to risky first characters."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return ESCAPE + text if text.startswith((*FORMULA_STARTS, ESCAPE)) else text
+
+
+def csv_unescape(cell: str) -> str:
+    """The inverse of :func:`csv_cell`."""
+    return cell[1:] if cell.startswith(ESCAPE) else cell
+
+
+def _clean(r: Result) -> Result:
+    """Every text field valid UTF-8 (one bad byte must not stop a batch's file from being written)."""
+    return replace(
+        r,
+        file=clean_text(r.file),
+        status=clean_text(r.status),
+        error=clean_text(r.error),
+        model=clean_text(r.model),
+        note=clean_text(r.note),
+        file_bytes=clean_text(r.file_bytes),
+    )
 
 
 def to_csv(results: list[Result]) -> bytes:
@@ -47,7 +87,7 @@ def to_csv(results: list[Result]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(CSV_COLUMNS)
-    for r in results:
+    for r in map(_clean, results):
         writer.writerow(
             [
                 csv_cell(r.file),
@@ -65,7 +105,7 @@ def to_csv(results: list[Result]) -> bytes:
 
 
 def to_json_record(r: Result) -> dict[str, object]:
-    return asdict(r)
+    return asdict(_clean(replace(r, file_bytes=r.file_bytes or exact_name(r.file))))
 
 
 def to_jsonl(results: list[Result]) -> bytes:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 
 from . import config as config_mod
-from . import log, outbox, status
+from . import legacy, log, outbox, status
 from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError
 from .infer import quiet_native_stderr
 from .intake import Intake
-from .journal import Journal
+from .journal import Journal, Roots
 from .reload import ModelKeeper
 from .sdnotify import Watchdog, notify
 from .watch import Scanner, observer_alive
@@ -29,30 +30,48 @@ from .worker import Worker, finish
 STOP_TIMEOUT_S = 20.0
 # A worker with no progress for file_timeout_s plus this is stuck (a file holds it at most file_timeout_s).
 STALE_MARGIN_S = 20.0
+EX_SOFTWARE = 70  # sysexits(3): the worker died, or did not stop in time - systemd restarts the unit
+
+
+class _Signals:
+    """Signal handlers that only set events (as uvicorn's server does), installed before anything slow:
+    a SIGHUP or SIGTERM during start-up must not kill the process with Python's default action."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.count = 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            log.get("digitwatch").warning("forced_exit", signal=signal.Signals(signum).name)
+            os._exit(1)
+        self.stop.set()
 
 
 def serve(cfg: Config) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     started = time.monotonic()
+    signals = _Signals()
     log.setup(cfg.log_format, cfg.log_level)
     logger = log.get("digitwatch")
     config_mod.ensure_folders(cfg)
-    try:
-        journal = Journal(cfg.state_dir / "journal.sqlite")
-        work = WorkArea(cfg.state_dir / "work")
-    except OSError as exc:
-        raise ConfigError(f"cannot use state folder {cfg.state_dir}: {exc.strerror or exc}") from None
+    journal, work = _open_state(cfg)
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
-    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
-    keeper.load_initial()
+    keeper = _load_model(cfg)
+    if signals.stop.is_set():  # asked to stop while the model loaded: nothing is claimed yet
+        return _closed(True, 0, work, journal, None)
 
-    stop = threading.Event()
+    stop = signals.stop
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
     worker = Worker(cfg, intake, work, journal, keeper, stop)
     watchdog = Watchdog(lambda: worker.stats.heartbeat, cfg.file_timeout_s + STALE_MARGIN_S)
+    _take_over_legacy(cfg, journal)
     worker.backlog = recover(cfg, work, journal)
     scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
     scanner.start_observer()
@@ -67,30 +86,20 @@ def serve(cfg: Config) -> int:
         t.start()
     watchdog.start()
 
-    signals = {"count": 0}
-
-    def on_stop(signum: int, _frame: object) -> None:
-        signals["count"] += 1
-        if signals["count"] > 1:
-            logger.warning("forced_exit", signal=signal.Signals(signum).name)
-            os._exit(1)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, lambda *_: keeper.trigger(force=True))
-
     worker.wait_ready()
     ready_s = round(time.monotonic() - started, 2)
     notify("READY=1\nSTATUS=serving")
-    logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=keeper.current.model_id, startup_s=ready_s)
+    logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=_model_id(keeper), startup_s=ready_s)
     state_file = cfg.state_dir / "status.json"
     code = 0
     while not stop.wait(1.0):
+        if signals.reload.is_set():
+            signals.reload.clear()
+            keeper.trigger(force=True)
         status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "serving"))
         if not threads[0].is_alive():
             logger.error("worker_died")
-            code = 70
+            code = EX_SOFTWARE
             stop.set()
 
     notify("STOPPING=1")
@@ -100,11 +109,51 @@ def serve(cfg: Config) -> int:
     clean = not threads[0].is_alive()
     watchdog.stop()
     status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "stopped"))
+    return _closed(clean, code, work, journal, worker)
+
+
+def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Worker | None) -> int:
+    """Release the state after a clean stop; a stop that timed out is a failure (claims stay for the next start)."""
+    logger = log.get("digitwatch")
     if clean:
         work.close()
         journal.close()
-    logger.info("stopped", done=worker.stats.done, failed=worker.stats.failed, clean=clean)
+    else:
+        logger.error("stop_timed_out", timeout_s=STOP_TIMEOUT_S)
+        code = code or EX_SOFTWARE
+    stats = worker.stats if worker else None
+    logger.info("stopped", done=stats.done if stats else 0, failed=stats.failed if stats else 0, clean=clean)
     return code
+
+
+def _load_model(cfg: Config) -> ModelKeeper:
+    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
+    with quiet_native_stderr():
+        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
+    keeper.load_initial()
+    return keeper
+
+
+def _model_id(keeper: ModelKeeper) -> str | None:
+    return keeper.current.model_id if keeper.current else None
+
+
+def _open_state(cfg: Config) -> tuple[Journal, WorkArea]:
+    """The journal (its paths confined to the work root and the outbox) and this daemon's work folder."""
+    try:
+        journal = Journal(cfg.state_dir / "journal.sqlite", Roots(cfg.state_dir / "work", cfg.outbox))
+        work = WorkArea(cfg.state_dir / "work")
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot use state folder {cfg.state_dir}: {getattr(exc, 'strerror', None) or exc}") from None
+    return journal, work
+
+
+def _take_over_legacy(cfg: Config, journal: Journal) -> None:
+    """An older version's state inside the inbox: take it over (see legacy.py); a failure is logged, not fatal."""
+    try:
+        legacy.migrate(cfg, journal)
+    except (OSError, sqlite3.Error) as exc:
+        log.get("digitwatch.legacy").error("legacy_state_not_adopted", reason=str(exc))
 
 
 def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:

@@ -11,25 +11,29 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import log
+from .attempts import Attempts
 from .claim import Claimed, WorkArea
 from .config import Config
 from .fsutil import atomic_write, fsync_dir, move_unique
+from .infer import Predictor
 from .intake import Intake
 from .journal import Batch, Journal, Move
 from .outbox import batch_stem, publish, write_temporary
 from .pool import PreparePool
 from .recognize import Limits, Prepared, classify
 from .reload import ModelKeeper
-from .results import clean_text, utc_now
+from .results import Result, clean_text, exact_name, utc_now
 
 MAX_BACKOFF_S = 30.0
+MAX_LOGGED = 8  # file names listed in a batch_started event (a debug aid, not an inventory)
 
 
 @dataclass
@@ -59,8 +63,11 @@ class Worker:
         self.backlog: list[Claimed] = []  # adopted from a dead daemon; processed first
         self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
         self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes, cfg.file_timeout_s)
+        self._attempts = Attempts(journal, cfg.max_attempts, cfg.max_batch)
         self._seq = 0
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # prepared batches waiting for the publisher
+        self._progress = threading.Condition()  # batches handed over and published, for _drain
+        self._handed = self._published = 0
         self._log = log.get("digitwatch.worker")
 
     def run(self) -> None:
@@ -69,9 +76,16 @@ class Worker:
         publisher = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         publisher.start()
         try:
-            while self.backlog and not self.stop.is_set():
-                chunk, self.backlog = self.backlog[: self.cfg.max_batch], self.backlog[self.cfg.max_batch :]
-                self._hand_over(publisher, chunk, self._prepare(chunk))
+            chunks = self._plan(self.backlog)
+            for i, (chunk, alone) in enumerate(chunks):
+                if self.stop.is_set():
+                    break
+                self.backlog = [c for later, _ in chunks[i + 1 :] for c in later]
+                if alone:  # a suspect: nothing else in hand while it is, before or after
+                    self._drain(publisher)
+                self._process(publisher, chunk)
+                if alone:
+                    self._drain(publisher)
             while not self.stop.is_set():
                 self.beat()
                 paths = self.intake.take(self.cfg.max_batch, self.cfg.max_wait_ms / 1000, idle_timeout_s=0.5)
@@ -80,7 +94,7 @@ class Worker:
                     self.intake.release(paths)
                     if claims:
                         self._sync_claims(paths)
-                        self._hand_over(publisher, claims, self._prepare(claims))
+                        self._process(publisher, claims)
         finally:
             while publisher.is_alive():  # tell it to finish what it has, unless it died
                 try:
@@ -91,9 +105,54 @@ class Worker:
             publisher.join()
             self._pool.close()
 
-    def _prepare(self, claims: list[Claimed]) -> tuple[float, list[Prepared]]:
+    def _plan(self, backlog: list[Claimed]) -> list[tuple[list[Claimed], bool]]:
+        """Batches for the adopted backlog (suspects alone); if the journal cannot say, all alone."""
+        try:
+            return self._attempts.plan(backlog)
+        except (sqlite3.Error, OSError) as exc:
+            self._error("attempts_unknown", files=len(backlog), reason=_reason("journal", exc))
+            return [([c], True) for c in backlog]
+
+    def _process(self, publisher: threading.Thread, claims: list[Claimed]) -> None:
+        """Prepare claimed files and hand them to the publisher. Whatever goes wrong, each file gets a
+        row (an error row if need be) and the worker lives on."""
         started = time.perf_counter()
-        return started, self._pool.prepare([c.path for c in claims], self._limits, progress=self.beat)
+        try:
+            given_up = self._start_attempts(claims)
+            todo = [c for c in claims if c.path not in given_up]
+            self._log.debug("batch_started", size=len(todo), files=[clean_text(c.rel) for c in todo[:MAX_LOGGED]])
+            ready = iter(self._prepare(todo))
+            prepared = [
+                Prepared("", None, error=given_up[c.path]) if c.path in given_up else next(ready) for c in claims
+            ]
+        except Exception as exc:
+            self._log.exception("batch_prepare_failed", files=len(claims))
+            prepared = [Prepared("", None, error=_reason("cannot process", exc)) for _ in claims]
+        self._hand_over(publisher, claims, (started, prepared))
+
+    def _start_attempts(self, claims: list[Claimed]) -> dict[Path, str]:
+        """Count this attempt in the journal; if the journal cannot be written, go on uncounted."""
+        try:
+            return self._attempts.start(claims)
+        except (sqlite3.Error, OSError) as exc:
+            self._error("attempt_not_counted", files=len(claims), reason=_reason("journal", exc))
+            return {}
+
+    def _prepare(self, claims: list[Claimed]) -> list[Prepared]:
+        """One Prepared per claim; an unexpected failure of the batch is retried file by file."""
+        if not claims:
+            return []
+        try:
+            return self._pool.prepare([c.path for c in claims], self._limits, progress=self.beat)
+        except Exception:
+            self._log.exception("prepare_failed", files=len(claims))
+        return [self._prepare_one(c) for c in claims]
+
+    def _prepare_one(self, claim: Claimed) -> Prepared:
+        try:
+            return self._pool.prepare([claim.path], self._limits, progress=self.beat)[0]
+        except Exception as exc:
+            return Prepared("", None, error=_reason("cannot process", exc))
 
     def _hand_over(self, publisher: threading.Thread, claims: list[Claimed], prepared: tuple) -> None:
         while True:
@@ -101,8 +160,17 @@ class Worker:
                 raise RuntimeError("the publisher thread died")
             try:
                 self._ready.put((claims, prepared), timeout=0.5)
+                with self._progress:
+                    self._handed += 1
                 return
             except queue.Full:
+                self.beat()
+
+    def _drain(self, publisher: threading.Thread) -> None:
+        """Wait until every batch handed over is published (or the publisher died, or we stop)."""
+        with self._progress:
+            while self._published < self._handed and publisher.is_alive() and not self.stop.is_set():
+                self._progress.wait(0.5)
                 self.beat()
 
     def _publish_loop(self) -> None:
@@ -116,6 +184,10 @@ class Worker:
             except Exception:
                 self._log.exception("publisher_failed")  # the daemon exits 70; claims are recovered
                 raise
+            finally:
+                with self._progress:
+                    self._published += 1
+                    self._progress.notify_all()
 
     def wait_ready(self) -> None:
         self._pool.wait_ready()
@@ -130,24 +202,25 @@ class Worker:
         for folder in {self.work.folder, *(p.parent for p in paths)}:
             try:
                 fsync_dir(folder)
-            except OSError as exc:
-                self._error("claim_sync_failed", folder=str(folder), reason=exc.strerror or str(exc))
+            except Exception as exc:
+                self._error("claim_sync_failed", folder=clean_text(str(folder)), reason=_reason("fsync", exc))
 
     def _claim(self, path: Path) -> Claimed | None:
+        """Claim one file; any failure is logged and the file stays in the inbox (a rescan offers it again)."""
         try:
             return self.work.claim(self.cfg.inbox, path)
-        except OSError as exc:
-            self._error("claim_failed", file=str(path), reason=exc.strerror or str(exc))
+        except Exception as exc:
+            self._error("claim_failed", file=clean_text(str(path)), reason=_reason("claim", exc))
             return None
 
     def publish(self, claims: list[Claimed], prepared: list[Prepared], started: float) -> None:
         """Run the network on a prepared batch and publish it; inputs stay claimed until that succeeds."""
         predictor = self.keeper.current
         assert predictor is not None
-        results = classify([clean_text(c.rel) for c in claims], prepared, predictor, self.cfg.low_confidence)
+        results = self._classify(claims, prepared, predictor)
         self._seq += 1
         stem = batch_stem(self.work.instance, self._seq)
-        moves = [Move(c.path, c.rel, r.status == "error", r.error) for c, r in zip(claims, results)]
+        moves = [Move(c.path, c.rel, r.status == "error", clean_text(r.error)) for c, r in zip(claims, results)]
 
         def record() -> Batch:
             outputs = write_temporary(self.cfg.outbox, stem, results, self.cfg.formats)
@@ -176,6 +249,23 @@ class Worker:
                 self._log.warning("file_failed", file=r.file, reason=r.error)
         self._log.info("batch", size=len(moves), failed=failed, ms=round(ms, 1), model=predictor.model_id, results=stem)
 
+    def _classify(self, claims: list[Claimed], prepared: list[Prepared], predictor: Predictor) -> list[Result]:
+        """One row per claim; if the batch fails, file by file, and a file that still fails gets an error row."""
+        names = [clean_text(c.rel) for c in claims]
+        try:
+            results = classify(names, prepared, predictor, self.cfg.low_confidence)
+        except Exception:
+            self._log.exception("classify_failed", files=len(claims))
+            results = [self._classify_one(n, p, predictor) for n, p in zip(names, prepared)]
+        return [replace(r, file_bytes=exact_name(c.rel)) for c, r in zip(claims, results)]
+
+    def _classify_one(self, name: str, prepared: Prepared, predictor: Predictor) -> Result:
+        try:
+            return classify([name], [prepared], predictor, self.cfg.low_confidence)[0]
+        except Exception as exc:
+            error, model = _reason("cannot classify", exc), predictor.model_id
+            return Result(name, None, None, "error", error, model, utc_now(), prepared.sha256, prepared.note)
+
     def _retry(self, event: str, step: Callable[[], object]) -> object | None:
         """Run ``step`` until it succeeds, backing off on OSError; None if asked to stop meanwhile."""
         delay = 0.5
@@ -193,6 +283,12 @@ class Worker:
         self.stats.last_error = f"{event}: {kw.get('reason', '')}"
         self.stats.last_error_at = utc_now()
         self._log.error(event, **kw)
+
+
+def _reason(what: str, exc: BaseException) -> str:
+    """One line for an error row or event, valid UTF-8 whatever the exception carried."""
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return clean_text(f"{what}: {type(exc).__name__}: {detail}")
 
 
 def finish(cfg: Config, batch: Batch, journal: Journal) -> None:
