@@ -35,7 +35,8 @@ def off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     f = coarse_factor(small.shape)
     coarse = block_mean(small, f)
     h, w = coarse.shape
-    middle = (slice(2 * h // 5, 3 * h // 5 + 1), slice(2 * w // 5, 3 * w // 5 + 1))
+    m = P.middle_parts
+    middle = (slice(2 * h // m, 3 * h // m + 1), slice(2 * w // m, 3 * w // m + 1))
     border = ring(coarse.shape)
     # Quick refusal first (most pictures): no desk darkens enough of the border, nor roughens it.
     centre = median(coarse[middle])

@@ -13,6 +13,7 @@ from .measure import EIGHT, median, otsu, quantile, robust_std, sample, stroke_w
 from .params import PARAMS
 
 P = PARAMS.ink
+SMOOTH = PARAMS.measure.smooth_window
 
 
 class Detected(NamedTuple):
@@ -32,7 +33,7 @@ def detected(ink: np.ndarray) -> Detected:
 
 def smooth(ink: np.ndarray) -> np.ndarray:
     """Lightly smoothed, so paper grain and JPEG noise do not pass for ink; tiny (MNIST-sized) maps as they are."""
-    return ndimage.uniform_filter(ink, 3) if min(ink.shape) >= P.smooth_min_side else ink
+    return ndimage.uniform_filter(ink, SMOOTH) if min(ink.shape) >= P.smooth_min_side else ink
 
 
 def ink_mask(ink: np.ndarray, paper: Paper) -> np.ndarray:

@@ -10,6 +10,7 @@ from .measure import median, paper_window, quantile, ring, sample, stroke_width,
 from .params import PARAMS
 
 P = PARAMS.paper
+SMOOTH = PARAMS.measure.smooth_window
 
 
 def ink_map(
@@ -22,7 +23,7 @@ def ink_map(
     i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
     or a ``tight`` or ``plain`` picture (no sheet on a desk) with a flat border, the paper's one
     level (see :func:`paper_level`)."""
-    smooth = ndimage.uniform_filter(a, 3) if min(a.shape) >= 3 else a
+    smooth = ndimage.uniform_filter(a, SMOOTH) if min(a.shape) >= SMOOTH else a
     paper, ink_heavy = paper_level(smooth, tight, plain)
     if dark is None:
         dark = dark_ink(smooth, paper, tight)

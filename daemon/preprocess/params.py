@@ -24,6 +24,7 @@ class Measure:
     paper_window_parts: int = 3  # the first window is a third of the picture: wider than any digit's strokes
     border_share: float = 0.03  # the border band is 3% of a side: scanner shadows and page edges lie in it
     convex_fill: float = 0.94  # a region fills its convex hull this much to be convex (a sheet, a ring)
+    smooth_window: int = 3  # light smoothing (paper grain, JPEG noise) over a pen's width, no more
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class Sheet:
     sharp_share: float = 0.5  # the edge between sheet and desk is a sharp step of this share of their contrast
     sheet_opening: int = 2  # grain touching the sheet's edge is opened away (iterations)
     leak_border: float = 0.75  # what no sharp step parts from the middle is sheet, unless it covers the border
+    grain_window: int = 5  # grain is the median deviation over this window: a pen line narrower than half is no grain
+    middle_parts: int = 5  # the picture's middle is its middle fifth each way (the sheet covers it)
     inside_q: float = 0.25  # the middle's grain where it is smoothest (a thick digit covers much of it)
     grain_ratio: float = 3.0  # a desk is this many times as grainy as the middle
     least_grain: float = 0.004  # ...and at least this grainy (JPEG noise is less)

@@ -97,11 +97,12 @@ def roughness(coarse: np.ndarray, where: np.ndarray | None = None) -> np.ndarray
     from its 3x3 mean. Shading and a shadow's ramp are nearly linear and leave it low; a pen line,
     narrower than half the window, does not move the median. With ``where`` (a mask), the same
     values at those pixels only, in row-major order - a fraction of the cost."""
-    deviation = np.abs(coarse - ndimage.uniform_filter(coarse, 3))
+    deviation = np.abs(coarse - ndimage.uniform_filter(coarse, PARAMS.measure.smooth_window))
+    k = P.grain_window
     if where is None:
-        return ndimage.median_filter(deviation, 5)
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(deviation, 2, mode="symmetric"), (5, 5))
-    return np.partition(windows[where].reshape(-1, 25), 12, axis=1)[:, 12]
+        return ndimage.median_filter(deviation, k)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(deviation, k // 2, mode="symmetric"), (k, k))
+    return np.partition(windows[where].reshape(-1, k * k), k * k // 2, axis=1)[:, k * k // 2]
 
 
 class Grain(NamedTuple):
