@@ -8,7 +8,7 @@ from PIL import Image
 from scipy import ndimage
 
 from .context import Context, Strokes
-from .measure import EIGHT, quantile
+from .measure import dilated, quantile
 from .params import PARAMS
 
 P = PARAMS.box
@@ -20,7 +20,7 @@ def crop(ctx: Context) -> None:
     assert ctx.ink is not None and ctx.mask is not None
     top, bottom, left, right = ctx.box()
     mask = ctx.mask[top:bottom, left:right]
-    soft = ctx.ink[top:bottom, left:right] * ndimage.binary_dilation(ctx.mask, EIGHT)[top:bottom, left:right]
+    soft = ctx.ink[top:bottom, left:right] * dilated(mask)  # (the mask is empty round its box)
     core = quantile(soft[mask], P.core_q)
     extent = max(bottom - top, right - left)
     ctx.strokes = Strokes(np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), ctx.width, extent)
@@ -58,11 +58,21 @@ def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     img = Image.fromarray(soft.astype(np.float32))
     fitted = np.asarray(img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
     fitted = np.clip(fitted, 0.0, 1.0)
-    total = fitted.sum()
-    cy, cx = ndimage.center_of_mass(fitted) if total > 0 else ((nh - 1) / 2, (nw - 1) / 2)
+    cy, cx = centre_of_mass(fitted)
     size = P.size
     top = min(max(int(round(size / 2 - 0.5 - cy)), 0), size - nh)
     left = min(max(int(round(size / 2 - 0.5 - cx)), 0), size - nw)
     out = np.zeros((size, size), dtype=np.float32)
     out[top : top + nh, left : left + nw] = fitted
     return out
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    """``ndimage.center_of_mass(a)`` to the last bit (the same sums in the same order), without its
+    overhead; the middle of ``a`` when it holds nothing."""
+    total = a.sum()
+    if not total > 0:
+        return (a.shape[0] - 1) / 2, (a.shape[1] - 1) / 2
+    rows = np.arange(a.shape[0], dtype=float)[:, None]
+    cols = np.arange(a.shape[1], dtype=float)[None, :]
+    return float((a * rows).sum() / total), float((a * cols).sum() / total)

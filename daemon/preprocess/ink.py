@@ -22,13 +22,16 @@ class Detected(NamedTuple):
     detect: np.ndarray
     paper: Paper
     found: np.ndarray
+    labels: np.ndarray  # the 8-connected components of ``found`` (numbered as ndimage.label numbers them)
+    n: int  # ...how many
 
 
 def detected(ink: np.ndarray) -> Detected:
     """The detection map (``ink`` lightly smoothed), the paper's figures on it, and the ink found in it."""
     detect = smooth(ink)
     paper = paper_noise(detect, ink)
-    return Detected(detect, paper, ink_mask(detect, paper))
+    found, labels, n = hysteresis(detect, paper)
+    return Detected(detect, paper, found, labels, n)
 
 
 def smooth(ink: np.ndarray) -> np.ndarray:
@@ -41,12 +44,18 @@ def ink_mask(ink: np.ndarray, paper: Paper) -> np.ndarray:
 
     A pen's pressure (or a scanner) leaves parts of a stroke fainter than the rest; Otsu's
     threshold alone would cut the faint bar off a 7."""
+    return hysteresis(ink, paper)[0]
+
+
+def hysteresis(ink: np.ndarray, paper: Paper) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`ink_mask`, with its components: the strong ones of the low threshold's, renumbered in
+    order - as labelling the mask again would number them, without doing it."""
     high, low = threshold(ink, paper)
     labels, n = ndimage.label(ink > low, EIGHT)
-    strong = np.zeros(n + 1, dtype=bool)
-    strong[np.unique(labels[ink > high])] = True
+    strong = np.bincount(labels[ink > high], minlength=n + 1) > 0
     strong[0] = False
-    return strong[labels]
+    table = np.where(strong, np.cumsum(strong), 0).astype(labels.dtype)
+    return strong[labels], table[labels], int(np.count_nonzero(strong))
 
 
 def paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
@@ -124,9 +133,10 @@ def first_read(ctx: Context) -> None:
         ctx.width = ctx.sheet.pen
         return
     ctx.ink, ctx.dark = ink_map(ctx.small, tight=not ctx.photo_sized, plain=True, dark=ctx.dark)
-    ctx.detect, ctx.paper, ctx.found = detected(ctx.ink)
+    reading = detected(ctx.ink)
+    ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
     try:
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect)
+        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
     except NoDigitError:
         if not ctx.photo_sized or max(ctx.small.shape) < PARAMS.shadow.min_side:

@@ -59,9 +59,28 @@ def otsu(a: np.ndarray, top: float, bins: int = M.otsu_bins) -> float:
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels: a stroke of width w and length L has area w*L and ~2L edge pixels."""
     area = int(mask.sum())
-    interior = ndimage.binary_erosion(mask, structure=EIGHT, border_value=0)
-    edge = area - int(interior.sum())
+    edge = area - int(eroded(mask).sum())
     return 2.0 * area / max(edge, 1)
+
+
+def eroded(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_erosion(mask, EIGHT)`` (outside the picture is no ink), as nine shifted ANDs:
+    a tenth of its cost on a digit-sized mask."""
+    h, w = mask.shape
+    if h < 3 or w < 3:
+        return np.zeros_like(mask)
+    core = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1]
+    core = core & mask[1:-1, :-2] & mask[1:-1, 2:] & mask[:-2, :-2] & mask[:-2, 2:] & mask[2:, :-2] & mask[2:, 2:]
+    out = np.zeros_like(mask)
+    out[1:-1, 1:-1] = core
+    return out
+
+
+def dilated(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, EIGHT)``, as nine shifted ORs: a tenth of its cost on a digit-sized mask."""
+    padded = np.pad(mask, 1)
+    rows = padded[:-2] | padded[1:-1] | padded[2:]
+    return rows[:, :-2] | rows[:, 1:-1] | rows[:, 2:]
 
 
 def pen_width(mask: np.ndarray, q: float = M.pen_quantile) -> float:

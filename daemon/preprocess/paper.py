@@ -104,8 +104,9 @@ def refit(ctx: Context) -> None:
         ctx.ink, ctx.dark = ink_map(
             ctx.small, window, tight=not ctx.photo_sized, plain=ctx.sheet is None, dark=ctx.dark
         )
-        ctx.detect, ctx.paper, ctx.found = detected(ctx.ink)
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet)
+        reading = detected(ctx.ink)
+        ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
+        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
         if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:
             break

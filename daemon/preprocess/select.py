@@ -50,12 +50,15 @@ class Pieces(NamedTuple):
         return Pieces(self.mask & table[self.labels].astype(bool), table[self.labels], self.n - len(set(which)))
 
 
-def digit(mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None) -> Found:
+def digit(
+    mask: np.ndarray, ink: np.ndarray, sheet: Sheet | None = None, labelled: tuple[np.ndarray, int] | None = None
+) -> Found:
     """Keep the digit: the largest ink component and those close to it; drop specks and edge lines.
     ``sheet``: the sheet of paper in a photo - a band along its edge is a border like the
     picture's own, and on a grainy desk faint ink off it is the desk's (see :func:`faint_off_sheet`).
-    Returns the digit, the marks drawn round or under it and how many more digits stand beside it."""
-    found = Pieces.of(mask)
+    Returns the digit, the marks drawn round or under it and how many more digits stand beside it.
+    ``labelled``: the components of ``mask`` when known already (labels, how many)."""
+    found = Pieces.of(mask) if labelled is None else Pieces(mask, *labelled)
     rings = mark_rules.rings_around(found.labels, found.n)
     marks = pieces(found.labels, found.n, rings)
     if rings:

@@ -44,9 +44,9 @@ def fine_pen(small: np.ndarray, dark: bool, width: float, found: np.ndarray) -> 
     lose their middles in it: where the digit it finds is wider than fine_pen, or holds under half
     the ink ``found`` there, the pen is not thin."""
     ink, _ = ink_map(small, P.fine_window, plain=True, dark=dark)
-    detect, _, fine_found = detected(ink)
+    reading = detected(ink)
     try:
-        mask = digit(fine_found, detect).digit
+        mask = digit(reading.found, reading.detect, labelled=(reading.labels, reading.n)).digit
     except NoDigitError:
         return width
     rows, cols = np.nonzero(mask)
