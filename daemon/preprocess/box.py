@@ -55,8 +55,9 @@ def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     h, w = soft.shape
     scale = P.box / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    img = Image.fromarray(soft.astype(np.float32))
-    fitted = np.asarray(img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
+    img = Image.frombuffer("F", (w, h), np.ascontiguousarray(soft, dtype=np.float32), "raw", "F", 0, 1)
+    resized = img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR)
+    fitted = np.frombuffer(resized.tobytes(), dtype=np.float32).reshape(nh, nw)
     fitted = np.clip(fitted, 0.0, 1.0)
     cy, cx = centre_of_mass(fitted)
     size = P.size

@@ -78,7 +78,8 @@ def eroded(mask: np.ndarray) -> np.ndarray:
 
 def dilated(mask: np.ndarray) -> np.ndarray:
     """``ndimage.binary_dilation(mask, EIGHT)``, as nine shifted ORs: a tenth of its cost on a digit-sized mask."""
-    padded = np.pad(mask, 1)
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)
+    padded[1:-1, 1:-1] = mask
     rows = padded[:-2] | padded[1:-1] | padded[2:]
     return rows[:, :-2] | rows[:, 1:-1] | rows[:, 2:]
 

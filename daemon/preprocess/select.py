@@ -82,6 +82,10 @@ def _choose(found: Pieces, boxes: list, ink: np.ndarray, marks: np.ndarray, shee
         raise NoDigitError("no digit found: no ink after thresholding")
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     border = _border(mask.shape)
+    if n == 1 and sheet is None:  # the common case, one piece of ink: it is the digit unless it is border noise
+        lone = _lone_piece(mask, labels, boxes, border, int(areas[0]))
+        if lone is not None:
+            return Found(lone, marks, 0)
     faint = np.zeros(n, dtype=bool)
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
         border |= outline(sheet.mask)
@@ -119,6 +123,17 @@ def _choose(found: Pieces, boxes: list, ink: np.ndarray, marks: np.ndarray, shee
     others = [i for i in candidates if i not in keep]
     beside = digits_beside(labels, ink, edges, areas, keep, others) + digits_within(edges, areas, keep)
     return Found(pieces(labels, n, keep), marks, beside)
+
+
+def _lone_piece(mask: np.ndarray, labels: np.ndarray, boxes: list, border: np.ndarray, area: int) -> np.ndarray | None:
+    """The digit when the ink is one piece that is no border noise nor edge line: what the general
+    selection would keep (no other piece to grow by, underline or stand beside it); None to leave the
+    piece to it."""
+    if np.count_nonzero(mask & border) > P.in_band * area or edge_huggers(labels, 1, boxes)[0]:
+        return None
+    if area < P.least_digit_pixels:
+        raise NoDigitError("no digit found: only specks of ink")
+    return mask.copy()
 
 
 def _border(shape: tuple[int, int]) -> np.ndarray:
