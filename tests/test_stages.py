@@ -280,7 +280,7 @@ def test_pipeline_times_each_stage_only_when_asked() -> None:
     a = seven()
     with pipeline.timed() as times:
         normalize(a)
-    assert {"size", "reduce", "ink", "crop"} <= set(times)
+    assert {"size", "reduce", "ink", "crop", "box"} <= set(times)
     assert pipeline._timings is None
 
 

@@ -6,11 +6,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from . import box, desk, ink, paper, printed, shadow, size, zoom
 from .context import Context
 
 Stage = Callable[[Context], None]
+T = TypeVar("T")
 
 # A reading of a picture (or of a crop of it, in the zoom stage): each stage reads and fills the context;
 # the first that sets ``ctx.strokes`` ends it.
@@ -45,6 +47,17 @@ def run(ctx: Context, stages: list[tuple[str, Stage]] = STAGES) -> Context:
         finally:
             _timings[name].append(_clock() - started)
     return ctx
+
+
+def timed_step(name: str, step: Callable[[], T]) -> T:
+    """``step()``, its time recorded under ``name`` when timing is on (the boxing, after the stages)."""
+    if _timings is None:
+        return step()
+    started = _clock()
+    try:
+        return step()
+    finally:
+        _timings[name].append(_clock() - started)
 
 
 @contextmanager

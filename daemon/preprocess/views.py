@@ -7,7 +7,7 @@ import numpy as np
 from .box import boxed, growth
 from .context import Context, Strokes
 from .params import PARAMS
-from .pipeline import run
+from .pipeline import run, timed_step
 
 WORK_MAX = PARAMS.work_max
 B = PARAMS.box
@@ -21,7 +21,8 @@ def normalize(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     no digit to read. ``work_max``: the longest side of the reduced copy the
     digit is looked for on first (see recognize.digit_input for a finer one).
     """
-    return boxed(strokes(gray, work_max), B.min_stroke)
+    found = strokes(gray, work_max)
+    return timed_step("box", lambda: boxed(found, B.min_stroke))
 
 
 def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
@@ -35,7 +36,7 @@ def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     """
     found = strokes(gray, work_max)
     widths = (B.min_stroke, B.thick_stroke) if growth(found, B.thick_stroke) >= 1.0 else (B.min_stroke,)
-    return np.stack([boxed(found, least) for least in widths])
+    return timed_step("box", lambda: np.stack([boxed(found, least) for least in widths]))
 
 
 def strokes(gray: np.ndarray, work_max: int = WORK_MAX) -> Strokes:
