@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from .context import Context, Paper
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
-from .measure import EIGHT, median, otsu, quantile, robust_std, sample, stroke_width
+from .measure import EIGHT, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
 from .params import PARAMS
 
 P = PARAMS.ink
@@ -54,6 +54,8 @@ def hysteresis(ink: np.ndarray, paper: Paper) -> tuple[np.ndarray, np.ndarray, i
     labels, n = ndimage.label(ink > low, EIGHT)
     strong = np.bincount(labels[ink > high], minlength=n + 1) > 0
     strong[0] = False
+    if np.count_nonzero(strong) == n:  # every piece reaches the high threshold (a clean picture)
+        return labels > 0, labels, n
     table = np.where(strong, np.cumsum(strong), 0).astype(labels.dtype)
     return strong[labels], table[labels], int(np.count_nonzero(strong))
 
@@ -72,13 +74,13 @@ def paper_noise(ink: np.ndarray, raw: np.ndarray) -> Paper:
     else:
         edge = (slice(None), slice(None))
     picked = sample(ink)
-    level = median(picked)
+    level = median_mostly_zero(picked)
     inner, raw_inner = ink[edge], raw[edge]
     top = max(P.peak_q, 1.0 - P.peak_pixels / inner.size)
     peak = quantile(inner, top)
     contrast = peak - level
     if contrast < P.min_contrast:  # only then can the unsmoothed map change the verdict
-        contrast = max(contrast, quantile(raw_inner, top) - median(sample(raw)))
+        contrast = max(contrast, quantile(raw_inner, top) - median_mostly_zero(sample(raw)))
     return Paper(peak, level, robust_std(picked, level), contrast)
 
 
