@@ -16,6 +16,7 @@ from digitwatch.daemon.preprocess import (
     box,
     desk,
     ink,
+    lines,
     marks,
     normalize,
     paper,
@@ -162,7 +163,7 @@ def test_shadow_check_runs_only_on_big_pictures_and_narrows_a_shadow_to_the_pen(
     assert big.width <= 4.0
 
 
-# --- printed matter ----------------------------------------------------------------------------
+# --- printed lines and print ----------------------------------------------------------------------------
 
 
 def test_printed_line_across_the_page_goes_and_the_digit_crossing_it_stays() -> None:
@@ -170,7 +171,7 @@ def test_printed_line_across_the_page_goes_and_the_digit_crossing_it_stays() -> 
     mask[40:42, :] = True  # a ruled line across the page
     mask[20:60, 38:41] = True  # a 1 written across it
     labels, _ = ndimage.label(mask, EIGHT)
-    out = printed.without_printed_lines(mask, labels)
+    out = lines.without_printed_lines(mask, labels)
     assert not out[40:42, :30].any() and not out[40:42, 50:].any()
     assert out[20:60, 38:41].all()  # the 1 is bridged across the line
 

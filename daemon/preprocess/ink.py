@@ -10,7 +10,9 @@ from scipy import ndimage
 from .context import Context, Paper
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
 from .measure import EIGHT, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
+from .paper import ink_map
 from .params import PARAMS
+from .select import digit
 
 P = PARAMS.ink
 SMOOTH = PARAMS.measure.smooth_window
@@ -128,9 +130,6 @@ def first_read(ctx: Context) -> None:
     desk has its pen measured already: a photo's shadows would pass for the digit in a page-sized window).
     In a photo, shading can outshine a faint thin digit in a page-sized window until only specks of
     it pass the threshold: the width is left at 0 for the shadow stage to look again finely."""
-    from .paper import ink_map
-    from .select import digit
-
     if ctx.sheet is not None:
         ctx.width = ctx.sheet.pen
         return

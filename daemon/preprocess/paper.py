@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .context import Context
-from .measure import median, paper_window, quantile, ring, sample, stroke_width, stroke_window
+from .measure import median, paper_window, quantile, ring, sample
 from .params import PARAMS
 
 P = PARAMS.paper
@@ -87,27 +86,3 @@ def paper_level(smooth: np.ndarray, tight: bool, plain: bool = False) -> tuple[f
     if flat and abs(edge - level) < P.flat_near * span:
         return edge, True
     return level, False
-
-
-def refit(ctx: Context) -> None:
-    """Stage: the paper's shading can be as wide as the first, picture-sized background window: with
-    the strokes' width known, the paper is estimated again with a window fitted to them. A sheet's pen
-    is measured under a level that follows a thick marker's strokes down: a window fitted to it can be
-    narrower than where strokes meet, and hollow them there - it is fitted once more to the digit."""
-    from .ink import detected
-    from .select import digit
-
-    window = stroke_window(ctx.width)
-    if not (ctx.sheet is not None or 2 * window < paper_window(ctx.small)):
-        return
-    for _ in range(P.refits):
-        ctx.ink, ctx.dark = ink_map(
-            ctx.small, window, tight=not ctx.photo_sized, plain=ctx.sheet is None, dark=ctx.dark
-        )
-        reading = detected(ctx.ink)
-        ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
-        ctx.width = stroke_width(ctx.mask)
-        if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:
-            break
-        window = stroke_window(ctx.width)

@@ -12,9 +12,9 @@ from . import marks as mark_rules
 from .context import Sheet
 from .desk import outline, sheet_at_frame
 from .errors import NoDigitError
+from .lines import without_printed_lines
 from .measure import EIGHT, box_edges, pieces, ring, stroke_width
 from .params import PARAMS
-from .printed import without_printed_lines
 from .row import digits_beside, digits_within
 from .sheet import roughness
 

@@ -19,7 +19,7 @@ def zoom(ctx: Context) -> None:
     "ink" reaches the crop's edges (a digit fills about the middle half of its crop: that is grain).
     On grainy paper the block mean is what lifts a faint digit out of the grain: a digit already
     nearly MNIST-sized is read at this scale rather than from a finer, grainier crop."""
-    from .pipeline import READ, run
+    from .pipeline import READ, run  # (the pipeline runs this stage: it is imported when the stage runs)
 
     if not (ctx.allow_zoom and ctx.factor > 1):
         return
