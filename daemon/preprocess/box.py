@@ -1,0 +1,79 @@
+"""Boxing: the digit's soft ink cropped to it, its thin strokes thickened, fitted into 20x20 and centred
+by mass in 28x28 - MNIST's own normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .context import Context, Strokes
+from .measure import dilated, quantile
+from .params import PARAMS
+
+P = PARAMS.box
+
+
+def crop(ctx: Context) -> None:
+    """Stage: the soft ink map (the unsmoothed one: detection's smoothing is for finding the digit),
+    cropped to the digit and a pixel round it, scaled so the strokes' core is full ink."""
+    assert ctx.ink is not None and ctx.mask is not None
+    top, bottom, left, right = ctx.box()
+    mask = ctx.mask[top:bottom, left:right]
+    soft = ctx.ink[top:bottom, left:right] * dilated(mask)  # (the mask is empty round its box)
+    core = quantile(soft[mask], P.core_q)
+    extent = max(bottom - top, right - left)
+    ctx.strokes = Strokes(np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), ctx.width, extent)
+
+
+def growth(strokes: Strokes, least: float) -> float:
+    """How many pixels wider the strokes must grow to be ``least`` px wide at 28x28."""
+    return least / (P.box / max(strokes.extent, 1)) - strokes.width
+
+
+def thicken(strokes: Strokes, least: float) -> np.ndarray:
+    """The soft ink map, its strokes grey-dilated when they would end up thinner than ``least`` px at 28x28."""
+    soft, grow = strokes.soft, growth(strokes, least)
+    if grow < 1.0:
+        return soft
+    size = int(round(grow)) + 1
+    padded = np.pad(soft, size)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
+    return ndimage.grey_dilation(padded, footprint=disk)
+
+
+def boxed(strokes: Strokes, least: float) -> np.ndarray:
+    """The digit as the network reads it, its strokes at least ``least`` px wide at 28x28."""
+    return to_mnist_box(thicken(strokes, least))
+
+
+def to_mnist_box(soft: np.ndarray) -> np.ndarray:
+    """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
+    rows, cols = np.nonzero(soft > P.visible)
+    soft = soft[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = soft.shape
+    scale = P.box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    img = Image.frombuffer("F", (w, h), np.ascontiguousarray(soft, dtype=np.float32), "raw", "F", 0, 1)
+    resized = img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR)
+    fitted = np.frombuffer(resized.tobytes(), dtype=np.float32).reshape(nh, nw)
+    fitted = np.clip(fitted, 0.0, 1.0)
+    cy, cx = centre_of_mass(fitted)
+    size = P.size
+    top = min(max(int(round(size / 2 - 0.5 - cy)), 0), size - nh)
+    left = min(max(int(round(size / 2 - 0.5 - cx)), 0), size - nw)
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top : top + nh, left : left + nw] = fitted
+    return out
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    """``ndimage.center_of_mass(a)`` to the last bit (the same sums in the same order), without its
+    overhead; the middle of ``a`` when it holds nothing."""
+    total = a.sum()
+    if not total > 0:
+        return (a.shape[0] - 1) / 2, (a.shape[1] - 1) / 2
+    rows = np.arange(a.shape[0], dtype=float)[:, None]
+    cols = np.arange(a.shape[1], dtype=float)[None, :]
+    return float((a * rows).sum() / total), float((a * cols).sum() / total)

@@ -1,0 +1,62 @@
+"""The one object the stages work on: the picture, its working copy, and what each stage found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Paper(NamedTuple):
+    """What the detection map says about the paper and the ink on it (see ink.paper_noise)."""
+
+    peak: float  # the ink's peak (99.9th percentile, away from the image's edges)
+    level: float  # the paper's level (median)
+    spread: float  # robust standard deviation of the paper's noise
+    contrast: float  # how far the ink stands out of the paper, smoothed or not
+
+
+class Sheet(NamedTuple):
+    """A sheet of paper found lying on a desk in a photo (see desk.off_page_as_paper)."""
+
+    mask: np.ndarray  # where the sheet is, on the working copy
+    pen: float  # stroke width of the ink on it, in working-copy pixels (blank_sheet_pen: nothing dark on it)
+    grainy_desk: np.ndarray | None = None  # the working copy as it was, when the desk was found by its grain
+
+
+class Strokes(NamedTuple):
+    """The digit's ink, cropped to it, before its strokes are thickened and it is boxed."""
+
+    soft: np.ndarray  # soft ink map, 0..1, ink bright
+    width: float  # stroke width, in its pixels
+    extent: int  # its longer side, in its pixels
+
+
+@dataclass
+class Context:
+    """One reading of a picture (or, for the zoom stage, of a crop of it) as it goes through the stages."""
+
+    g: np.ndarray  # the picture: uint8, or float32 0..1 (as the size stage left it)
+    factor: int = 1  # the working copy is this many times smaller than ``g``
+    allow_zoom: bool = True  # False for a crop re-read at full resolution (no desk, print, refusal or zoom)
+    dark: bool | None = None  # the ink's polarity, once known (a crop inherits its page's)
+    work_max: int = 0  # longest side of the working copy asked for
+    small: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # the working copy, 0..1
+    photo_sized: bool = False  # big enough to be a photo (not a digit cropped tight)
+    sheet: Sheet | None = None  # a sheet of paper found on a desk
+    ink: np.ndarray | None = None  # the ink map (0..1, ink bright) the digit is rendered from
+    detect: np.ndarray | None = None  # ...lightly smoothed, for detection
+    paper: Paper | None = None  # the paper's figures on the detection map
+    found: np.ndarray | None = None  # the ink found on it
+    mask: np.ndarray | None = None  # the digit's pixels
+    marks: np.ndarray | None = None  # rings, boxes, underlines and print round the digit
+    beside: int = 0  # more digits in a row with it
+    width: float = 0.0  # stroke width, in working-copy pixels
+    strokes: Strokes | None = None  # the result: set by the stage that finishes the reading
+
+    def box(self) -> tuple[int, int, int, int]:
+        """The digit's box on the working copy: top, bottom, left, right (bottom and right exclusive)."""
+        assert self.mask is not None
+        rows, cols = np.nonzero(self.mask)
+        return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1

@@ -1,0 +1,33 @@
+"""The paper's level again, with a background window fitted to the strokes once their width is known."""
+
+from __future__ import annotations
+
+from .context import Context
+from .ink import detected
+from .measure import paper_window, stroke_width, stroke_window
+from .paper import ink_map
+from .params import PARAMS
+from .select import digit
+
+P = PARAMS.paper
+
+
+def refit(ctx: Context) -> None:
+    """Stage: the paper's shading can be as wide as the first, picture-sized background window: with
+    the strokes' width known, the paper is estimated again with a window fitted to them. A sheet's pen
+    is measured under a level that follows a thick marker's strokes down: a window fitted to it can be
+    narrower than where strokes meet, and hollow them there - it is fitted once more to the digit."""
+    window = stroke_window(ctx.width)
+    if not (ctx.sheet is not None or 2 * window < paper_window(ctx.small)):
+        return
+    for _ in range(P.refits):
+        ctx.ink, ctx.dark = ink_map(
+            ctx.small, window, tight=not ctx.photo_sized, plain=ctx.sheet is None, dark=ctx.dark
+        )
+        reading = detected(ctx.ink)
+        ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
+        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
+        ctx.width = stroke_width(ctx.mask)
+        if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:
+            break
+        window = stroke_window(ctx.width)

@@ -1,0 +1,331 @@
+"""The preprocessing stages, each alone on small synthetic arrays, and the whole path against the old
+single module's outputs (tests/data/preprocess-reference.npz, written by bench/equivalence.py from
+``git show 9956b5a:daemon/preprocess.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from digitwatch.daemon.errors import ImageError
+from digitwatch.daemon.preprocess import (
+    FaintInkError,
+    box,
+    desk,
+    ink,
+    lines,
+    marks,
+    normalize,
+    paper,
+    pipeline,
+    printed,
+    row,
+    select,
+    shadow,
+    size,
+    views,
+    zoom,
+)
+from digitwatch.daemon.preprocess.context import Context
+from digitwatch.daemon.preprocess.measure import EIGHT
+from scipy import ndimage
+
+HERE = Path(__file__).parent
+REFERENCE = HERE / "data" / "preprocess-reference.npz"
+
+
+def page(shape: tuple[int, int] = (64, 64), level: float = 0.95) -> np.ndarray:
+    return np.full(shape, level, np.float32)
+
+
+def seven(shape: tuple[int, int] = (64, 64), ink_level: float = 0.1, width: int = 3) -> np.ndarray:
+    """A dark 7 on white paper: a bar and a slanted stem, ``width`` px wide."""
+    a = page(shape)
+    h, w = shape
+    t, l, s = h // 4, w // 3, h // 2
+    a[t : t + width, l : l + s // 2 + width] = ink_level
+    for k in range(s):
+        x = l + s // 2 - k // 2
+        a[t + k, x : x + width] = ink_level
+    return a
+
+
+# --- size --------------------------------------------------------------------------------------
+
+
+def test_size_unzoomed_takes_pixel_art_back_to_its_own_size() -> None:
+    small = np.random.default_rng(1).integers(0, 256, (12, 10)).astype(np.uint8)
+    big = np.kron(small, np.ones((4, 4), np.uint8))
+    assert np.array_equal(size.unzoomed(big), small)
+    smooth = np.random.default_rng(2).integers(0, 256, (48, 40)).astype(np.uint8)
+    assert size.unzoomed(smooth) is smooth
+
+
+def test_size_adds_paper_round_a_digit_cropped_at_its_strokes() -> None:
+    a = np.full((30, 30), 250, np.uint8)
+    a[:, 8:12] = a[:, 18:22] = 10  # a 0 cut at its strokes by the top and bottom of the frame
+    a[:3, 8:22] = a[-3:, 8:22] = 10
+    padded = size.paper_beyond_frame(a)
+    pad = (padded.shape[0] - 30) // 2
+    assert pad >= 2 and padded.shape == (30 + 2 * pad, 30 + 2 * pad)
+    assert (padded[:pad] == 250).all() and (padded[pad:-pad, pad:-pad] == a).all()
+
+
+def test_size_prepare_sets_the_working_scale() -> None:
+    ctx = Context(np.zeros((1000, 500), np.uint8), work_max=192)
+    size.prepare(ctx)
+    assert ctx.factor == 6
+    with pytest.raises(ImageError):
+        size.prepare(Context(np.zeros((4, 4, 3)), work_max=192))
+
+
+# --- paper and polarity ------------------------------------------------------------------------
+
+
+def test_paper_makes_dark_ink_bright_on_white_paper() -> None:
+    a = seven()
+    inked, dark = paper.ink_map(a, tight=True, plain=True)
+    assert dark
+    assert inked[a < 0.5].min() > 0.5 and inked[a > 0.5].max() < 0.1
+
+
+def test_paper_keeps_light_ink_on_a_dark_board_bright() -> None:
+    a = 1.0 - seven()
+    inked, dark = paper.ink_map(a, tight=True, plain=True)
+    assert not dark
+    assert inked[a > 0.5].min() > 0.5
+
+
+def test_paper_follows_uneven_paper_under_a_page_window() -> None:
+    a = seven((120, 120))
+    a *= np.linspace(1.0, 0.6, 120, dtype=np.float32)[None, :]  # light falling off to the right
+    inked, _ = paper.ink_map(a, window=9, plain=False)
+    assert inked[:, -20:][a[:, -20:] > 0.3].max() < 0.1  # the darkened paper is no ink
+
+
+# --- ink ---------------------------------------------------------------------------------------
+
+
+def test_ink_finds_the_strokes_and_refuses_a_blank_page() -> None:
+    a = seven()
+    inked, _ = paper.ink_map(a, tight=True, plain=True)
+    found = ink.detected(inked)
+    assert (found.found == (a < 0.5)).mean() > 0.97
+    ink.refuse_noise(found.paper, found.detect)
+    noise = np.random.default_rng(0).normal(0.9, 0.004, (64, 64)).astype(np.float32)
+    blank, _ = paper.ink_map(noise, tight=True, plain=True)
+    with pytest.raises(FaintInkError):
+        found = ink.detected(blank)
+        ink.refuse_noise(found.paper, found.detect)
+
+
+def test_ink_hysteresis_keeps_a_faint_bar_joined_to_a_strong_stem() -> None:
+    a = seven((64, 64))
+    a[16:19, :] = np.where(a[16:19, :] < 0.5, 0.6, a[16:19, :])  # the bar written faint
+    inked, _ = paper.ink_map(a, tight=True, plain=True)
+    found = ink.detected(inked).found
+    assert found[16:19].sum() >= 0.8 * (a[16:19] < 0.7).sum()
+
+
+# --- sheet on a desk ---------------------------------------------------------------------------
+
+
+def test_desk_round_a_sheet_becomes_paper() -> None:
+    a = np.full((160, 160), 0.3, np.float32)  # a dark desk
+    a[25:135, 30:130] = 0.9  # the sheet
+    a[60:100, 78:82] = 0.1  # a 1 on it
+    filled, sheet = desk.off_page_as_paper(a)
+    assert sheet is not None
+    assert sheet.mask[80, 80] and not sheet.mask[5, 5]
+    assert abs(float(filled[5, 5]) - 0.9) < 0.05  # the desk now reads as paper
+    assert filled[80, 80] < 0.2  # the ink stays
+
+
+def test_desk_leaves_a_plain_page_alone() -> None:
+    a = seven((160, 160))
+    filled, sheet = desk.off_page_as_paper(a)
+    assert sheet is None and filled is a
+
+
+# --- shadows -----------------------------------------------------------------------------------
+
+
+def test_shadow_check_runs_only_on_big_pictures_and_narrows_a_shadow_to_the_pen() -> None:
+    assert not shadow.needed(Context(page(), small=page()))
+    big = Context(page((400, 400)), small=seven((120, 120), width=2), photo_sized=True)
+    big.ink, big.dark = paper.ink_map(big.small, plain=True)
+    big.detect, big.paper, big.found = ink.detected(big.ink)[:3]
+    big.width = 12.0  # as if a shadow's broad edge had been taken for the digit
+    shadow.check(big)
+    assert big.width <= 4.0
+
+
+# --- printed lines and print ----------------------------------------------------------------------------
+
+
+def test_printed_line_across_the_page_goes_and_the_digit_crossing_it_stays() -> None:
+    mask = np.zeros((80, 80), bool)
+    mask[40:42, :] = True  # a ruled line across the page
+    mask[20:60, 38:41] = True  # a 1 written across it
+    labels, _ = ndimage.label(mask, EIGHT)
+    out = lines.without_printed_lines(mask, labels)
+    assert not out[40:42, :30].any() and not out[40:42, 50:].any()
+    assert out[20:60, 38:41].all()  # the 1 is bridged across the line
+
+
+def test_printed_paragraph_blocks_are_found_as_print() -> None:
+    g = np.full((240, 480), 250, np.uint8)
+    for line in range(6):  # six lines of "glyphs"
+        for k in range(40):
+            g[20 + line * 30 : 32 + line * 30, 20 + k * 11 : 27 + k * 11] = 20
+    found = np.zeros((60, 120), bool)
+    found[5:50, 5:115] = True  # the block as the reduced copy merges it
+    assert printed.print_blocks(g, 4, found, dark=True).any()
+
+
+# --- marks -------------------------------------------------------------------------------------
+
+
+def ring_round_a_one(size_: int = 60) -> np.ndarray:
+    yy, xx = np.mgrid[:size_, :size_]
+    r = np.hypot(yy - size_ / 2, xx - size_ / 2)
+    mask = (r > size_ / 2 - 4) & (r < size_ / 2 - 1)
+    mask[15:45, 29:32] = True  # a 1 inside, apart from the ring
+    return mask
+
+
+def test_marks_ring_drawn_round_the_digit_is_found() -> None:
+    mask = ring_round_a_one()
+    labels, n = ndimage.label(mask, EIGHT)
+    rings = marks.rings_around(labels, n)
+    assert len(rings) == 1 and (labels == rings[0] + 1)[30, :5].any()  # the ring, not the 1
+
+
+def test_marks_line_under_a_digit_touching_it_is_taken_away() -> None:
+    piece = np.zeros((40, 50), bool)
+    piece[36:39, :] = True  # the underline
+    piece[5:36, 24:27] = True  # its stem coming down to it, weakly joined
+    piece[5:8, 14:36] = True  # a 7's bar
+    inked = np.where(piece, 1.0, 0.0)
+    inked[34:36, 24:27] = 0.3  # where smoothing joined them
+    line = marks.line_under(piece, inked)
+    assert line is not None and line[37].all() and not line[10:30].any()
+
+
+# --- digit selection ---------------------------------------------------------------------------
+
+
+def test_select_keeps_the_digit_and_drops_specks_and_edge_lines() -> None:
+    mask = np.zeros((64, 64), bool)
+    mask[14:50, 30:34] = True  # the digit
+    mask[5, 5] = True  # a speck far from it
+    mask[0:2, 4:60] = True  # a scanner's edge line
+    found = select.digit(mask, mask.astype(np.float32))
+    assert found.digit[14:50, 30:34].all() and found.digit.sum() == 36 * 4
+    assert found.beside == 0
+
+
+def test_row_counts_a_second_digit_beside_the_first() -> None:
+    mask = np.zeros((64, 100), bool)
+    mask[15:50, 20:32] = True  # one digit-sized blob
+    mask[15:50, 40:52] = True  # and another as tall, beside it
+    labels, _n = ndimage.label(mask, EIGHT)
+    edges = np.array([(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in ndimage.find_objects(labels)])
+    areas = np.bincount(labels.ravel())[1:]
+    assert row.digits_within(edges, areas, [0, 1]) == 1
+
+
+# --- zoom --------------------------------------------------------------------------------------
+
+
+def test_zoom_rereads_a_small_digit_on_a_big_page_at_full_resolution() -> None:
+    g = np.random.default_rng(0).normal(240, 2, (1200, 1200)).astype(np.uint8)  # (paper's grain: no pixel art)
+    g[560:640, 596:604] = 20  # an 80 px 1 on a 1200 px page: 13 px on the working copy
+    ctx = pipeline.run(Context(g, work_max=192), pipeline.STAGES[:-2])  # up to, not including, the zoom
+    assert ctx.factor == 7 and ctx.box()[1] - ctx.box()[0] < 20
+    zoom.zoom(ctx)
+    assert ctx.strokes is not None and ctx.strokes.extent > 40
+
+
+# --- boxing ------------------------------------------------------------------------------------
+
+
+def test_box_fits_into_20x20_and_centres_mass_in_28x28() -> None:
+    soft = np.zeros((40, 10), np.float32)
+    soft[:, 3:7] = 1.0
+    out = box.to_mnist_box(soft)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    rows, _cols = np.nonzero(out > 0.05)
+    assert rows.max() - rows.min() + 1 == 20
+    cy, cx = ndimage.center_of_mass(out)
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
+
+
+def test_box_thickens_thin_strokes_to_the_least_width() -> None:
+    ctx = Context(page(), mask=np.zeros((64, 64), bool), ink=np.zeros((64, 64), np.float32), width=1.0)
+    ctx.mask[10:50, 30] = True
+    ctx.ink[10:50, 30] = 1.0
+    box.crop(ctx)
+    assert ctx.strokes is not None
+    assert box.thicken(ctx.strokes, 2.2).shape[1] > ctx.strokes.soft.shape[1]
+    assert box.growth(ctx.strokes, 3.0) >= 1.0
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+def test_pipeline_times_each_stage_only_when_asked() -> None:
+    a = seven()
+    with pipeline.timed() as times:
+        normalize(a)
+    assert {"size", "reduce", "ink", "crop", "box"} <= set(times)
+    assert pipeline._timings is None
+
+
+def test_views_of_a_thin_pen_digit_has_a_second_thicker_view() -> None:
+    thin = seven((200, 200), width=2)
+    assert views(thin).shape == (2, 28, 28)
+    assert views(seven((56, 56), width=5)).shape[0] == 1
+
+
+# --- the same outputs as the old module --------------------------------------------------------
+
+
+def _equivalence_module():
+    spec = importlib.util.spec_from_file_location(
+        "digitwatch_bench_equivalence", HERE.parent / "bench" / "equivalence.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_outputs_as_the_old_single_module() -> None:
+    """normalize's and views' outputs (and errors) on 300 MNIST digits (raw and 56x56), the files in
+    tests/data, 48 realistic pictures and four refused pictures are the old module's, within 1/255."""
+    from digitwatch.daemon import preprocess
+
+    eq = _equivalence_module()
+    with np.load(REFERENCE) as ref:
+        names, errors = list(ref["names"]), list(ref["errors"])
+        stored = {k: ref[k] for k in ref.files}
+    realistic = [(str(n), stored[f"bytes_{k}"].tobytes()) for k, n in enumerate(names) if f"bytes_{k}" in stored]
+    files = {n for n, _ in eq.file_inputs()}
+    inputs = eq.reference_inputs([(n, data) for n, data in realistic if n not in files])
+    assert [n for n, _ in inputs] == [str(n) for n in names]
+    differ = []
+    for k, (name, item) in enumerate(inputs):
+        new = eq.outputs(preprocess, item)
+        error = "|".join(f"{key}={v}" for key, v in sorted(new.items()) if isinstance(v, str))
+        old = {key: stored[f"{key}_{k}"] for key in new if f"{key}_{k}" in stored}
+        same = error == errors[k] and all(
+            eq.verdict(old[key], value) != "different" for key, value in new.items() if key in old
+        )
+        if not same or set(old) != {key for key, v in new.items() if not isinstance(v, str)}:
+            differ.append(name)
+    assert not differ, f"{len(differ)} of {len(inputs)} differ from the old module: {differ[:10]}"
