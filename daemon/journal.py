@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fsutil import trace
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
@@ -54,6 +56,7 @@ class Batch:
 
 class Journal:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -73,18 +76,36 @@ class Journal:
                     "INSERT INTO moves VALUES (?, ?, ?, ?, ?)",
                     [(str(m.claimed), batch.batch_id, m.rel, int(m.failed), m.error) for m in batch.moves],
                 )
-                self._db.execute("COMMIT")
+                self._commit()
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def forget(self, batch_id: str) -> None:
         """The batch is published and its inputs moved."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM moves WHERE batch = ?", (batch_id,))
-            self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("DELETE FROM moves WHERE batch = ?", (batch_id,))
+                self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _commit(self) -> None:
+        """COMMIT: durable when it returns (WAL, synchronous=FULL); recorded as one durable operation."""
+        self._db.execute("COMMIT")
+        trace("commit", path=self.path)
+
+    def _rollback(self) -> None:
+        """End a failed transaction (a failed COMMIT, e.g. SQLITE_FULL, can leave it open and block every
+        later BEGIN) without hiding the error that caused it."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the original error is the one to report; SQLite rolls back on the next use
 
     def unfinished(self, instance: str) -> list[Batch]:
         """Batches a (dead) daemon instance recorded but did not finish."""
