@@ -219,14 +219,17 @@ def rename_noreplace(src: StrPath, dst: StrPath) -> None:
     unlink(src)
 
 
-def move_unique(src: Path, folder: Path, name: str) -> Path:
+def move_unique(src: Path, folder: Path, name: str, before: Callable[[Path], None] | None = None) -> Path:
     """Move ``src`` into ``folder`` as ``name`` (or a numbered variant); never overwrites.
 
-    Across file systems (EXDEV) it copies: the copy is durable under its final name before the
-    source goes, so a crash in between leaves two copies, never none."""
+    ``before(destination)`` runs just before the move (to write a companion file first). Across file
+    systems (EXDEV) it copies: the copy is durable under its final name before the source goes, so
+    a crash in between leaves two copies, never none."""
     while True:
         dst = unique_path(folder, name)
         try:
+            if before is not None:
+                before(dst)
             rename_noreplace(src, dst)
             return dst
         except FileExistsError:
@@ -234,10 +237,10 @@ def move_unique(src: Path, folder: Path, name: str) -> Path:
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            return _copy_across(src, folder, name)
+            return _copy_across(src, folder, name, before)
 
 
-def _copy_across(src: Path, folder: Path, name: str) -> Path:
+def _copy_across(src: Path, folder: Path, name: str, before: Callable[[Path], None] | None) -> Path:
     tmp = folder / fit_name(f".{name}", f".{os.getpid()}.partial")
     _remove_tree(tmp)  # a leftover of a crash during an earlier copy
     _copy_synced(src, tmp)
@@ -245,6 +248,8 @@ def _copy_across(src: Path, folder: Path, name: str) -> Path:
     while True:
         dst = unique_path(folder, name)
         try:
+            if before is not None:
+                before(dst)
             rename_noreplace(tmp, dst)
             break
         except FileExistsError:

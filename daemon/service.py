@@ -18,6 +18,7 @@ from . import failures, log, outbox, status
 from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError
+from .fsutil import fsync_dir
 from .infer import quiet_native_stderr
 from .intake import Intake
 from .journal import Journal
@@ -119,6 +120,8 @@ def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
     logger = log.get("digitwatch.recovery")
     backlog: list[Claimed] = []
     try:
+        # This daemon's new work folder must outlive a power cut before anything is claimed into it.
+        fsync_dir(work.root)
         abandoned = work.abandoned()
     except Exception as exc:
         logger.error("recovery_failed", stage="list", reason=failures.reason(exc))
@@ -137,6 +140,10 @@ def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
             continue
         try:
             claims = work.adopt(dead)
+            # The adoption must outlive a power cut before these inputs' results are recorded under
+            # their new names, or the old names would come back and be processed a second time.
+            fsync_dir(work.folder)
+            fsync_dir(work.root)
         except Exception as exc:
             logger.error("recovery_failed", instance=instance, stage="adopt", reason=failures.reason(exc))
             continue

@@ -250,10 +250,13 @@ def _move(cfg: Config, m: Move, error: str, ready: set[Path], folders: set[Path]
     if folder not in ready:
         make_dirs(folder)
         ready.add(folder)
-    target = move_unique(m.claimed, folder, parts[-1])
+
+    def write_error(target: Path) -> None:
+        # Durable before the input moves: a power cut must not leave the input in failed/ without it.
+        atomic_write(target.with_name(fit_name(target.name, ERROR_SUFFIX)), (error + "\n").encode())
+
+    move_unique(m.claimed, folder, parts[-1], before=write_error if error else None)
     folders.add(folder)
-    if error:
-        atomic_write(folder / fit_name(target.name, ERROR_SUFFIX), (error + "\n").encode(), sync_dir=False)
 
 
 def _move_failed(cfg: Config, m: Move, exc: BaseException, ready: set[Path], folders: set[Path]) -> None:
