@@ -34,16 +34,12 @@ SHAPE_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR})
 SQLITE_TRANSIENT = ("locked", "busy", "full", "disk i/o", "unable to open", "readonly")
 
 
-class RetryableError(Exception):
-    """A step that should be retried later, with the reason it failed."""
-
-
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying: any OSError not known to be about one file, and SQLite's busy/full/I/O errors."""
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc).lower()
         return any(word in text for word in SQLITE_TRANSIENT)
-    return isinstance(exc, (OSError, RetryableError))
+    return isinstance(exc, OSError)
 
 
 def kind_for_file(exc: BaseException, folders: tuple[Path, ...]) -> Kind | None:

@@ -177,6 +177,7 @@ class Scanner:
         self.inbox_missing = False
         self._delay = RESTART_FIRST_S
         self._next_attempt = 0.0
+        self._next_inbox_check = 0.0
         self._started_at = 0.0
         self._log = log.get("digitwatch.watch")
 
@@ -223,11 +224,19 @@ class Scanner:
         return n
 
     def check_observer(self, now: float) -> None:
-        """Restart a dead observer, at most once per back-off delay; wait quietly for a missing inbox."""
+        """Restart a dead observer, at most once per back-off delay; wait quietly for a missing inbox.
+
+        The inbox is also looked at while the observer seems alive: a removed folder that an open
+        file inside it still pins sends no inotify event, and the observer would watch it forever."""
         if observer_alive(self.observer):
             if now - self._started_at >= STABLE_S:
                 self._delay = RESTART_FIRST_S
-            return
+            if now < self._next_inbox_check:
+                return
+            self._next_inbox_check = now + INBOX_CHECK_S
+            if self.cfg.inbox.is_dir():
+                return
+            self._next_attempt = 0.0
         if now < self._next_attempt:
             return
         _stop_quietly(self.observer)

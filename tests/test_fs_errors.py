@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -293,3 +294,46 @@ def test_inbox_removed_then_back_no_hot_loop(daemon_factory, test_digits) -> Non
     (row,) = d.wait_rows(1, timeout=30)
     assert row["file"] == "back.png"
     assert d.stop() == 0
+
+
+def test_inbox_removed_in_process_no_restart_loop(tmp_path: Path) -> None:
+    """The observer dies with its folder (no open file pins it): restarts back off, one line each."""
+    from digitwatch.daemon.intake import Intake
+    from digitwatch.daemon.watch import Scanner
+    from structlog.testing import capture_logs
+
+    cfg = _cfg(tmp_path)
+    shutil.rmtree(cfg.state_dir)  # nothing open inside the inbox: its removal stops the observer
+    intake = Intake(10, 0.05)
+    scanner = Scanner(cfg, intake, on_model_event=lambda: None)
+    scanner.start_observer()
+    stop = threading.Event()
+    thread = threading.Thread(target=scanner.run, args=(stop,), daemon=True)
+    with capture_logs() as logs:
+        thread.start()
+        try:
+            shutil.rmtree(cfg.inbox)
+            time.sleep(3)  # the window in which the old code restarted 30 times and logged 90 lines
+            assert sum(e["log_level"] == "error" for e in logs) <= 2, logs
+            assert scanner.observer_restarts <= 1 and scanner.inbox_missing
+            cfg.inbox.mkdir()
+            (cfg.inbox / "a.png").write_bytes(b"a")
+            deadline = time.monotonic() + 10
+            got: list[Path] = []
+            while not got and time.monotonic() < deadline:
+                got = intake.take(10, 0.01, 0.2)
+            assert [p.name for p in got] == ["a.png"]
+        finally:
+            stop.set()
+            thread.join(5)
+    assert [e["event"] for e in logs if e["event"].startswith("inbox_")] == ["inbox_missing", "inbox_back"]
+
+
+def test_fstrace_env_records_durable_operations_as_json_lines(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    code = "from pathlib import Path; from digitwatch.daemon import fsutil; fsutil.atomic_write(Path('out.txt'), b'hi')"
+    env = {**os.environ, "DIGITWATCH_FSTRACE": str(trace)}
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True)
+    ops = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [o["op"] for o in ops] == ["write", "fsync", "rename", "fsync_dir"]
+    assert ops[0]["size"] == 2 and ops[2]["dst"] == "out.txt"

@@ -2,8 +2,10 @@
 crash state POSIX allows, recover on it, and check that every input has exactly one row and is kept.
 
 The run: the daemon's own claim, publish, finish and recover code (in process, a stub network and
-decoder: what is under test is the order of file operations, not recognition), 3 batches of 3 files
-in CSV and JSON, one file per batch refused (it goes to failed/ with its error file).
+decoder: what is under test is the order of file operations, not recognition), CSV and JSON, one
+file of each batch of 3 refused (to failed/ with its error file). Daemon 1 publishes 2 batches and is
+killed with one batch recorded and one claimed; daemon 2 recovers both. Each crash state is then
+recovered by daemon 3.
 
 The crash model. Operations are recorded in order through daemon/fsutil.py (``set_tracer``), the
 claims' renames too, and each journal COMMIT (durable when it returns: WAL + synchronous=FULL). At a
@@ -46,8 +48,8 @@ from digitwatch.daemon.watch import scan
 from digitwatch.daemon.worker import Worker
 
 BATCHES, PER_BATCH = 4, 3  # 2 published, 1 recorded when killed, 1 claimed when killed
-MAX_EXHAUSTIVE = 7  # up to 128 subsets of un-synced operations per crash point; beyond, a sample
-SAMPLE = 48  # subsets drawn when there are more un-synced operations than that
+MAX_EXHAUSTIVE = 8  # up to 256 subsets of un-synced operations per crash point; beyond, a sample
+SAMPLE = 64  # subsets drawn when there are more un-synced operations than that
 SEED = 27
 SHM = "/dev/shm"  # tmpfs: fsync costs nothing there, and the crash model does not need a real disk
 
@@ -213,10 +215,6 @@ def record_run(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
 SYNC_OPS = ("fsync", "fsync_dir")
 
 
-def _parent(path: str) -> str:
-    return os.path.dirname(path)
-
-
 def synced(ops: list[dict[str, Any]], i: int, crash: int) -> bool:
     """Does operation ``i`` surely persist when power is lost just before operation ``crash``?"""
     op = ops[i]
@@ -226,7 +224,7 @@ def synced(ops: list[dict[str, Any]], i: int, crash: int) -> bool:
     after = ops[i + 1 : crash]
     if kind == "data":
         return any(o["op"] == "fsync" and o["path"] == op["path"] for o in after)
-    folder = _parent(op["dst"]) if kind in ("rename", "link") else _parent(op["path"])
+    folder = os.path.dirname(op["dst"] if kind in ("rename", "link") else op["path"])
     return any(o["op"] == "fsync_dir" and o["path"] == folder for o in after)
 
 
