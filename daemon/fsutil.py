@@ -127,8 +127,8 @@ def make_dirs(folder: Path) -> None:
     try:
         os.mkdir(folder)
     except FileExistsError:
-        if not folder.is_dir():
-            raise
+        if not folder.is_dir():  # a file in the way: about this path only, never worth a retry
+            raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of a folder", str(folder)) from None
         return
     trace("mkdir", path=folder)
     fsync_dir(folder.parent)

@@ -265,7 +265,8 @@ def test_full_file_system_daemon_stays_up_and_resumes(daemon_factory, test_digit
         os.rename(staging / name, d.inbox / name)  # a rename needs no space
     failed = d.wait_event("outbox_write_failed", timeout=60)
     assert "No space left" in failed["reason"] or "full" in failed["reason"], failed
-    d.wait_event("outbox_write_failed", timeout=60, count=2)  # retried, backing off, the daemon up
+    d.wait_event("status_write_failed", timeout=30)  # the status file is on the full disk too: logged once
+    d.wait_event("outbox_write_failed", timeout=60, count=3)  # retried, backing off, the daemon up
     assert d.proc is not None and d.proc.poll() is None, d.tail()
     assert not d.rows()
     ballast.unlink()
@@ -337,3 +338,23 @@ def test_fstrace_env_records_durable_operations_as_json_lines(tmp_path: Path) ->
     ops = [json.loads(line) for line in trace.read_text().splitlines()]
     assert [o["op"] for o in ops] == ["write", "fsync", "rename", "fsync_dir"]
     assert ops[0]["size"] == 2 and ops[2]["dst"] == "out.txt"
+
+
+def test_a_file_that_cannot_be_archived_goes_to_failed_with_its_reason(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    journal = Journal(cfg.state_dir / "journal.sqlite")
+    (cfg.archive / "sub").write_text("a file where the sub-folder should be")
+    claimed = cfg.state_dir / "work" / "x" / "00000000__sub%2Fa.png"
+    claimed.parent.mkdir()
+    claimed.write_bytes(b"a")
+    tmp = cfg.outbox / ".r.csv.tmp"
+    tmp.write_text("file\nsub/a.png\n")
+    batch = Batch("b", [(tmp, cfg.outbox / "r.csv")], [Move(claimed, "sub/a.png", False, "")])
+    journal.record("x", batch)
+    try:
+        assert finish(cfg, batch, journal) is True  # not retried forever
+        assert (cfg.failed / "a.png").read_bytes() == b"a"
+        assert "cannot move to archive/" in (cfg.failed / "a.png.error.txt").read_text()
+        assert (cfg.outbox / "r.csv").exists() and not claimed.exists()
+    finally:
+        journal.close()
