@@ -5,7 +5,7 @@ reader of the final name sees either nothing or the whole file.
 
 Every operation the daemon relies on after a power cut (create/write, fsync,
 rename, link, unlink, mkdir, fsync of a folder) goes through this module, so
-one recorder sees them all: set ``DIGITWATCH_FSTRACE=<file>`` and each one is
+one recorder sees them all: set ``DW_FSTRACE=<file>`` and each one is
 appended as a JSON line (tests/test_powerloss.py replays such a log to build
 every crash state POSIX allows). Off, a trace costs one ``is None`` test.
 """
@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TRACE_ENV = "DIGITWATCH_FSTRACE"  # path of a JSON-lines file that records every durable operation
+# Path of a JSON-lines file that records every durable operation. Not DIGITWATCH_*: those are config keys.
+TRACE_ENV = "DW_FSTRACE"
 NAME_MAX = 255  # bytes in one file name on Linux file systems (ENAMETOOLONG beyond)
 MAX_EXT = 16  # a "suffix" longer than this is part of the name, not an extension worth keeping
 COPY_CHUNK = 1 << 20  # bytes per read when copying an input to another file system
