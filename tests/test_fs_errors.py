@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import Daemon, dark_on_light
 from digitwatch.daemon import config, fsutil, status
@@ -26,6 +27,8 @@ from digitwatch.daemon.service import recover
 from digitwatch.daemon.worker import finish
 
 Mount = Callable[[Path, str], Path]
+Factory = Callable[..., Daemon]
+Digits = tuple[np.ndarray, np.ndarray]
 
 
 @pytest.fixture
@@ -202,7 +205,7 @@ def test_inotify_limit_falls_back_to_polling(tmp_path: Path, monkeypatch: pytest
 # --- the real daemon ------------------------------------------------------------------------------
 
 
-def test_long_names_archive_and_fail_with_their_error_file(daemon_factory, test_digits) -> None:
+def test_long_names_archive_and_fail_with_their_error_file(daemon_factory: Factory, test_digits: Digits) -> None:
     x, _ = test_digits
     d: Daemon = daemon_factory().start()
     d.archive.mkdir(exist_ok=True)
@@ -229,7 +232,9 @@ def test_long_names_archive_and_fail_with_their_error_file(daemon_factory, test_
     assert errors[0].name.startswith("f" * 200) and errors[0].read_text().strip()
 
 
-def test_archive_on_another_file_system_is_copied_never_lost(daemon_factory, test_digits, tmpfs: Mount) -> None:
+def test_archive_on_another_file_system_is_copied_never_lost(
+    daemon_factory: Factory, test_digits: Digits, tmpfs: Mount
+) -> None:
     x, _ = test_digits
     d: Daemon = daemon_factory()
     tmpfs(d.archive, "8m")
@@ -246,7 +251,9 @@ def test_archive_on_another_file_system_is_copied_never_lost(daemon_factory, tes
     assert not [p for p in work.rglob("*") if p.is_file()], "inputs left in the work folder"
 
 
-def test_full_file_system_daemon_stays_up_and_resumes(daemon_factory, test_digits, tmp_path, tmpfs: Mount) -> None:
+def test_full_file_system_daemon_stays_up_and_resumes(
+    daemon_factory: Factory, test_digits: Digits, tmp_path: Path, tmpfs: Mount
+) -> None:
     x, _ = test_digits
     fs = tmpfs(tmp_path / "fs", "24m")
     folders = {k: fs / k for k in ("inbox", "outbox", "archive", "failed")}
@@ -275,7 +282,7 @@ def test_full_file_system_daemon_stays_up_and_resumes(daemon_factory, test_digit
     assert sorted(os.listdir(d.archive)) == names
 
 
-def test_inbox_removed_then_back_no_hot_loop(daemon_factory, test_digits) -> None:
+def test_inbox_removed_then_back_no_hot_loop(daemon_factory: Factory, test_digits: Digits) -> None:
     x, _ = test_digits
     d: Daemon = daemon_factory().start()
     work = d.inbox / ".digitwatch" / "work"
@@ -349,7 +356,7 @@ def test_a_file_that_cannot_be_archived_goes_to_failed_with_its_reason(tmp_path:
         journal.close()
 
 
-def test_real_daemon_orders_its_durable_operations(daemon_factory, test_digits) -> None:
+def test_real_daemon_orders_its_durable_operations(daemon_factory: Factory, test_digits: Digits) -> None:
     """The real process (threads, decoding pool, network), traced with DW_FSTRACE: each
     batch's results are durable (file and folder) before its journal record, published before any
     input moves, and an error file is durable before its input moves."""

@@ -109,9 +109,9 @@ def make_cfg(root: Path) -> config.Config:
 
 
 def make_worker(cfg: config.Config, work: WorkArea, journal: Journal) -> Worker:
-    worker = Worker(cfg, None, work, journal, _Keeper(), threading.Event())  # type: ignore[arg-type]
+    worker = Worker(cfg, None, work, journal, _Keeper(), threading.Event())
     worker._pool.close()
-    worker._pool = _Pool()  # type: ignore[assignment]
+    worker._pool = _Pool()
     return worker
 
 
