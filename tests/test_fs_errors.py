@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import Daemon, dark_on_light
-from digitwatch.daemon import config, fsutil, status
+from digitwatch.daemon import config, status
 from digitwatch.daemon.claim import WorkArea
 from digitwatch.daemon.failures import is_transient
 from digitwatch.daemon.fsutil import NAME_MAX, unique_path
@@ -354,37 +354,3 @@ def test_a_file_that_cannot_be_archived_goes_to_failed_with_its_reason(tmp_path:
         assert (cfg.outbox / "r.csv").exists() and not claimed.exists()
     finally:
         journal.close()
-
-
-def test_real_daemon_orders_its_durable_operations(daemon_factory: Factory, test_digits: Digits) -> None:
-    """The real process (threads, decoding pool, network), traced with DW_FSTRACE: each
-    batch's results are durable (file and folder) before its journal record, published before any
-    input moves, and an error file is durable before its input moves."""
-    x, _ = test_digits
-    d = daemon_factory(env={fsutil.TRACE_ENV: "trace.jsonl"})
-    d.start()
-    for i in range(3):
-        dark_on_light(x[i]).save(d.root / f"t{i}.png")
-        os.rename(d.root / f"t{i}.png", d.inbox / f"t{i}.png")
-    (d.inbox / "bad.png").write_bytes(b"not an image")
-    d.wait_rows(4, timeout=60)
-    assert d.stop() == 0
-    ops = [json.loads(line) for line in (d.root / "trace.jsonl").read_text().splitlines()]
-    at = {id(o): n for n, o in enumerate(ops)}
-    commits = [n for n, o in enumerate(ops) if o["op"] == "commit"]
-    outbox, archive, failed = str(d.outbox), str(d.archive), str(d.failed)
-    temps = [o for o in ops if o["op"] == "write" and o["path"].startswith(outbox + "/.results-")]
-    assert temps and len(commits) >= 2
-    for tmp in temps:
-        record = next(c for c in commits if c > at[id(tmp)])
-        between = ops[at[id(tmp)] : record]
-        assert any(o["op"] == "fsync" and o["path"] == tmp["path"] for o in between), "results file not fsynced"
-        assert any(o["op"] == "fsync_dir" and o["path"] == outbox for o in between), "outbox not fsynced"
-        published = next(n for n, o in enumerate(ops) if o["op"] == "rename" and o["src"] == tmp["path"])
-        moves = [n for n, o in enumerate(ops) if o["op"] == "rename" and o["dst"].startswith((archive, failed))]
-        moves = [n for n in moves if n > record and not ops[n]["src"].startswith((archive, failed))]
-        assert moves and published < min(moves) and record < published
-    bad_move = next(n for n, o in enumerate(ops) if o["op"] == "rename" and o["dst"] == f"{failed}/bad.png")
-    error_file = next(n for n, o in enumerate(ops) if o["op"] == "rename" and o["dst"] == f"{failed}/bad.png.error.txt")
-    assert error_file < bad_move
-    assert any(o["op"] == "fsync_dir" and o["path"] == failed for o in ops[error_file:bad_move])

@@ -19,6 +19,7 @@ subset of them is one crash state (all 2^k when k <= MAX_EXHAUSTIVE, else a seed
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
@@ -30,7 +31,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,8 @@ def process(worker: Worker, claims: list) -> None:
 
 
 def db_bytes(path: Path) -> bytes:
-    con = sqlite3.connect(path)
-    try:
+    with contextlib.closing(sqlite3.connect(path)) as con:
         return con.serialize()
-    finally:
-        con.close()
 
 
 @dataclass
@@ -153,7 +151,7 @@ def _killed(*_: object) -> bool:
     raise _Killed
 
 
-def record_run(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+def record_run(tmp: Path, monkeypatch: pytest.MonkeyPatch, picture: Callable[[int], bytes] | None = None) -> Run:
     """Daemon 1 publishes batches 0 and 1, dies after recording batch 2 and after claiming batch 3;
     daemon 2 starts, recovers (finishes batch 2, re-does batch 3). Every durable operation recorded."""
     root = tmp / "run"
@@ -161,7 +159,8 @@ def record_run(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     batches = [
         [f"{'bad-' if i == PER_BATCH - 1 else ''}b{b}-{i}.png" for i in range(PER_BATCH)] for b in range(BATCHES)
     ]
-    inputs = {name: f"input {name}\n".encode() for batch in batches for name in batch}
+    names = [name for batch in batches for name in batch]
+    inputs = {n: picture(i) if picture and "bad-" not in n else f"input {n}\n".encode() for i, n in enumerate(names)}
     for name, data in inputs.items():
         (cfg.inbox / name).write_bytes(data)
     journal = Journal(cfg.state_dir / "journal.sqlite")
