@@ -167,11 +167,12 @@ class Worker:
                 raise
             return batch
 
+        published: set[str] = set()
         while True:
             batch = self._retry("outbox_write_failed", record)
             if batch is None:
                 return  # stopping: the inputs stay claimed and are re-done at the next start
-            finished = self._retry("finish_failed", functools.partial(finish, self.cfg, batch, self.journal))
+            finished = self._retry("finish_failed", functools.partial(finish, self.cfg, batch, self.journal, published))
             if finished is None:
                 return  # stopping: the journal finishes this batch at the next start
             if finished:
@@ -210,15 +211,19 @@ class Worker:
         self._log.error(event, **kw)
 
 
-def finish(cfg: Config, batch: Batch, journal: Journal) -> bool:
+def finish(cfg: Config, batch: Batch, journal: Journal, published: set[str] | None = None) -> bool:
     """Publish a recorded batch's results, move its inputs, forget it. Idempotent: safe to redo after a crash.
 
     False when the results are gone under both names and no input has moved yet: the batch is
-    forgotten and its inputs stay claimed, to be processed again (archiving them would lose rows)."""
+    forgotten and its inputs stay claimed, to be processed again (archiving them would lose rows).
+    ``published`` holds the batches this process has published: their results may since have
+    been collected downstream, and must not be made twice when a retry finds them gone."""
     try:
         publish(batch.outputs)
+        if published is not None:
+            published.add(batch.batch_id)
     except ResultsLost as exc:
-        if all(os.path.lexists(m.claimed) for m in batch.moves):
+        if batch.batch_id not in (published or ()) and all(os.path.lexists(m.claimed) for m in batch.moves):
             log.get("digitwatch.worker").error(
                 "results_missing", batch=batch.batch_id, results=str(exc), inputs=len(batch.moves), action="reprocess"
             )

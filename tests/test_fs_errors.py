@@ -354,3 +354,28 @@ def test_a_file_that_cannot_be_archived_goes_to_failed_with_its_reason(tmp_path:
         assert (cfg.outbox / "r.csv").exists() and not claimed.exists()
     finally:
         journal.close()
+
+
+def test_a_retried_finish_never_remakes_results_collected_downstream(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    journal = Journal(cfg.state_dir / "journal.sqlite")
+    claimed = cfg.state_dir / "work" / "x" / "00000000__a.png"
+    claimed.parent.mkdir()
+    claimed.write_bytes(b"a")
+    tmp = cfg.outbox / ".r.csv.tmp"
+    tmp.write_text("file\na.png\n")
+    batch = Batch("b", [(tmp, cfg.outbox / "r.csv")], [Move(claimed, "a.png", False, "")])
+    journal.record("x", batch)
+    shutil.rmtree(cfg.archive)
+    cfg.archive.write_text("not a folder")  # the move fails after the results are published
+    published: set[str] = set()
+    try:
+        with pytest.raises(OSError):
+            finish(cfg, batch, journal, published)
+        (cfg.outbox / "r.csv").unlink()  # collected downstream while the archive was unusable
+        cfg.archive.unlink()
+        cfg.archive.mkdir()
+        assert finish(cfg, batch, journal, published) is True  # archived, not processed a second time
+        assert (cfg.archive / "a.png").exists()
+    finally:
+        journal.close()
