@@ -256,11 +256,14 @@ def _move(cfg: Config, m: Move, error: str, ready: set[Path], folders: set[Path]
         make_dirs(folder)
         ready.add(folder)
 
-    def write_error(target: Path) -> None:
-        # Durable before the input moves: a power cut must not leave the input in failed/ without it.
-        atomic_write(target.with_name(fit_name(target.name, ERROR_SUFFIX)), (error + "\n").encode())
+    def write_error(target: Path, sync_dir: bool = True) -> None:
+        atomic_write(target.with_name(fit_name(target.name, ERROR_SUFFIX)), (error + "\n").encode(), sync_dir)
 
-    move_unique(m.claimed, folder, parts[-1], before=write_error if error else None)
+    # The error file is durable before the input moves (a power cut must not leave the input in
+    # failed/ without it), and written again after: another daemon may have raced for that name.
+    target = move_unique(m.claimed, folder, parts[-1], before=write_error if error else None)
+    if error:
+        write_error(target, sync_dir=False)
     folders.add(folder)
 
 
