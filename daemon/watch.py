@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -155,6 +156,15 @@ def _stop_quietly(observer: BaseObserver | None) -> None:
         pass
 
 
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, None if it is not one: tells a replaced inbox from the watched one."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
 class _Callback(FileSystemEventHandler):
     def __init__(self, callback: Callable[[], None]) -> None:
         self.callback = callback
@@ -178,6 +188,7 @@ class Scanner:
         self._delay = RESTART_FIRST_S
         self._next_attempt = 0.0
         self._next_inbox_check = 0.0
+        self._watched: tuple[int, int] | None = None  # (device, inode) of the folder the observer watches
         self._started_at = 0.0
         self._log = log.get("digitwatch.watch")
 
@@ -185,6 +196,7 @@ class Scanner:
         """Start watching; on inotify's limits, poll instead (with a warning). Other errors propagate."""
         c = self.cfg
         polling = c.polling or self.polling_fallback
+        self._watched = _identity(c.inbox)
         try:
             self.observer = start_observer(
                 c.inbox, c.ignore_patterns, c.recursive, polling, c.poll_interval_s, self.intake.offer
@@ -234,9 +246,9 @@ class Scanner:
             if now < self._next_inbox_check:
                 return
             self._next_inbox_check = now + INBOX_CHECK_S
-            if self.cfg.inbox.is_dir():
+            if _identity(self.cfg.inbox) == self._watched:
                 return
-            self._next_attempt = 0.0
+            self._next_attempt = 0.0  # gone, or replaced by another folder (a share mounted again)
         if now < self._next_attempt:
             return
         _stop_quietly(self.observer)

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -176,32 +175,6 @@ def test_recover_logs_and_continues_when_a_batch_cannot_be_finished(tmp_path: Pa
         journal.close()
 
 
-def test_inotify_limit_falls_back_to_polling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from digitwatch.daemon.intake import Intake
-    from digitwatch.daemon.watch import Scanner
-    from watchdog.observers.inotify import InotifyObserver
-
-    def at_limit(self: object) -> None:
-        raise OSError(errno.ENOSPC, "inotify watch limit reached")
-
-    monkeypatch.setattr(InotifyObserver, "start", at_limit)
-    cfg = _cfg(tmp_path)
-    intake = Intake(10, 0.05)
-    scanner = Scanner(cfg, intake, on_model_event=lambda: None)
-    scanner.start_observer()  # no exception: polling instead
-    try:
-        assert scanner.polling_fallback
-        (cfg.inbox / "a.png").write_bytes(b"a")
-        deadline = time.monotonic() + 10
-        got: list[Path] = []
-        while not got and time.monotonic() < deadline:
-            intake.settle()
-            got = intake.take(10, 0.01, 0.2)
-        assert [p.name for p in got] == ["a.png"]
-    finally:
-        scanner.observer.stop()
-
-
 # --- the real daemon ------------------------------------------------------------------------------
 
 
@@ -280,60 +253,6 @@ def test_full_file_system_daemon_stays_up_and_resumes(
     assert d.stop() == 0
     assert sorted(r["file"] for r in rows) == names
     assert sorted(os.listdir(d.archive)) == names
-
-
-def test_inbox_removed_then_back_no_hot_loop(daemon_factory: Factory, test_digits: Digits) -> None:
-    x, _ = test_digits
-    d: Daemon = daemon_factory().start()
-    work = d.inbox / ".digitwatch" / "work"
-    (instance,) = os.listdir(work)
-    shutil.rmtree(d.inbox)
-    d.wait_event("inbox_missing", timeout=10)
-    time.sleep(10)  # the window in which the old code wrote ~300 error lines
-    errors = Counter(e["event"] for e in d.events() if e.get("level") == "error")
-    assert sum(errors.values()) <= 5, errors
-    assert d.proc is not None and d.proc.poll() is None, d.tail()
-    # The state folder lives in the inbox today: a remounted share brings it back with the inbox.
-    (work / instance).mkdir(parents=True)
-    dark_on_light(x[0]).save(d.root / "back.png")
-    os.rename(d.root / "back.png", d.inbox / "back.png")
-    d.wait_event("inbox_back", timeout=10)
-    (row,) = d.wait_rows(1, timeout=30)
-    assert row["file"] == "back.png"
-    assert d.stop() == 0
-
-
-def test_inbox_removed_in_process_no_restart_loop(tmp_path: Path) -> None:
-    """The observer dies with its folder (no open file pins it): restarts back off, one line each."""
-    from digitwatch.daemon.intake import Intake
-    from digitwatch.daemon.watch import Scanner
-    from structlog.testing import capture_logs
-
-    cfg = _cfg(tmp_path)
-    shutil.rmtree(cfg.state_dir)  # nothing open inside the inbox: its removal stops the observer
-    intake = Intake(10, 0.05)
-    scanner = Scanner(cfg, intake, on_model_event=lambda: None)
-    scanner.start_observer()
-    stop = threading.Event()
-    thread = threading.Thread(target=scanner.run, args=(stop,), daemon=True)
-    with capture_logs() as logs:
-        thread.start()
-        try:
-            shutil.rmtree(cfg.inbox)
-            time.sleep(3)  # the window in which the old code restarted 30 times and logged 90 lines
-            assert sum(e["log_level"] == "error" for e in logs) <= 2, logs
-            assert scanner.observer_restarts <= 1 and scanner.inbox_missing
-            cfg.inbox.mkdir()
-            (cfg.inbox / "a.png").write_bytes(b"a")
-            deadline = time.monotonic() + 10
-            got: list[Path] = []
-            while not got and time.monotonic() < deadline:
-                got = intake.take(10, 0.01, 0.2)
-            assert [p.name for p in got] == ["a.png"]
-        finally:
-            stop.set()
-            thread.join(5)
-    assert [e["event"] for e in logs if e["event"].startswith("inbox_")] == ["inbox_missing", "inbox_back"]
 
 
 def test_a_file_that_cannot_be_archived_goes_to_failed_with_its_reason(tmp_path: Path) -> None:
