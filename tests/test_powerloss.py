@@ -4,8 +4,7 @@ crash state POSIX allows, recover on it, and check that every input has exactly 
 The run: the daemon's own claim, publish, finish and recover code (in process, a stub network and
 decoder: what is under test is the order of file operations, not recognition), CSV and JSON, one
 file of each batch of 3 refused (to failed/ with its error file). Daemon 1 publishes 2 batches and is
-killed with one batch recorded and one claimed; daemon 2 recovers both. Each crash state is then
-recovered by daemon 3.
+killed with one batch recorded and one claimed; daemon 2 recovers both; daemon 3 recovers each state.
 
 The crash model. Operations are recorded in order through daemon/fsutil.py (``set_tracer``), the
 claims' renames too, and each journal COMMIT (durable when it returns: WAL + synchronous=FULL). At a
@@ -13,8 +12,8 @@ crash point, an operation before it persists for sure when it is *synced* before
 - a created file's entry, an unlink, a mkdir: a later fsync of its folder;
 - a rename (atomic, as ALICE assumes): a later fsync of its destination folder;
 - a file's contents: a later fsync of the file (else it may be empty after the crash).
-Every other operation may or may not have persisted, independently (reordering included): each
-subset of them is one crash state (all 2^k when k <= MAX_EXHAUSTIVE, else a seeded sample).
+Every other operation may or may not have persisted, independently (reordering included): each subset
+of them is one crash state (all 2^k when k <= MAX_EXHAUSTIVE, else a seeded sample).
 """
 
 from __future__ import annotations
@@ -72,12 +71,11 @@ class _Pool:
     """Decoding stub: inputs named ``bad-*`` cannot be read (they go to failed/)."""
 
     def prepare(self, paths: list[Path], limits: Limits) -> list[Prepared]:
-        out = []
-        for p in paths:
-            digest = hashlib.sha256(p.read_bytes()).hexdigest()
-            bad = "bad-" in p.name
-            out.append(Prepared(digest, None if bad else np.zeros((1, 28, 28), np.float32), "unreadable" * bad))
-        return out
+        views = np.zeros((1, 28, 28), np.float32)
+        digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+        return [
+            Prepared(d, None, "unreadable") if "bad-" in p.name else Prepared(d, views) for d, p in zip(digests, paths)
+        ]
 
     def close(self) -> None:
         pass
@@ -327,6 +325,10 @@ def restart(root: Path) -> None:
         work.close()
 
 
+def _text(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
+
+
 def check(root: Path, inputs: dict[str, bytes]) -> list[str]:
     """Every input: one row, kept once (archive/ or failed/ with its error file), byte for byte."""
     problems = []
@@ -353,7 +355,7 @@ def check(root: Path, inputs: dict[str, bytes]) -> list[str]:
             problems.append(f"{name}: contents changed")
         elif name.startswith("bad-") != (kept[0].parent.name == "failed"):
             problems.append(f"{name}: in {kept[0].parent.name}/")
-        elif name.startswith("bad-") and not (kept[0].parent / f"{name}.error.txt").read_text().strip():
+        elif name.startswith("bad-") and not _text(kept[0].parent / f"{name}.error.txt"):
             problems.append(f"{name}: no error file")
     left = [p.name for p in (root / "inbox").iterdir() if p.name != ".digitwatch"]
     left += [p.name for p in (root / "inbox" / ".digitwatch" / "work").rglob("*") if p.is_file()]
