@@ -1,10 +1,9 @@
 """Power loss, enumerated (after ALICE, OSDI 2014): record every durable operation of a run, build each
 crash state POSIX allows, recover on it, and check that every input has exactly one row and is kept.
 
-The run: the daemon's own claim, publish, finish and recover code (in process, a stub network and
-decoder: what is under test is the order of file operations, not recognition), CSV and JSON, one
-file of each batch of 3 refused (to failed/ with its error file). Daemon 1 publishes 2 batches and is
-killed with one batch recorded and one claimed; daemon 2 recovers both; daemon 3 recovers each state.
+The run: the daemon's own claim, publish, finish and recover code in process (stub network and decoder:
+under test is the order of file operations), CSV and JSON, one file of each batch of 3 refused. Daemon 1
+publishes 2 batches, dies with one recorded and one claimed; daemon 2 recovers; daemon 3 recovers each state.
 
 The crash model. Operations are recorded in order through daemon/fsutil.py (``set_tracer``), the
 claims' renames too, and each journal COMMIT (durable when it returns: WAL + synchronous=FULL). At a
