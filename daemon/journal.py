@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import log
+from .fsutil import trace
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -88,6 +89,7 @@ class Attempt:
 
 class Journal:
     def __init__(self, path: Path, roots: Roots | None = None) -> None:
+        self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
         self._roots = roots
@@ -168,7 +170,7 @@ class Journal:
         return int(row[1]) if row and _s(row[0]) == a.rel else 0
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -178,22 +180,30 @@ class Journal:
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db, self._path = db, path
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             return
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error:
-            if self._db.in_transaction:  # a failed COMMIT (disk full) can leave it open
-                self._db.execute("ROLLBACK")
+            self._rollback()  # a failed COMMIT (disk full) can leave it open and block every later BEGIN
             raise
+        trace("commit", path=self._path)  # durable on return (WAL, synchronous=FULL): one recorded operation
+
+    def _rollback(self) -> None:
+        """End a failed transaction without hiding the error that caused it."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the original error is the one to report; SQLite rolls back on the next use
 
 
 def _b(value: str | os.PathLike[str]) -> bytes:

@@ -12,10 +12,14 @@ import os
 import time
 from pathlib import Path
 
-from .fsutil import fsync_dir, write_synced
+from .fsutil import fsync_dir, rename, unlink, write_synced
 from .results import Result, to_csv, to_json
 
 WRITERS = {"csv": to_csv, "json": to_json}
+
+
+class ResultsLost(Exception):
+    """A recorded batch has neither its temporary nor its final results files: never archive its inputs."""
 
 
 def batch_stem(instance: str, seq: int) -> str:
@@ -27,27 +31,40 @@ def batch_stem(instance: str, seq: int) -> str:
 def write_temporary(
     outbox: Path, stem: str, results: list[Result], formats: tuple[str, ...]
 ) -> list[tuple[Path, Path]]:
-    """Write and fsync each format under a temporary name; return [(temporary, final)]."""
+    """Write and fsync each format under a temporary name, then the folder (the names must survive a
+    power cut once the journal records them); return [(temporary, final)]."""
     outputs = []
-    for fmt in formats:
-        final = outbox / f"{stem}.{fmt}"
-        tmp = outbox / f".{stem}.{fmt}.tmp"
-        write_synced(tmp, WRITERS[fmt](results))
-        outputs.append((tmp, final))
+    try:
+        for fmt in formats:
+            final = outbox / f"{stem}.{fmt}"
+            tmp = outbox / f".{stem}.{fmt}.tmp"
+            write_synced(tmp, WRITERS[fmt](results))
+            outputs.append((tmp, final))
+        fsync_dir(outbox)
+    except BaseException:
+        for tmp, _ in outputs:
+            unlink(tmp, missing_ok=True)
+        raise
     return outputs
 
 
 def publish(outputs: list[tuple[Path, Path]]) -> None:
-    """Rename temporaries into place (skipping ones already renamed) and make it durable."""
+    """Rename temporaries into place (skipping ones already renamed) and make it durable.
+
+    Raises ResultsLost when no output exists under either name: the caller must not move the inputs."""
     folders = set()
+    found = 0
     for tmp, final in outputs:
         try:
-            os.rename(tmp, final)
+            rename(tmp, final)
+            found += 1
         except FileNotFoundError:
-            pass  # renamed before a crash (and perhaps already collected downstream)
+            found += os.path.lexists(final)  # renamed before a crash; else collected downstream, or lost
         folders.add(final.parent)
     for folder in folders:
         fsync_dir(folder)
+    if outputs and not found:
+        raise ResultsLost(", ".join(str(final) for _, final in outputs))
 
 
 def remove_orphans(outbox: Path, instance: str) -> int:
@@ -58,6 +75,6 @@ def remove_orphans(outbox: Path, instance: str) -> int:
     removed = 0
     for entry in outbox.iterdir():
         if entry.name.startswith(".results-") and entry.name.endswith(".tmp") and f"-{instance}-" in entry.name:
-            entry.unlink(missing_ok=True)
+            unlink(entry, missing_ok=True)
             removed += 1
     return removed

@@ -15,10 +15,11 @@ import threading
 import time
 
 from . import config as config_mod
-from . import legacy, log, outbox, status
+from . import failures, legacy, log, outbox, status
 from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError
+from .fsutil import fsync_dir
 from .infer import quiet_native_stderr
 from .intake import Intake
 from .journal import Journal, Roots
@@ -157,19 +158,42 @@ def _take_over_legacy(cfg: Config, journal: Journal) -> None:
 
 
 def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
-    """Finish what dead daemons left: recorded batches are completed, unrecorded claims are re-done."""
+    """Finish what dead daemons left: recorded batches are completed, unrecorded claims are re-done.
+
+    Never raises for a file-system or SQLite error (a crash here would be a crash loop): an instance
+    whose batches cannot be finished now is left as it is, logged, and retried at the next start."""
     logger = log.get("digitwatch.recovery")
-    backlog = []
-    for dead in work.abandoned():
-        batches = journal.unfinished(dead.folder.name)
-        for batch in batches:
-            finish(cfg, batch, journal)
-        orphans = outbox.remove_orphans(cfg.outbox, dead.folder.name)
-        claims = work.adopt(dead)
+    backlog: list[Claimed] = []
+    try:
+        # This daemon's new work folder must outlive a power cut before anything is claimed into it.
+        fsync_dir(work.root)
+        abandoned = work.abandoned()
+    except Exception as exc:
+        logger.error("recovery_failed", stage="list", reason=failures.reason(exc))
+        return backlog
+    for dead in abandoned:
+        instance = dead.folder.name
+        try:
+            batches = journal.unfinished(instance)
+            for batch in batches:
+                finish(cfg, batch, journal)
+            orphans = outbox.remove_orphans(cfg.outbox, instance)
+        except Exception as exc:
+            # Its claims must not be re-done while a recorded batch of theirs is unfinished: leave them.
+            logger.error("recovery_failed", instance=instance, stage="finish", reason=failures.reason(exc))
+            os.close(dead.fd)
+            continue
+        try:
+            claims = work.adopt(dead)
+            # The adoption must outlive a power cut before these inputs' results are recorded under
+            # their new names, or the old names would come back and be processed a second time.
+            fsync_dir(work.folder)
+            fsync_dir(work.root)
+        except Exception as exc:
+            logger.error("recovery_failed", instance=instance, stage="adopt", reason=failures.reason(exc))
+            continue
         backlog.extend(claims)
-        logger.info(
-            "recovered", instance=dead.folder.name, batches=len(batches), reclaimed=len(claims), orphans=orphans
-        )
+        logger.info("recovered", instance=instance, batches=len(batches), reclaimed=len(claims), orphans=orphans)
     return backlog
 
 

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+from . import log
 from .config import Config
 from .errors import NoInputError
 
+_counter = itertools.count()  # with pid and thread id: a temporary name no other writer uses
+_failing = threading.Event()  # set while writes fail: one log line per outage, not one a second
 
-def write(path: Path, snapshot: dict[str, Any]) -> None:
-    """Replace the status file atomically (no fsync: it is advisory and rewritten every second)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(snapshot, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+
+def write(path: Path, snapshot: dict[str, Any]) -> bool:
+    """Replace the status file atomically (no fsync: it is advisory and rewritten every second).
+
+    Never raises: a full disk or a removed folder must not stop the daemon. Logs the first failure
+    of a run of failures, and the recovery; returns whether the file was written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{next(_counter)}.tmp")
+    try:
+        try:
+            tmp.write_text(json.dumps(snapshot, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError, TypeError) as exc:
+        if not _failing.is_set():
+            _failing.set()
+            log.get("digitwatch.status").error("status_write_failed", path=str(path), reason=str(exc))
+        return False
+    if _failing.is_set():
+        _failing.clear()
+        log.get("digitwatch.status").info("status_write_resumed", path=str(path))
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -44,7 +67,8 @@ def show(cfg: Config) -> int:
         f"digitwatch: {state} (pid {snap.get('pid')}, status of {snap.get('updated_at')})",
         f"  model       {snap.get('model')} ({snap.get('model_source')}) since {snap.get('model_since')}",
         f"  inbox       {snap.get('inbox')} -> outbox {snap.get('outbox')}",
-        f"  queue       {snap.get('queue_depth')} queued, {snap.get('settling')} settling, {snap.get('backlog')} recovered",
+        f"  queue       {snap.get('queue_depth')} queued, {snap.get('settling')} settling,"
+        f" {snap.get('backlog')} recovered",
         f"  processed   {snap.get('done')} ok, {snap.get('failed')} failed, in {snap.get('batches')} batches",
         f"  last batch  {snap.get('last_batch') or '-'}",
         f"  last error  {snap.get('last_error') or '-'} {snap.get('last_error_at') or ''}".rstrip(),

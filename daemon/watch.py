@@ -8,8 +8,10 @@ at start-up and every ``rescan_interval_s``, and a dead observer is restarted.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,12 @@ if TYPE_CHECKING:
     from .intake import Intake
 
 STATE_NAME = ".digitwatch"
+RESTART_FIRST_S = 0.5  # a watcher that died once usually restarts at once
+RESTART_MAX_S = 30.0  # a watcher that keeps dying costs one attempt and one log line per 30 s
+STABLE_S = 60.0  # alive this long after a restart: the next death starts the back-off afresh
+INBOX_CHECK_S = 1.0  # how often a missing inbox is looked for (a stat, no log line)
+# inotify_add_watch/inotify_init at the per-user limit (fs.inotify.max_user_watches/instances): poll instead.
+INOTIFY_LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE})
 
 # offer(path, state): see Intake.offer for the states "ready", "writing", "settle".
 Offer = Callable[[Path, str], None]
@@ -134,9 +142,27 @@ def start_observer(
     return observer
 
 
-def observer_alive(observer: BaseObserver) -> bool:
+def observer_alive(observer: BaseObserver | None) -> bool:
     """The observer thread and each of its emitters must still be running."""
-    return observer.is_alive() and all(e.is_alive() for e in observer.emitters)
+    return observer is not None and observer.is_alive() and all(e.is_alive() for e in observer.emitters)
+
+
+def _stop_quietly(observer: BaseObserver | None) -> None:
+    if observer is None:
+        return
+    try:
+        observer.stop()
+    except Exception:  # already dead; we only want its resources gone
+        pass
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, None if it is not one: tells a replaced inbox from the watched one."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 class _Callback(FileSystemEventHandler):
@@ -149,22 +175,50 @@ class _Callback(FileSystemEventHandler):
 
 class Scanner:
     """Settle checks every 100 ms; a full rescan at start, every ``rescan_interval_s`` and after overflow;
-    restarts a dead observer (watchdog's observers can die quietly)."""
+    restarts a dead observer (watchdog's observers can die quietly) with back-off; falls back to polling
+    when inotify is at its limit; waits for a missing inbox without a hot loop."""
 
     def __init__(self, cfg: Config, intake: Intake, on_model_event: Callable[[], None]) -> None:
         self.cfg, self.intake, self.on_model_event = cfg, intake, on_model_event
         self.observer: Any = None
         self.observer_restarts = 0
         self.last_scan_error = ""
+        self.polling_fallback = False  # inotify could not be used: polling although cfg.polling is off
+        self.inbox_missing = False
+        self._delay = RESTART_FIRST_S
+        self._next_attempt = 0.0
+        self._next_inbox_check = 0.0
+        self._watched: tuple[int, int] | None = None  # (device, inode) of the folder the observer watches
+        self._started_at = 0.0
         self._log = log.get("digitwatch.watch")
 
     def start_observer(self) -> None:
+        """Start watching; on inotify's limits, poll instead (with a warning). Other errors propagate."""
         c = self.cfg
-        self.observer = start_observer(
-            c.inbox, c.ignore_patterns, c.recursive, c.polling, c.poll_interval_s, self.intake.offer
-        )
-        if not c.polling:  # a new model is published: look now (the keeper also polls)
-            self.observer.schedule(_Callback(self.on_model_event), str(c.checkpoint), recursive=False)
+        polling = c.polling or self.polling_fallback
+        self._watched = _identity(c.inbox)
+        try:
+            self.observer = start_observer(
+                c.inbox, c.ignore_patterns, c.recursive, polling, c.poll_interval_s, self.intake.offer
+            )
+        except OSError as exc:
+            if polling or exc.errno not in INOTIFY_LIMIT_ERRNOS:
+                raise
+            self.polling_fallback = True
+            self._log.warning(
+                "inotify_unavailable", reason=str(exc), action="polling", poll_interval_s=c.poll_interval_s
+            )
+            self.observer = start_observer(
+                c.inbox, c.ignore_patterns, c.recursive, True, c.poll_interval_s, self.intake.offer
+            )
+            self._started_at = time.monotonic()
+            return
+        self._started_at = time.monotonic()
+        if not polling:  # a new model is published: look now (the keeper also polls)
+            try:
+                self.observer.schedule(_Callback(self.on_model_event), str(c.checkpoint), recursive=False)
+            except OSError as exc:
+                self._log.warning("model_watch_unavailable", reason=str(exc), action="model poll only")
 
     def rescan(self) -> int:
         n = 0
@@ -172,32 +226,63 @@ class Scanner:
             for path in scan(self.cfg.inbox, self.cfg.ignore_patterns, self.cfg.recursive):
                 self.intake.offer(path, "settle")
                 n += 1
-            self.last_scan_error = ""
         except OSError as exc:
-            self.last_scan_error = f"cannot list inbox: {exc.strerror or exc}"
-            self._log.error("rescan_failed", inbox=str(self.cfg.inbox), reason=self.last_scan_error)
+            error = f"cannot list inbox: {exc.strerror or exc}"
+            if error != self.last_scan_error:  # once per outage, not once per rescan
+                self._log.error("rescan_failed", inbox=str(self.cfg.inbox), reason=error)
+            self.last_scan_error = error
+            return n
+        self.last_scan_error = ""
         return n
+
+    def check_observer(self, now: float) -> None:
+        """Restart a dead observer, at most once per back-off delay; wait quietly for a missing inbox.
+
+        The inbox is also looked at while the observer seems alive: a removed folder that an open
+        file inside it still pins sends no inotify event, and the observer would watch it forever."""
+        if observer_alive(self.observer):
+            if now - self._started_at >= STABLE_S:
+                self._delay = RESTART_FIRST_S
+            if now < self._next_inbox_check:
+                return
+            self._next_inbox_check = now + INBOX_CHECK_S
+            if _identity(self.cfg.inbox) == self._watched:
+                return
+            self._next_attempt = 0.0  # gone, or replaced by another folder (a share mounted again)
+        if now < self._next_attempt:
+            return
+        _stop_quietly(self.observer)
+        self.observer = None
+        if not self.cfg.inbox.is_dir():
+            if not self.inbox_missing:
+                self.inbox_missing = True
+                self._log.error("inbox_missing", inbox=str(self.cfg.inbox), action="waiting")
+            self._next_attempt = now + INBOX_CHECK_S
+            return
+        if self.inbox_missing:
+            self.inbox_missing = False
+            self._log.info("inbox_back", inbox=str(self.cfg.inbox))
+        self.observer_restarts += 1
+        try:
+            self.start_observer()
+            self._log.error("observer_restarted", restarts=self.observer_restarts, reason="observer stopped")
+        except OSError as exc:
+            self._log.error(
+                "observer_restart_failed", restarts=self.observer_restarts, reason=str(exc), retry_in_s=self._delay
+            )
+        self._next_attempt = now + self._delay
+        self._delay = min(self._delay * 2, RESTART_MAX_S)
+        self.rescan()
 
     def run(self, stop: threading.Event) -> None:
         next_scan = time.monotonic() + self.cfg.rescan_interval_s
         while not stop.wait(0.1):
             self.intake.settle()
-            if not observer_alive(self.observer):
-                self.observer_restarts += 1
-                self._log.error("observer_died", restarts=self.observer_restarts)
-                try:
-                    self.observer.stop()
-                except Exception:  # already dead; we only want its resources gone
-                    pass
-                try:
-                    self.start_observer()
-                except OSError as exc:
-                    self._log.error("observer_restart_failed", reason=str(exc))
-                self.rescan()
-            if time.monotonic() >= next_scan or self.intake.take_overflow():
+            now = time.monotonic()
+            self.check_observer(now)
+            if self.inbox_missing:
+                continue
+            if now >= next_scan or self.intake.take_overflow():
                 self.rescan()
                 next_scan = time.monotonic() + self.cfg.rescan_interval_s
-        try:
-            self.observer.stop()
-        except Exception:  # stopping a dead observer can raise; nothing left to do
-            pass
+        _stop_quietly(self.observer)
