@@ -18,7 +18,6 @@ from . import log, outbox, status
 from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError
-from .infer import quiet_native_stderr
 from .intake import Intake
 from .journal import Journal
 from .reload import ModelKeeper
@@ -43,9 +42,7 @@ def serve(cfg: Config) -> int:
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
     keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
-    keeper.load_initial()
+    keeper.load_initial()  # LiteRT, no TensorFlow; Keras (TensorFlow imported then) only for an old .keras-only publish
 
     stop = threading.Event()
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
