@@ -42,7 +42,6 @@ def serve(cfg: Config) -> int:
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
     keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
-    keeper.load_initial()  # LiteRT, no TensorFlow; Keras (TensorFlow imported then) only for an old .keras-only publish
 
     stop = threading.Event()
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
@@ -56,6 +55,9 @@ def serve(cfg: Config) -> int:
             last_ping[0] = now
 
     worker = Worker(cfg, intake, work, journal, keeper, stop, ping)
+    # After the worker: its decode processes start up while the model loads (LiteRT, no TensorFlow;
+    # Keras, TensorFlow imported then, only for a .keras published before conversion existed).
+    keeper.load_initial()
     worker.backlog = recover(cfg, work, journal)
     scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
     scanner.start_observer()
