@@ -56,6 +56,16 @@ class Predictor:
         self._run = run
         self._warm = warm
         self._lock = threading.Lock()
+        self._keras: Any = None
+
+    @property
+    def _model(self) -> Any:
+        """The Keras model itself, for callers that look inside it (tests/test_train.py reads the members);
+        loaded on first use when LiteRT serves (TensorFlow is imported then)."""
+        if self._keras is None:
+            check_id = self.ref.model_id if self.ref.folder is not None else None
+            self._keras = _load_keras(registry.read_checked(self.ref.path, self.ref.folder, check_id), self.ref.path)
+        return self._keras
 
     @classmethod
     def load(cls, ref: ModelRef, canary_min_accuracy: float = 0.0) -> Predictor:
@@ -71,7 +81,9 @@ class Predictor:
             lite = _LiteRT(registry.read_checked(ref.converted, ref.folder, ref.converted_id), ref.converted)
             predictor = cls(lite, ref, "litert", warm=lite.warm_up)
         else:
-            predictor = cls(_keras_runner(keras_bytes, ref.path), ref, "keras")
+            model = _load_keras(keras_bytes, ref.path)
+            predictor = cls(_compiled(model), ref, "keras")
+            predictor._keras = model
         predictor._check_canary(canary_min_accuracy)
         return predictor
 
@@ -169,12 +181,11 @@ class _LiteRT:
                 self._interpreter(size)
 
 
-def _keras_runner(content: bytes, path: Path) -> Runner:
-    """A ``.keras`` model (safe mode, from the checked bytes) as one compiled function; imports TensorFlow."""
+def _load_keras(content: bytes, path: Path) -> Any:
+    """A ``.keras`` model in safe mode (no code from the file), from the checked bytes; imports TensorFlow."""
     try:
         with quiet_native_stderr():
             import keras
-            import tensorflow as tf
         with tempfile.TemporaryDirectory(prefix="digitwatch-model-") as tmp:
             copy = Path(tmp) / "model.keras"  # Keras reads a path; this one holds the bytes that were checked
             copy.write_bytes(content)
@@ -185,6 +196,13 @@ def _keras_runner(content: bytes, path: Path) -> Runner:
     shape_out = tuple(getattr(model, "output_shape", ()) or ())
     if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,):
         raise ModelError(f"model {path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)")
+    return model
+
+
+def _compiled(model: Any) -> Runner:
+    """The model as one compiled function over any batch size."""
+    import tensorflow as tf
+
     fn = tf.function(
         lambda x: model(x, training=False),
         input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
