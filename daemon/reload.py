@@ -137,8 +137,9 @@ class ModelKeeper:
             model=predictor.model_id,
             previous=old,
             source=predictor.ref.source,
-            path=str(predictor.ref.converted if predictor.runtime == "litert" else predictor.ref.path),
+            path=str(predictor.ref.path),  # the .keras: what the model id names (bench loads it in Keras)
             runtime=predictor.runtime,
+            served=str(predictor.ref.converted if predictor.runtime == "litert" else predictor.ref.path),
             tensorflow_loaded="tensorflow" in sys.modules,
             canary_accuracy=round(predictor.canary_accuracy, 4),
         )
