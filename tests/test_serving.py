@@ -250,3 +250,29 @@ def test_daemon_starts_without_tensorflow_and_keeps_serving_past_a_bad_manifest(
     (row,) = d.wait_rows(1)
     assert row["model"] == loaded["model"] and row["status"] != "error"
     assert d.stop() == 0
+
+
+def test_publish_converts_and_records_what_the_daemon_checks(tmp_path: Path) -> None:
+    import keras
+    from digitwatch.training.publish import publish
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+    model.save(tmp_path / "m.keras")
+    history = {k: [0.5] for k in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    ck = tmp_path / "ck"
+    published = publish(tmp_path / "m.keras", {"recipe": "test", "history": history}, ck)
+    manifest = json.loads((ck / MANIFEST).read_text())
+    assert manifest["litert_file"] == f"model-{published.model_id}.tflite"
+    assert manifest["litert_id"] == file_id(ck / manifest["litert_file"])
+    assert 0.0 <= manifest["keras_canary_accuracy"] <= 1.0
+    metrics = json.loads((ck / f"model-{published.model_id}.metrics.json").read_text())
+    assert metrics["litert_max_abs_diff"] < 1e-4
+    assert not [p for p in ck.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    served = Predictor.load(registry.current(ck))
+    assert served.runtime == "litert" and served.model_id == published.model_id
+    x = np.random.default_rng(0).random((50, 28, 28), dtype=np.float32)
+    expected = np.asarray(model(x[..., None], training=False))
+    assert float(np.abs(served.predict(x) - expected).max()) < 1e-4
