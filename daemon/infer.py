@@ -136,13 +136,14 @@ class _LiteRT:
     def __init__(self, content: bytes, path: Path) -> None:
         self._content = content
         self._path = path
-        self._by_size: dict[int, Any] = {}
+        # size -> (interpreter, input index, output index, input shape), made on first use
+        self._by_size: dict[int, tuple[Any, int, int, tuple[int, ...]]] = {}
         self._interpreter(BUCKETS[-1])  # parse and check it now: a bad file fails the load, not a batch
 
-    def _interpreter(self, n: int) -> Any:
-        it = self._by_size.get(n)
-        if it is not None:
-            return it
+    def _interpreter(self, n: int) -> tuple[Any, int, int, tuple[int, ...]]:
+        made = self._by_size.get(n)
+        if made is not None:
+            return made
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -160,18 +161,17 @@ class _LiteRT:
             raise
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
             raise ModelError(f"cannot load model {self._path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-        self._by_size[n] = it
-        return it
+        self._by_size[n] = made = (it, inp["index"], out["index"], (n, *shape_in[1:]))
+        return made
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out, i = [], 0
         for size in BUCKETS:
             while len(x) - i >= size:
-                it = self._interpreter(size)
-                (inp,), (res,) = it.get_input_details(), it.get_output_details()
-                it.set_tensor(inp["index"], x[i : i + size].reshape(inp["shape"]))
+                it, inp, res, shape = self._interpreter(size)
+                it.set_tensor(inp, x[i : i + size].reshape(shape))
                 it.invoke()
-                out.append(it.get_tensor(res["index"]).copy())  # the tensor's buffer is reused by the next call
+                out.append(it.get_tensor(res).copy())  # the tensor's buffer is reused by the next call
                 i += size
         return np.concatenate(out)
 
