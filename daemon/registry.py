@@ -29,6 +29,8 @@ BUNDLED = "default.keras"
 # Why 200 MB: today's 3-member ensemble is 6.7 MB (its LiteRT file 6.5 MB); 30x headroom for bigger
 # networks, while a runaway or planted file cannot make the loader read gigabytes into memory.
 MAX_MODEL_BYTES = 200 * 2**20
+# Why 1 MB: a manifest is a few hundred bytes; the cap keeps a planted or runaway one from filling memory.
+MAX_MANIFEST_BYTES = 1 << 20
 ID_HEX = 16  # a model id is this many hex digits of the file's SHA-256: unique among a folder's models
 
 
@@ -71,8 +73,15 @@ def latest(checkpoint: Path) -> ModelRef | None:
     A manifest that parses but names files badly still gives a ref: ``read_checked`` refuses it
     with the reason, so the refusal is logged instead of looking like "nothing published".
     """
+    path = checkpoint / MANIFEST
     try:
-        manifest = json.loads((checkpoint / MANIFEST).read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block the keeper
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+                problem = f"{path} is not a regular file of at most {MAX_MANIFEST_BYTES >> 20} MB"
+                return ModelRef(f"manifest-{info.st_ino}-{info.st_size}", path, "checkpoint", problem=problem)
+            manifest = json.loads(fh.read(MAX_MANIFEST_BYTES).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return _ref(manifest, checkpoint, "checkpoint") if isinstance(manifest, dict) else None

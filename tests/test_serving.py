@@ -5,6 +5,7 @@ with its reason while the old model keeps serving, and the reload thread survive
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -18,7 +19,7 @@ from digitwatch.daemon import registry
 from digitwatch.daemon.errors import ModelError
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.preprocess import normalize
-from digitwatch.daemon.registry import MANIFEST, MAX_MODEL_BYTES, ModelRef, bundled, file_id
+from digitwatch.daemon.registry import MANIFEST, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, ModelRef, bundled, file_id
 from digitwatch.daemon.reload import ModelKeeper
 
 
@@ -155,6 +156,25 @@ def test_manifest_with_a_wrong_model_id_or_a_huge_file_is_refused(tmp_path: Path
     _checkpoint_with_bundled(ck, b"2")  # and a correct one is served
     keeper.check()
     assert keeper.current.ref.source == "checkpoint" and keeper.current.runtime == "litert"
+
+
+def test_a_manifest_that_is_a_fifo_or_huge_is_refused_without_blocking(tmp_path: Path) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()
+    os.mkfifo(ck / MANIFEST)  # reading it would wait for a writer forever
+    check = threading.Thread(target=keeper.check, daemon=True)
+    check.start()
+    check.join(10)
+    assert not check.is_alive(), "the keeper blocked on a FIFO named latest.json"
+    assert "not a regular file" in rec.named("model_rejected")[-1]["reason"]
+    (ck / MANIFEST).unlink()
+    with open(ck / MANIFEST, "wb") as fh:
+        fh.truncate(MAX_MANIFEST_BYTES + 1)
+    keeper.check()
+    assert len(rec.named("model_rejected")) == 2
+    assert keeper.current is not None and keeper.current.ref.source == "bundled"
 
 
 def test_converted_model_must_score_as_keras_did(tmp_path: Path) -> None:
