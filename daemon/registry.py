@@ -70,9 +70,9 @@ def bundled() -> ModelRef:
 def latest(checkpoint: Path) -> ModelRef | None:
     """The model the manifest in ``checkpoint`` names, or None when there is none (or it is unreadable).
 
-    A manifest that parses but names files badly still gives a ref: ``read_checked`` refuses it
-    with the reason, so the refusal is logged instead of looking like "nothing published".
-    """
+    A manifest that names files badly, or is not a small regular file, still gives a ref whose
+    ``problem`` loading refuses with the reason, so the refusal is logged instead of looking like
+    "nothing published"."""
     path = checkpoint / MANIFEST
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block the keeper
