@@ -259,3 +259,34 @@ def quiet_native_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _speed() -> None:
+    """``python -m digitwatch.daemon.infer [keras]``: the bundled model's cost per image at batch 1, 32
+    and 256 (best of 3, wall and CPU) in the serving runtime (LiteRT), or in Keras."""
+    import time
+
+    started = time.perf_counter()
+    ref = registry.bundled()
+    if sys.argv[1:] == ["keras"]:
+        ref = ModelRef(ref.model_id, ref.path, "file")
+    predictor = Predictor.load(ref)
+    predictor.warm_up(256)
+    print(
+        f"{predictor.runtime}: imported, loaded and checked in {time.perf_counter() - started:.2f} s, {THREADS} threads"
+    )
+    x = np.resize(canary()[0], (256, 28, 28))
+    for n in (1, 32, 256):
+        wall = cpu = float("inf")
+        for _ in range(3):
+            reps = max(2, 512 // n)
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(reps):
+                predictor.predict(x[:n])
+            wall = min(wall, (time.perf_counter() - t) / reps / n)
+            cpu = min(cpu, (time.process_time() - c) / reps / n)
+        print(f"batch {n:3d}: {wall * 1e6:7.0f} us an image (CPU {cpu * 1e6:5.0f} us)")
+
+
+if __name__ == "__main__":
+    _speed()
