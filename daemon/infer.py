@@ -1,71 +1,124 @@
-"""The network: load a ``.keras`` model safely, check it, run it on batches through one compiled function."""
+"""The network: load a checked model, run it on batches.
+
+Two runtimes behind one ``Predictor``:
+
+* **LiteRT** (``ai_edge_litert``), the serving path: the model converted at publish time
+  (``model-<id>.tflite``), imported in ~0.1 s instead of TensorFlow's ~5 s, and no
+  TensorFlow in the process at all. Before it serves, its canary accuracy must reach
+  ``canary_min_accuracy`` and lie within ``CONVERSION_TOLERANCE`` of the Keras model's,
+  recorded at publish - the check that the conversion kept the network's answers.
+* **Keras**, the fallback for a checkpoint published before conversion existed (only a
+  ``.keras``): TensorFlow is imported then, lazily, with its native notices muted.
+
+Every file is read once through ``registry.read_checked`` (confined, size-capped,
+hash-checked) and parsed from those bytes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from . import registry
 from .errors import ModelError
 from .registry import ModelRef
+
+# Why 0.5 points: float32 LiteRT and Keras agree to ~1e-6 on probabilities, so their canary accuracies are
+# equal in practice; one or two digits of 300 changing side flags a conversion that lost the network.
+CONVERSION_TOLERANCE = 0.005
+# Why powers of 4: LiteRT fixes the batch size per interpreter (a resize costs 2-50 ms), so a batch runs as
+# chunks of these sizes - at most 3 chunks per size below 256, no padding wasted, 5 interpreters (~90 MB).
+BUCKETS = (256, 64, 16, 4, 1)
+# Why the affinity count: the interpreter's threads should match the CPUs this process may use (2 here);
+# more threads than CPUs only adds switching.
+THREADS = max(1, len(os.sched_getaffinity(0)))
+
+Runner = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 -> (N, 10) float32
 
 
 class Predictor:
     """A loaded, checked model. ``predict`` takes (N, 28, 28) float32 and returns (N, 10) probabilities."""
 
-    def __init__(self, model: object, ref: ModelRef, canary_accuracy: float) -> None:
-        import tensorflow as tf
-
+    def __init__(self, run: Runner, ref: ModelRef, runtime: str, warm: Callable[[int], None] | None = None) -> None:
         self.ref = ref
         self.model_id = ref.model_id
-        self.canary_accuracy = canary_accuracy
-        self._model = model
+        self.runtime = runtime  # "litert" or "keras"
+        self.canary_accuracy = float("nan")
+        self._run = run
+        self._warm = warm
         self._lock = threading.Lock()
-        self._fn = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
-            reduce_retracing=True,
-        )
+        self._keras: Any = None
+
+    @property
+    def _model(self) -> Any:
+        """The Keras model itself, for callers that look inside it (tests/test_train.py reads the members);
+        loaded on first use when LiteRT serves (TensorFlow is imported then)."""
+        if self._keras is None:
+            check_id = self.ref.model_id if self.ref.folder is not None else None
+            self._keras = _load_keras(registry.read_checked(self.ref.path, self.ref.folder, check_id), self.ref.path)
+        return self._keras
 
     @classmethod
     def load(cls, ref: ModelRef, canary_min_accuracy: float = 0.0) -> Predictor:
-        """Load ``ref`` in Keras safe mode (no code from the file) and check it; raises ModelError."""
-        if not ref.path.is_file():
-            raise ModelError(f"model file not found: {ref.path}")
-        try:
-            import keras
-
-            model = keras.models.load_model(ref.path, safe_mode=True, compile=False)
-        except Exception as exc:  # keras raises many types for a bad archive
-            raise ModelError(f"cannot load model {ref.path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-        shape_in = tuple(getattr(model, "input_shape", ()) or ())
-        shape_out = tuple(getattr(model, "output_shape", ()) or ())
-        if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,):
-            raise ModelError(f"model {ref.path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)")
-        predictor = cls(model, ref, canary_accuracy=float("nan"))
-        x, y = canary()
-        probs = predictor.predict(x)
-        if probs.shape != (len(x), 10) or not np.all(np.isfinite(probs)):
-            raise ModelError(f"model {ref.path} gives non-finite or mis-shaped outputs on the canary set")
-        if np.any(probs < -1e-4) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-2):
-            raise ModelError(f"model {ref.path} does not output probabilities (softmax)")
-        predictor.canary_accuracy = float((probs.argmax(axis=1) == y).mean())
-        if predictor.canary_accuracy < canary_min_accuracy:
-            raise ModelError(
-                f"model {ref.path} scores {predictor.canary_accuracy:.1%} on the canary set "
-                f"(canary_min_accuracy = {canary_min_accuracy:.0%})"
-            )
+        """Load ``ref`` (its LiteRT file when it has one, else the ``.keras`` in Keras safe mode:
+        no code from the file) and check it on the canary set; raises ModelError."""
+        if ref.problem:
+            raise ModelError(ref.problem)
+        check_id = ref.model_id if ref.folder is not None else None  # a file given by hand has no manifest
+        keras_bytes = registry.read_checked(ref.path, ref.folder, check_id)
+        if ref.converted is not None and litert_available():
+            if ref.folder is not None and (ref.converted_id is None or ref.keras_canary is None):
+                raise ModelError(f"manifest names {ref.converted.name} without its litert_id and keras_canary_accuracy")
+            lite = _LiteRT(registry.read_checked(ref.converted, ref.folder, ref.converted_id), ref.converted)
+            predictor = cls(lite, ref, "litert", warm=lite.warm_up)
+        else:
+            model = _load_keras(keras_bytes, ref.path)
+            predictor = cls(_compiled(model), ref, "keras")
+            predictor._keras = model
+        predictor._check_canary(canary_min_accuracy)
         return predictor
 
+    def _check_canary(self, canary_min_accuracy: float) -> None:
+        path = self.ref.converted if self.runtime == "litert" else self.ref.path
+        x, y = canary()
+        probs = self.predict(x)
+        if probs.shape != (len(x), 10) or not np.all(np.isfinite(probs)):
+            raise ModelError(f"model {path} gives non-finite or mis-shaped outputs on the canary set")
+        if np.any(probs < -1e-4) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-2):
+            raise ModelError(f"model {path} does not output probabilities (softmax)")
+        self.canary_accuracy = float((probs.argmax(axis=1) == y).mean())
+        if self.canary_accuracy < canary_min_accuracy:
+            raise ModelError(
+                f"model {path} scores {self.canary_accuracy:.1%} on the canary set "
+                f"(canary_min_accuracy = {canary_min_accuracy:.0%})"
+            )
+        keras_figure = self.ref.keras_canary
+        if (
+            self.runtime == "litert"
+            and keras_figure is not None
+            and abs(self.canary_accuracy - keras_figure) > CONVERSION_TOLERANCE
+        ):
+            raise ModelError(
+                f"converted model {path} scores {self.canary_accuracy:.1%} on the canary set, "
+                f"the Keras model {keras_figure:.1%} at publish: the conversion changed its answers"
+            )
+
     def warm_up(self, max_batch: int) -> None:
-        """Run the batch sizes the worker will use once: oneDNN builds its kernels per shape."""
-        for n in sorted({1, max_batch}):
+        """Prepare every batch size the worker will use, so the first full batch is not slow."""
+        if self._warm is not None:
+            with self._lock:
+                self._warm(max_batch)
+            return
+        for n in sorted({1, max_batch}):  # Keras: oneDNN builds its kernels per shape
             self.predict(np.zeros((n, 28, 28), dtype=np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -73,7 +126,97 @@ class Predictor:
             return np.zeros((0, 10), dtype=np.float32)
         batch = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
         with self._lock:
-            return np.asarray(self._fn(batch), dtype=np.float32)
+            return np.asarray(self._run(batch), dtype=np.float32)
+
+
+class _LiteRT:
+    """A LiteRT model: one interpreter per size in BUCKETS, made on first use; a batch runs as
+    chunks of those sizes, largest first. Calls are serialised by the Predictor's lock."""
+
+    def __init__(self, content: bytes, path: Path) -> None:
+        self._content = content
+        self._path = path
+        # size -> (interpreter, input index, output index, input shape), made on first use
+        self._by_size: dict[int, tuple[Any, int, int, tuple[int, ...]]] = {}
+        self._interpreter(BUCKETS[-1])  # parse and check it now: a bad file fails the load, not a batch
+
+    def _interpreter(self, n: int) -> tuple[Any, int, int, tuple[int, ...]]:
+        made = self._by_size.get(n)
+        if made is not None:
+            return made
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with _first_native_notice():
+                it = Interpreter(model_content=self._content, num_threads=THREADS)
+                (inp,), (out,) = it.get_input_details(), it.get_output_details()
+                shape_in, shape_out = tuple(inp["shape_signature"]), tuple(out["shape_signature"])
+                if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,) or inp["dtype"] != np.float32:
+                    raise ModelError(
+                        f"model {self._path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)"
+                    )
+                it.resize_tensor_input(inp["index"], [n, *shape_in[1:]])
+                it.allocate_tensors()  # ~16 ms; the first call then costs ~10 ms more, once: no warm-up call
+        except ModelError:
+            raise
+        except Exception as exc:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
+            raise ModelError(f"cannot load model {self._path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        self._by_size[n] = made = (it, inp["index"], out["index"], (n, *shape_in[1:]))
+        return made
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out, i = [], 0
+        for size in BUCKETS:
+            while len(x) - i >= size:
+                it, inp, res, shape = self._interpreter(size)
+                it.set_tensor(inp, x[i : i + size].reshape(shape))
+                it.invoke()
+                out.append(it.get_tensor(res).copy())  # the tensor's buffer is reused by the next call
+                i += size
+        return np.concatenate(out)
+
+    def warm_up(self, max_batch: int) -> None:
+        for size in BUCKETS:
+            if size <= max(1, max_batch):
+                self._interpreter(size)
+
+
+def _load_keras(content: bytes, path: Path) -> Any:
+    """A ``.keras`` model in safe mode (no code from the file), from the checked bytes; imports TensorFlow."""
+    try:
+        with quiet_native_stderr():
+            import keras
+        with tempfile.TemporaryDirectory(prefix="digitwatch-model-") as tmp:
+            copy = Path(tmp) / "model.keras"  # Keras reads a path; this one holds the bytes that were checked
+            copy.write_bytes(content)
+            model = keras.models.load_model(copy, safe_mode=True, compile=False)
+    except Exception as exc:  # keras raises many types for a bad archive
+        raise ModelError(f"cannot load model {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    shape_in = tuple(getattr(model, "input_shape", ()) or ())
+    shape_out = tuple(getattr(model, "output_shape", ()) or ())
+    if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,):
+        raise ModelError(f"model {path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)")
+    return model
+
+
+def _compiled(model: Any) -> Runner:
+    """The model as one compiled function over any batch size."""
+    import tensorflow as tf
+
+    fn = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
+        reduce_retracing=True,
+    )
+    return lambda x: np.asarray(fn(x))
+
+
+def litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def canary() -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +224,24 @@ def canary() -> tuple[np.ndarray, np.ndarray]:
     path = Path(str(resources.files("digitwatch.daemon").joinpath("models", "canary.npz")))
     with np.load(path, allow_pickle=False) as data:
         return data["x"].astype(np.float32) / 255.0, data["y"].astype(np.int64)
+
+
+_noticed = threading.Lock()
+_notice_done = False
+
+
+@contextlib.contextmanager
+def _first_native_notice() -> Iterator[None]:
+    """LiteRT prints "Created TensorFlow Lite XNNPACK delegate" once per process, on fd 2: mute only
+    that first time, so log lines from other threads are not lost later."""
+    global _notice_done
+    with _noticed:
+        if _notice_done:
+            yield
+            return
+        with quiet_native_stderr():
+            yield
+        _notice_done = True
 
 
 @contextlib.contextmanager
@@ -98,3 +259,34 @@ def quiet_native_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _speed() -> None:
+    """``python -m digitwatch.daemon.infer [keras]``: the bundled model's cost per image at batch 1, 32
+    and 256 (best of 3, wall and CPU) in the serving runtime (LiteRT), or in Keras."""
+    import time
+
+    started = time.perf_counter()
+    ref = registry.bundled()
+    if sys.argv[1:] == ["keras"]:
+        ref = ModelRef(ref.model_id, ref.path, "file")
+    predictor = Predictor.load(ref)
+    predictor.warm_up(256)
+    print(
+        f"{predictor.runtime}: imported, loaded and checked in {time.perf_counter() - started:.2f} s, {THREADS} threads"
+    )
+    x = np.resize(canary()[0], (256, 28, 28))
+    for n in (1, 32, 256):
+        wall = cpu = float("inf")
+        for _ in range(3):
+            reps = max(2, 512 // n)
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(reps):
+                predictor.predict(x[:n])
+            wall = min(wall, (time.perf_counter() - t) / reps / n)
+            cpu = min(cpu, (time.process_time() - c) / reps / n)
+        print(f"batch {n:3d}: {wall * 1e6:7.0f} us an image (CPU {cpu * 1e6:5.0f} us)")
+
+
+if __name__ == "__main__":
+    _speed()

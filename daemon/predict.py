@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .config import Config
-from .infer import Predictor, quiet_native_stderr
+from .infer import Predictor
 from .pool import PreparePool
 from .recognize import Limits, classify
 from .registry import ModelRef
@@ -33,8 +33,6 @@ def expand(args: list[str]) -> Iterator[tuple[str, Path]]:
 
 
 def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO) -> int:
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
     predictor = Predictor.load(ref)
     limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
     items = list(expand(args))

@@ -20,7 +20,6 @@ from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError
 from .fsutil import fsync_dir
-from .infer import quiet_native_stderr
 from .intake import Intake
 from .journal import Journal, Roots
 from .reload import ModelKeeper
@@ -64,14 +63,16 @@ def serve(cfg: Config) -> int:
     journal, work = _open_state(cfg)
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
 
-    keeper = _load_model(cfg)
-    if signals.stop.is_set():  # asked to stop while the model loaded: nothing is claimed yet
-        return _closed(True, 0, work, journal, None)
+    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
 
     stop = signals.stop
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
     worker = Worker(cfg, intake, work, journal, keeper, stop)
     watchdog = Watchdog(lambda: worker.stats.heartbeat, cfg.file_timeout_s + STALE_MARGIN_S)
+    # After the worker: its decode processes start up while the model loads (LiteRT, no TensorFlow).
+    keeper.load_initial()
+    if signals.stop.is_set():  # asked to stop while the model loaded: nothing is claimed yet
+        return _closed(True, 0, work, journal, None)
     _take_over_legacy(cfg, journal)
     worker.backlog = recover(cfg, work, journal)
     scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
@@ -98,6 +99,7 @@ def serve(cfg: Config) -> int:
             signals.reload.clear()
             keeper.trigger(force=True)
         status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "serving"))
+        keeper.supervise(stop)  # a dead model thread is logged (model_thread_died) and restarted
         if not threads[0].is_alive():
             logger.error("worker_died")
             code = EX_SOFTWARE
@@ -125,14 +127,6 @@ def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Wo
     stats = worker.stats if worker else None
     logger.info("stopped", done=stats.done if stats else 0, failed=stats.failed if stats else 0, clean=clean)
     return code
-
-
-def _load_model(cfg: Config) -> ModelKeeper:
-    keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
-    keeper.load_initial()
-    return keeper
 
 
 def _model_id(keeper: ModelKeeper) -> str | None:
@@ -219,6 +213,7 @@ def _snapshot(cfg: Config, keeper: ModelKeeper, intake: Intake, worker: Worker, 
         "last_error_at": s.last_error_at,
         "observer_alive": bool(scanner.observer and observer_alive(scanner.observer)),
         "observer_restarts": scanner.observer_restarts,
+        "model_thread_alive": keeper.alive(),
         "worker_heartbeat_age_s": round(time.monotonic() - s.heartbeat, 1),
         "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

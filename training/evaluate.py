@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from digitwatch.daemon.infer import Predictor, quiet_native_stderr
+from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.registry import ModelRef
 
 from . import data as mnist_data
@@ -15,8 +15,6 @@ from .inputs import prepare
 def evaluate(ref: ModelRef, data: str | None) -> dict[str, Any]:
     """Accuracy, loss, n and a confusion matrix (rows: true digit, columns: predicted)."""
     ds = mnist_data.load(data)
-    with quiet_native_stderr():
-        import keras  # noqa: F401  (TensorFlow's native start-up notices go to /dev/null)
     predictor = Predictor.load(ref)
     x = prepare(ds.x_test, use_normalize=True)[..., 0]
     probs = np.concatenate([predictor.predict(x[i : i + 1024]) for i in range(0, len(x), 1024)])

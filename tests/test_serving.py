@@ -1,0 +1,298 @@
+"""The serving runtime and the model manifest: LiteRT answers as Keras does, the daemon starts without
+TensorFlow, a manifest that names files outside its folder, the wrong hash or a huge file is refused
+with its reason while the old model keeps serving, and the reload thread survives any failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import Daemon, dark_on_light
+from digitwatch.daemon import registry
+from digitwatch.daemon.errors import ModelError
+from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.preprocess import normalize
+from digitwatch.daemon.registry import MANIFEST, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, ModelRef, bundled, file_id
+from digitwatch.daemon.reload import ModelKeeper
+
+
+class Recorder:
+    """Stands in for the keeper's structlog logger: keeps (event, fields)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def _add(self, event: str, **kw: Any) -> None:
+        self.events.append((event, kw))
+
+    info = error = warning = _add
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [kw for e, kw in self.events if e == event]
+
+
+@pytest.fixture(scope="module")
+def served() -> Predictor:
+    return Predictor.load(bundled(), canary_min_accuracy=0.98)
+
+
+@pytest.fixture(scope="module")
+def keras_predictor() -> Predictor:
+    ref = bundled()
+    return Predictor.load(ModelRef(ref.model_id, ref.path, "file"), canary_min_accuracy=0.98)
+
+
+def test_bundled_model_is_served_by_litert_and_matches_keras(
+    served: Predictor, keras_predictor: Predictor, test_digits
+) -> None:
+    assert served.runtime == "litert" and keras_predictor.runtime == "keras"
+    x = test_digits[0].astype(np.float32) / 255.0  # 1,000 MNIST test digits, as the Predictor receives them
+    lite, ker = served.predict(x), keras_predictor.predict(x)
+    assert float(np.abs(lite - ker).max()) < 1e-4
+    assert (lite.argmax(1) == ker.argmax(1)).all()
+    pictures = np.stack([normalize(np.asarray(dark_on_light(d))) for d in test_digits[0][:64]])
+    assert float(np.abs(served.predict(pictures) - keras_predictor.predict(pictures)).max()) < 1e-4
+
+
+def test_any_batch_size_gives_the_same_answers(served: Predictor, test_digits) -> None:
+    x = test_digits[0][:300].astype(np.float32) / 255.0
+    one_by_one = np.concatenate([served.predict(x[i : i + 1]) for i in range(len(x))])
+    for n in (3, 17, 100, 257, 300):
+        assert float(np.abs(served.predict(x[:n]) - one_by_one[:n]).max()) < 1e-5, n
+    assert served.predict(x[:0]).shape == (0, 10)
+
+
+def _checkpoint_with_bundled(ck: Path, tag: bytes = b"", **manifest: Any) -> dict[str, Any]:
+    """The bundled model published into ``ck`` as ``train`` would; ``manifest`` overrides fields.
+    ``tag``, appended to the .keras (which the LiteRT path only hashes), gives it another model id."""
+    ref = bundled()
+    assert ref.converted is not None
+    data = ref.path.read_bytes() + tag
+    model_id = registry.bytes_id(data)
+    ck.mkdir(parents=True, exist_ok=True)
+    (ck / f"model-{model_id}.keras").write_bytes(data)
+    shutil.copy(ref.converted, ck / f"model-{model_id}.tflite")
+    fields = {
+        "model_id": model_id,
+        "file": f"model-{model_id}.keras",
+        "litert_file": f"model-{model_id}.tflite",
+        "litert_id": ref.converted_id,
+        "keras_canary_accuracy": ref.keras_canary,
+        **manifest,
+    }
+    (ck / MANIFEST).write_text(json.dumps({k: v for k, v in fields.items() if v is not None}))
+    return fields
+
+
+def _keeper(ck: Path) -> tuple[ModelKeeper, Recorder]:
+    keeper = ModelKeeper(ck, canary_min_accuracy=0.9, poll_s=0.05, max_batch=16)
+    keeper._log = recorder = Recorder()  # type: ignore[assignment]
+    return keeper, recorder
+
+
+def _other_model(folder: Path) -> Path:
+    """A file with another model id than the bundled one's (its bytes and then some)."""
+    path = folder / "other.keras"
+    path.write_bytes(bundled().path.read_bytes() + b"other")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "symlink_out", "subfolder"])
+def test_manifest_naming_a_file_outside_the_checkpoint_is_refused(tmp_path: Path, kind: str) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    outside = _other_model(tmp_path)
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()
+    name = {
+        "parent": "../other.keras",
+        "absolute": str(outside),
+        "symlink_out": "model-link.keras",
+        "subfolder": "sub/other.keras",
+    }[kind]
+    if kind == "symlink_out":
+        (ck / name).symlink_to(outside)
+    if kind == "subfolder":
+        (ck / "sub").mkdir()
+        shutil.copy(outside, ck / "sub" / "other.keras")
+    (ck / MANIFEST).write_text(json.dumps({"model_id": file_id(outside), "file": name}))
+    keeper.check()
+    (rejected,) = rec.named("model_rejected")
+    assert rejected["model"] == file_id(outside)
+    assert "plain name" in rejected["reason"] or "leads out" in rejected["reason"]
+    assert keeper.current is not None and keeper.current.ref.source == "bundled"
+    assert len(rec.named("model_loaded")) == 1
+
+
+def test_manifest_with_a_wrong_model_id_or_a_huge_file_is_refused(tmp_path: Path) -> None:
+    ck = tmp_path / "ck"
+    _checkpoint_with_bundled(ck, model_id="0123456789abcdef")
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()  # the published model is refused at start-up too: the bundled one serves
+    assert keeper.current is not None and keeper.current.ref.source == "bundled"
+    (rejected,) = rec.named("model_rejected")
+    assert "hashes to" in rejected["reason"] and "0123456789abcdef" in rejected["reason"]
+
+    huge = ck / "model-huge.keras"
+    with open(huge, "wb") as fh:  # sparse: no disk used, but its size is over the cap
+        fh.truncate(MAX_MODEL_BYTES + 1)
+    (ck / MANIFEST).write_text(json.dumps({"model_id": "feedfacefeedface", "file": huge.name}))
+    keeper.check()
+    assert "cap" in rec.named("model_rejected")[-1]["reason"]
+
+    fields = _checkpoint_with_bundled(ck, b"1")  # a LiteRT file that is not the one the manifest hashed
+    (ck / fields["litert_file"]).write_bytes((ck / fields["litert_file"]).read_bytes()[:-8] + b"\0" * 8)
+    keeper.check()
+    assert "hashes to" in rec.named("model_rejected")[-1]["reason"]
+    assert keeper.current.ref.source == "bundled"
+
+    _checkpoint_with_bundled(ck, b"2")  # and a correct one is served
+    keeper.check()
+    assert keeper.current.ref.source == "checkpoint" and keeper.current.runtime == "litert"
+
+
+def test_a_manifest_that_is_a_fifo_or_huge_is_refused_without_blocking(tmp_path: Path) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()
+    os.mkfifo(ck / MANIFEST)  # reading it would wait for a writer forever
+    check = threading.Thread(target=keeper.check, daemon=True)
+    check.start()
+    check.join(10)
+    assert not check.is_alive(), "the keeper blocked on a FIFO named latest.json"
+    assert "not a regular file" in rec.named("model_rejected")[-1]["reason"]
+    (ck / MANIFEST).unlink()
+    with open(ck / MANIFEST, "wb") as fh:
+        fh.truncate(MAX_MANIFEST_BYTES + 1)
+    keeper.check()
+    assert len(rec.named("model_rejected")) == 2
+    assert keeper.current is not None and keeper.current.ref.source == "bundled"
+
+
+def test_converted_model_must_score_as_keras_did(tmp_path: Path) -> None:
+    ck = tmp_path / "ck"
+    _checkpoint_with_bundled(ck, keras_canary_accuracy=0.5)  # a conversion that would have lost half the digits
+    with pytest.raises(ModelError, match="conversion changed"):
+        Predictor.load(registry.current(ck))
+
+
+def test_a_keras_only_checkpoint_is_served_by_keras(tmp_path: Path) -> None:
+    ck = tmp_path / "ck"
+    _checkpoint_with_bundled(ck, litert_file=None, litert_id=None, keras_canary_accuracy=None)
+    p = Predictor.load(registry.current(ck), canary_min_accuracy=0.98)
+    assert p.runtime == "keras" and p.ref.source == "checkpoint"
+
+
+def test_any_exception_in_a_load_is_a_rejection_and_the_thread_lives_on(tmp_path: Path, monkeypatch) -> None:
+    ck = tmp_path / "ck"
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()
+    real_load = Predictor.load
+
+    def flaky(ref: ModelRef, canary_min_accuracy: float = 0.0) -> Predictor:
+        if ref.source == "checkpoint":
+            raise RuntimeError("a bug, not a bad model")
+        return real_load(ref, canary_min_accuracy)
+
+    monkeypatch.setattr(Predictor, "load", staticmethod(flaky))
+    stop = threading.Event()
+    thread = keeper.start(stop)
+    try:
+        _checkpoint_with_bundled(ck, b"1")
+        keeper.trigger()
+        deadline = time.monotonic() + 10
+        while not rec.named("model_rejected") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (rejected,) = rec.named("model_rejected")
+        assert rejected["reason"] == "RuntimeError: a bug, not a bad model"
+        assert thread.is_alive() and keeper.alive()
+        assert keeper.current is not None and keeper.current.ref.source == "bundled"
+    finally:
+        stop.set()
+        keeper.trigger()
+        thread.join(10)
+
+
+def test_a_dead_reload_thread_is_noticed_and_restarted(tmp_path: Path, monkeypatch) -> None:
+    keeper, rec = _keeper(tmp_path / "ck")
+    keeper.load_initial()
+
+    class Fatal(BaseException):
+        pass
+
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Fatal  # escapes run()'s net: the thread dies
+        time.sleep(0.01)
+
+    monkeypatch.setattr(keeper, "check", check)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the dying thread's traceback
+    stop = threading.Event()
+    keeper.start(stop).join(10)
+    assert not keeper.alive()
+    assert keeper.supervise(stop) and keeper.alive()
+    assert rec.named("model_thread_died") == [{"restarts": 1}]
+    assert not keeper.supervise(stop)  # alive: nothing to do
+    stop.set()
+    keeper.trigger()
+
+
+def test_daemon_starts_without_tensorflow_and_keeps_serving_past_a_bad_manifest(
+    daemon_factory, test_digits, tmp_path: Path
+) -> None:
+    x, _ = test_digits
+    d: Daemon = daemon_factory("--model-poll-s", "0.2").start()
+    ready = d.wait_event("ready")
+    loaded = d.wait_event("model_loaded")
+    assert loaded["runtime"] == "litert" and loaded["tensorflow_loaded"] is False
+    assert d.proc is not None
+    maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
+    assert "site-packages/tensorflow/" not in maps, "TensorFlow's libraries are mapped into the daemon"
+    assert ready["startup_s"] < 10  # loose: the goal is 3 s on a quiet machine; CI machines are busy
+
+    outside = _other_model(tmp_path)
+    d.checkpoint.mkdir(exist_ok=True)
+    (d.checkpoint / MANIFEST).write_text(json.dumps({"model_id": file_id(outside), "file": "../other.keras"}))
+    rejected = d.wait_event("model_rejected", timeout=30)
+    assert rejected["model"] == file_id(outside) and "plain name" in rejected["reason"]
+    dark_on_light(x[0]).save(d.inbox / "after.png")
+    (row,) = d.wait_rows(1)
+    assert row["model"] == loaded["model"] and row["status"] != "error"
+    assert d.stop() == 0
+
+
+def test_publish_converts_and_records_what_the_daemon_checks(tmp_path: Path) -> None:
+    import keras
+    from digitwatch.training.publish import publish
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+    model.save(tmp_path / "m.keras")
+    history = {k: [0.5] for k in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    ck = tmp_path / "ck"
+    published = publish(tmp_path / "m.keras", {"recipe": "test", "history": history}, ck)
+    manifest = json.loads((ck / MANIFEST).read_text())
+    assert manifest["litert_file"] == f"model-{published.model_id}.tflite"
+    assert manifest["litert_id"] == file_id(ck / manifest["litert_file"])
+    assert 0.0 <= manifest["keras_canary_accuracy"] <= 1.0
+    metrics = json.loads((ck / f"model-{published.model_id}.metrics.json").read_text())
+    assert metrics["litert_max_abs_diff"] < 1e-4
+    assert not [p for p in ck.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    served = Predictor.load(registry.current(ck))
+    assert served.runtime == "litert" and served.model_id == published.model_id
+    x = np.random.default_rng(0).random((50, 28, 28), dtype=np.float32)
+    expected = np.asarray(model(x[..., None], training=False))
+    assert float(np.abs(served.predict(x) - expected).max()) < 1e-4
