@@ -41,7 +41,7 @@ def mnist_file() -> Path:
     """The MNIST archive to use: ``$MNIST_NPZ``, else ``../shared/data/mnist.npz`` beside the repository,
     else the sample shipped with the tests (tests/data/mnist-sample.npz)."""
     env = os.environ.get("MNIST_NPZ")
-    if env and Path(env).is_file():
+    if env:  # as given, even when missing: a wrong setting is an error, not a quiet fall back to the sample
         return Path(env)
     return SHARED if SHARED.is_file() else SAMPLE
 
