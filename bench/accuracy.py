@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from digitwatch.training import realistic
+from harness import mnist_file
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -89,7 +89,8 @@ def print_table(summary: dict) -> None:
         print(f"{kind:<14} {f['n']:>6} {acc:>11} {f['errors']:>7} {conf:>10}")
     o = summary["overall"]
     print(
-        f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images ({o['correct']} correct, {o['errors']} refused)"
+        f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images "
+        f"({o['correct']} correct, {o['errors']} refused)"
     )
 
 
@@ -102,18 +103,16 @@ def write_predictions(out: Path, rows: list[tuple[Path, int, str]], results: lis
             w.writerow([path.name, label, kind, "" if digit is None else digit, f"{conf:.4f}", err or ""])
 
 
-def _default_data() -> Path:
-    env = os.environ.get("MNIST_NPZ")
-    return Path(env) if env else (REPO / ".." / "shared" / "data" / "mnist.npz").resolve()
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; --model is required unless daemon/models/default.keras exists."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "--data", type=Path, default=_default_data(), help="mnist.npz (default: $MNIST_NPZ or ../shared/data/mnist.npz)"
+        "--data",
+        type=Path,
+        default=mnist_file(),
+        help="mnist.npz (default: $MNIST_NPZ, else ../shared/data/mnist.npz, else the tests' sample)",
     )
     if BUNDLED_MODEL.exists():
         p.add_argument("--model", type=Path, default=BUNDLED_MODEL, help=f"Keras model (default: {BUNDLED_MODEL})")

@@ -9,7 +9,6 @@ file and reported separately, so the images/s figures are for the work itself.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,16 +17,11 @@ from pathlib import Path
 
 import numpy as np
 from digitwatch.training import realistic
+from harness import mnist_file
 
 HERE = Path(__file__).resolve().parent
 
 REPO = HERE.parent
-
-
-def _default_data() -> Path:
-    env = os.environ.get("MNIST_NPZ")
-    shared = REPO.parent / "shared" / "data" / "mnist.npz"
-    return Path(env) if env else shared if shared.exists() else REPO / "tests" / "data" / "mnist-sample.npz"
 
 
 def timed_predict(paths: list[str]) -> float:
@@ -45,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--small", type=int, default=2000)
     p.add_argument("--scans", type=int, default=300)
-    p.add_argument("--data", type=Path, default=_default_data())
+    p.add_argument("--data", type=Path, default=mnist_file())
     args = p.parse_args(argv)
     with np.load(args.data) as d:
         x, y = d["x_test"], d["y_test"]
