@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -175,9 +176,32 @@ def test_a_manifest_gone_for_a_moment_keeps_the_published_model(daemon_factory, 
             (d.checkpoint / f.name).write_bytes(f.read_bytes())
     (d.checkpoint / "latest.json").write_bytes((small_model / "latest.json").read_bytes())
     published = d.wait_event("model_loaded", count=2)["model"]
-    (d.checkpoint / "latest.json").write_text("")  # half-rewritten...
-    time.sleep(1.0)  # ...for five polls
-    (d.checkpoint / "latest.json").unlink()  # then gone
+    # Half-rewritten for five polls, each seen as it happens: the manifest is a named pipe, so a
+    # poll is the daemon opening it to read; the test then closes its end and the daemon reads "".
+    manifest = d.checkpoint / "latest.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    for _ in range(5):
+        deadline = time.monotonic() + 30
+        while True:
+            try:  # succeeds once a reader has it open: the daemon is polling
+                os.close(os.open(manifest, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError as exc:  # ENXIO: no reader yet
+                assert exc.errno == errno.ENXIO and time.monotonic() < deadline, "the daemon stopped polling"
+                time.sleep(0.01)
+    parked = d.checkpoint / "parked-pipe"
+    os.rename(manifest, parked)  # then gone; a poll already waiting on the pipe is let go (reads "")
+    release_deadline = time.monotonic() + 0.5
+    while time.monotonic() < release_deadline:
+        try:
+            os.close(os.open(parked, os.O_WRONLY | os.O_NONBLOCK))
+            break
+        except OSError:
+            time.sleep(0.01)
+    parked.unlink()
+    # A missing manifest leaves no trace to wait for (the daemon logs no poll), so this one wait
+    # stays: five polls at --model-poll-s 0.2.
     time.sleep(1.0)
     for i in range(3):
         drop(d.inbox, f"while-{i}.png", x[i])
