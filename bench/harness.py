@@ -271,7 +271,7 @@ class Daemon:
 
     def events(self, name: str | None = None, all_runs: bool = False) -> list[dict[str, Any]]:
         """JSON log events of the latest start (of every start with ``all_runs``); only ``name`` if given."""
-        out = []
+        out: list[dict[str, Any]] = []
         if not self.log_path.exists():
             return out
         with open(self.log_path, "rb") as fh:
