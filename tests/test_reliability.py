@@ -100,6 +100,7 @@ def test_unwritable_outbox_holds_files_then_catches_up(unprivileged_daemon, test
     """The outbox becomes read-only for a while (chmod 555, binding: the daemon runs unprivileged)."""
     x, _ = test_digits
     d: Daemon = unprivileged_daemon().start()
+    assert os.stat(f"/proc/{d.pid}").st_uid != 0, "the daemon runs as root: permission bits would not bind it"
     os.chmod(d.outbox, 0o555)
     names = [f"held-{i}.png" for i in range(10)]
     for i, name in enumerate(names):
@@ -278,6 +279,7 @@ def test_polling_mode_fifo_and_vanishing_files(daemon_factory, test_digits) -> N
 def test_unreadable_file_is_an_error_row(unprivileged_daemon, test_digits) -> None:
     """chmod 000 binds the daemon (it runs unprivileged): the file gets an error row, the next one is read."""
     d: Daemon = unprivileged_daemon().start()
+    assert os.stat(f"/proc/{d.pid}").st_uid != 0, "the daemon runs as root: permission bits would not bind it"
     path = d.inbox / "secret.png"
     dark_on_light(test_digits[0][0]).save(path)
     os.chmod(path, 0)
