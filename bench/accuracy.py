@@ -89,7 +89,8 @@ def print_table(summary: dict) -> None:
         print(f"{kind:<14} {f['n']:>6} {acc:>11} {f['errors']:>7} {conf:>10}")
     o = summary["overall"]
     print(
-        f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images ({o['correct']} correct, {o['errors']} refused)"
+        f"overall: {_fmt(o['accuracy'], 100, '.1f')}% of {o['n']} images "
+        f"({o['correct']} correct, {o['errors']} refused)"
     )
 
 

@@ -39,8 +39,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,12 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness import Daemon, DaemonError, load_test_digits, mnist_file, proc_status, process_tree, stat_fields
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SAMPLE_DATA = REPO / "tests" / "data" / "mnist-sample.npz"
-SHARED_DATA = REPO.parent / "shared" / "data" / "mnist.npz"
 DEFAULT_JSON = HERE / "out" / "bench.json"
 
 FULL_SIZES = {"small": 5000, "scans": 1000, "drops": 200, "seed_sample": 200}
@@ -91,20 +88,6 @@ class BenchError(RuntimeError):
 # --------------------------------------------------------------------------
 # Workload images
 # --------------------------------------------------------------------------
-
-
-def default_data() -> Path:
-    """$MNIST_NPZ, else ../shared/data/mnist.npz next to the repo, else the sample shipped with the tests."""
-    env = os.environ.get("MNIST_NPZ")
-    if env:
-        return Path(env)
-    return SHARED_DATA if SHARED_DATA.is_file() else SAMPLE_DATA
-
-
-def load_test_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST test digits (N, 28, 28) uint8 white-on-black, and their labels."""
-    with np.load(path) as data:
-        return data["x_test"], data["y_test"].astype(np.int64)
 
 
 def encode(img: Image.Image, fmt: str, **options: Any) -> bytes:
@@ -221,10 +204,6 @@ class Folders:
     def checkpoint(self) -> Path:
         return self.root / "checkpoints"
 
-    @property
-    def log(self) -> Path:
-        return self.root / "daemon.log"
-
     def create(self) -> Folders:
         """Make the folders the bench fills (the daemon makes the others)."""
         for folder in (self.stage, self.inbox, self.outbox, self.checkpoint):
@@ -241,51 +220,11 @@ def daemon_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "digitwatch.daemon"]
 
 
-def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of ``pid`` in MB (empty if the process is gone)."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = int(value.split()[0]) / 1024.0  # kB -> MB
-    except OSError:
-        pass
-    return out
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the command name (state, ppid, ...); empty if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()
-    except OSError:
-        return []
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants (e.g. the daemon's decode worker processes)."""
-    children: dict[int, list[int]] = {}
-    with os.scandir("/proc") as it:
-        pids = [int(e.name) for e in it if e.name.isdigit()]
-    for p in pids:
-        fields = _stat_fields(p)
-        if len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(p)
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo.extend(children.get(p, []))
-    return tree
-
-
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of ``pid``, its live descendants and the children they reaped, in seconds."""
     ticks = 0
     for p in process_tree(pid):
-        fields = _stat_fields(p)
+        fields = stat_fields(p)
         if len(fields) > 14:
             ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -329,107 +268,6 @@ def tree_memory(pid: int) -> dict[str, float]:
         "VmRSS": sum(s.get("VmRSS", 0.0) for s in statuses),
         "VmHWM": sum(s.get("VmHWM", 0.0) for s in statuses),
     }
-
-
-class Daemon:
-    """A real ``digitwatch run`` on a workload's folders; its JSON log goes to ``folders.log``."""
-
-    def __init__(self, folders: Folders, extra_args: list[str]) -> None:
-        self.folders = folders
-        self.args = [
-            *daemon_command(),
-            "run",
-            "--inbox",
-            str(folders.inbox),
-            "--outbox",
-            str(folders.outbox),
-            "--archive",
-            str(folders.archive),
-            "--failed",
-            str(folders.failed),
-            "--checkpoint",
-            str(folders.checkpoint),
-            "--log-format",
-            "json",
-            *extra_args,  # last, so they override the above
-        ]
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.spawned_at = 0.0
-        self.leftovers: list[int] = []  # child processes still running after the daemon exited
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> Daemon:
-        """Spawn the daemon (does not wait for it)."""
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        with open(self.folders.log, "wb") as log:
-            self.spawned_at = time.perf_counter()
-            self.proc = subprocess.Popen(self.args, cwd=self.folders.root, env=env, stdout=log, stderr=log)
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The JSON log events so far (those named ``name``, if given)."""
-        out = []
-        with open(self.folders.log, "rb") as fh:
-            for line in fh:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict) and (name is None or event.get("event") == name):
-                    out.append(event)
-        return out
-
-    def wait_event(self, name: str, timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
-        """Wait for the first log event ``name``; BenchError if the daemon exits or it never comes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.events(name)
-            if found:
-                return found[0]
-            if not self.alive():
-                raise BenchError(f"daemon exited with code {self.proc.returncode} before '{name}'\n{self.tail()}")
-            time.sleep(0.01)
-        raise BenchError(f"no '{name}' event from the daemon within {timeout:.0f}s\n{self.tail()}")
-
-    def tail(self, n: int = 20) -> str:
-        """The last lines of the daemon's log, for error messages."""
-        lines = self.folders.log.read_text(errors="replace").splitlines()[-n:]
-        return "\n".join("  | " + line for line in lines)
-
-    def stop(self) -> int:
-        """SIGTERM and wait (kill if it does not stop in time); return the exit code.
-
-        Child processes the daemon left running (``self.leftovers``) are terminated, by pid.
-        """
-        if self.proc is None:
-            return 0
-        children = process_tree(self.proc.pid)[1:] if self.proc.poll() is None else []
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        code = self.proc.wait()
-        deadline = time.monotonic() + 2.0  # time for children to notice their parent is gone
-        while True:
-            self.leftovers = [p for p in children if _stat_fields(p)[:1] not in ([], ["Z"])]
-            if not self.leftovers or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        for p in self.leftovers:
-            try:
-                os.kill(p, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        return code
 
 
 class OutboxWatcher:
@@ -556,14 +394,24 @@ def served_model(daemon: Daemon) -> dict[str, Any]:
     return {k: last.get(k) for k in ("model", "path", "source", "canary_accuracy")}
 
 
+def start_daemon(folders: Folders, extra_args: list[str]) -> Daemon:
+    """Spawn ``digitwatch run`` (the installed command) on ``folders``; does not wait for it."""
+    return Daemon(folders.root, *extra_args, command=daemon_command(), settle_ms=None).start(wait_ready=False)
+
+
+def stop_daemon(daemon: Daemon) -> int:
+    """SIGTERM and wait (kill if it does not stop in time); the exit code. Children left running are ended."""
+    return daemon.stop(timeout=STOP_TIMEOUT_S, force=True)
+
+
 def run_daemon_workload(
     name: str, folders: Folders, extra_args: list[str], body: Callable[[Daemon, OutboxWatcher], Measurement]
 ) -> Measurement:
     """Start a daemon on ``folders``, wait for "ready" and for it to go quiet, run ``body``, record memory
     and CPU, stop it."""
-    daemon = Daemon(folders, extra_args).start()
+    daemon = start_daemon(folders, extra_args)
     try:
-        ready = daemon.wait_event("ready")
+        ready = daemon.wait_event("ready", READY_TIMEOUT_S)
         ready_seen = time.perf_counter()
         quiet_s = wait_quiet(daemon.pid)
         start_mem = proc_status(daemon.pid)
@@ -579,7 +427,7 @@ def run_daemon_workload(
         m.details["model"] = served_model(daemon)
         m.figures.update(memory_figures(name, start_mem, end_mem, tree_mem))
     finally:
-        code = daemon.stop()
+        code = stop_daemon(daemon)
     m.details["exit_code"] = code
     m.details["leftover_processes"] = len(daemon.leftovers)
     # "batch" is logged after the batch's inputs are moved, i.e. after its rows appear: read it once stopped.
@@ -672,11 +520,10 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
     """
     (name,) = labels
     os.rename(folders.stage / name, folders.inbox / name)
-    daemon = Daemon(folders, extra_args)
     with OutboxWatcher(folders.outbox) as watcher:
-        daemon.start()
+        daemon = start_daemon(folders, extra_args)
         try:
-            ready = daemon.wait_event("ready")
+            ready = daemon.wait_event("ready", READY_TIMEOUT_S)
             ready_seen = time.perf_counter() - daemon.spawned_at
             if not watcher.wait([name], READY_TIMEOUT_S, daemon.alive):
                 raise BenchError(f"startup: no row for {name} within {READY_TIMEOUT_S:.0f}s\n{daemon.tail()}")
@@ -684,7 +531,7 @@ def startup_workload(folders: Folders, labels: dict[str, int], extra_args: list[
             mem, tree_mem = proc_status(daemon.pid), tree_memory(daemon.pid)
             model = served_model(daemon)
         finally:
-            code = daemon.stop()
+            code = stop_daemon(daemon)
     m = Measurement("startup", 1)
     m.figures["startup.first_result_s"] = round(first_result, 3)
     m.figures["startup.ready_logged_s"] = float(ready["startup_s"])
@@ -866,7 +713,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data",
         type=Path,
-        default=default_data(),
+        default=mnist_file(),
         help="mnist.npz (default: $MNIST_NPZ, else ../shared/data/mnist.npz, else tests/data/mnist-sample.npz)",
     )
     p.add_argument("--small", type=int, help=f"burst size (default {FULL_SIZES['small']})")
@@ -976,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="digitwatch-bench-", dir=args.workdir))
     try:
         report = run_all(args, base)
-    except BenchError as exc:
+    except (BenchError, DaemonError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -11,14 +11,10 @@ exactly one row. Prints a table; writes the figures as JSON. The test suite runs
 from __future__ import annotations
 
 import argparse
-import csv
-import glob
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,60 +22,29 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
+from harness import Daemon, load_test_digits, open_fds, proc_status
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "tests" / "data" / "mnist-sample.npz"
 
-
-def proc_figures(pid: int) -> tuple[float, int]:
-    """(RSS in MiB, open file descriptors) of a process."""
-    rss = 0.0
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def make_pool(n: int) -> list[bytes]:
-    """``n`` distinct small PNGs (dark MNIST digits on white), as bytes."""
+def make_pool(n: int, data: Path | None = None) -> list[bytes]:
+    """``n`` distinct small PNGs (dark MNIST test digits on white, 56x56), as bytes."""
     import io
 
-    with np.load(SAMPLE) as d:
-        x = d["x_test"][:n]
+    x, _ = load_test_digits(data)
     out = []
-    for digit in x:
+    for digit in x[:n]:
         buf = io.BytesIO()
         Image.fromarray(255 - digit).resize((56, 56)).save(buf, format="PNG")
         out.append(buf.getvalue())
     return out
 
 
-def start_daemon(root: Path, extra: list[str]) -> subprocess.Popen:
-    args = [sys.executable, "-m", "digitwatch.daemon", "run", "--log-format", "json"]
-    for name in ("inbox", "outbox", "archive", "failed", "checkpoint"):
-        args += [f"--{name}", str(root / name)]
-    log = open(root / "daemon.log", "ab")
-    proc = subprocess.Popen(args + extra, stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if b'"ready"' in (root / "daemon.log").read_bytes():
-            return proc
-        if proc.poll() is not None:
-            raise SystemExit(f"daemon exited with {proc.returncode}; see {root / 'daemon.log'}")
-        time.sleep(0.05)
-    raise SystemExit("daemon did not become ready within 120 s")
-
-
 def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | None = None) -> dict:
     """Run the soak; return its figures."""
     root = root or Path(tempfile.mkdtemp(prefix="digitwatch-soak-"))
-    (root / "inbox").mkdir(parents=True, exist_ok=True)
     pool = make_pool(200)
-    proc = start_daemon(root, extra or [])
-    status_file = root / "inbox" / ".digitwatch" / "status.json"
+    daemon = Daemon(root, *(extra or []), settle_ms=None).start(timeout=120)
+    status_file = daemon.inbox / ".digitwatch" / "status.json"
     samples: list[dict] = []
     written: dict[str, float] = {}
     latencies: list[tuple[float, float]] = []  # (time since start, ms)
@@ -122,9 +87,11 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
     watcher.start()
     while True:
         try:
-            rss, fds = proc_figures(proc.pid)
+            rss, fds = proc_status(daemon.pid)["VmRSS"], open_fds(daemon.pid)
             snap = json.loads(status_file.read_text()) if status_file.exists() else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
+            if not daemon.alive():
+                break  # it died: the figures below say what was lost
             continue
         samples.append(
             {
@@ -144,12 +111,8 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
     watcher.join(30)
     stop_watching.set()
     watcher.join()
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(60)
-    rows = []
-    for path in glob.glob(str(root / "outbox" / "*.csv")):
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows += [r["file"] for r in csv.DictReader(fh)]
+    code = daemon.stop(timeout=60, force=True)
+    rows = [r["file"] for r in daemon.rows()]
     counts = Counter(rows)
     third = max(1, len(latencies) // 3)
     first_ms = [ms for _, ms in latencies[:third]]

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench" / "bench.py"
-SAMPLE = REPO / "tests" / "data" / "mnist-sample.npz"
 BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
 
 DAEMON_WORKLOADS = ("startup", "idle", "burst", "scans")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -64,17 +65,23 @@ def test_slow_writer_ignored_names_and_bad_files(daemon_factory, test_digits, tm
     (d.inbox / "notes.txt").write_text("not an image")
     (d.inbox / "corrupt.png").write_bytes(data[:40] + b"\0" * 50)
     d.wait_rows(4)
-    time.sleep(1.0)  # long enough for an ignored file to be picked up if it were not ignored
+    # No sleep to "prove" the ignored files are never taken: a restart's scan, done before "ready",
+    # queues every file that has held still in the inbox, in order; a file dropped after "ready" is
+    # queued behind them. When its row is in, any ignored file that was not ignored has a row too.
+    assert d.stop() == 0
+    d.start()
+    drop(d.inbox, "sentinel.png", x[1], via_tmp=True)
+    d.wait_rows(5)
     code = d.stop()  # drains: a row is durable before its input moves to failed/
     by_file = {r["file"]: r for r in d.rows()}
-    assert set(by_file) == {"slow.png", "empty.png", "notes.txt", "corrupt.png"}
+    assert set(by_file) == {"slow.png", "empty.png", "notes.txt", "corrupt.png", "sentinel.png"}
     assert by_file["slow.png"]["status"] == "ok" and int(by_file["slow.png"]["digit"]) == y[0]
     for name in ("empty.png", "notes.txt", "corrupt.png"):
         assert by_file[name]["status"] == "error" and by_file[name]["error"]
         assert (d.failed / name).exists() and (d.failed / f"{name}.error.txt").read_text().strip()
     for name in (".hidden.png", "download.png.part", "x.tmp", "y.crdownload", "~lock.png"):
         assert (d.inbox / name).exists(), f"ignored file {name} was touched"
-    failed_events = [e for e in d.events() if e.get("event") == "file_failed"]
+    failed_events = d.events("file_failed", all_runs=True)
     assert {e["file"] for e in failed_events} == {"empty.png", "notes.txt", "corrupt.png"}
     assert code == 0
 
@@ -85,7 +92,7 @@ def test_sigterm_mid_burst_loses_nothing(daemon_factory, test_digits) -> None:
     names = [f"burst-{i:04d}.png" for i in range(300)]
     for i, name in enumerate(names):
         drop(d.inbox, name, x[i % len(x)])
-    time.sleep(0.3)
+    d.wait_event("batch")  # mid-burst: one batch done, most files still to come
     started = time.monotonic()
     assert d.stop(signal.SIGTERM) == 0
     assert time.monotonic() - started < 5
@@ -99,7 +106,7 @@ def test_sigterm_mid_burst_loses_nothing(daemon_factory, test_digits) -> None:
 def test_outbox_read_by_duckdb_and_json_format(daemon_factory, test_digits) -> None:
     import duckdb
 
-    x, y = test_digits
+    x, _ = test_digits
     d: Daemon = daemon_factory("--formats", "csv,json").start()
     for i in range(12):
         drop(d.inbox, f"d{i}.png", x[i])
@@ -169,9 +176,32 @@ def test_a_manifest_gone_for_a_moment_keeps_the_published_model(daemon_factory, 
             (d.checkpoint / f.name).write_bytes(f.read_bytes())
     (d.checkpoint / "latest.json").write_bytes((small_model / "latest.json").read_bytes())
     published = d.wait_event("model_loaded", count=2)["model"]
-    (d.checkpoint / "latest.json").write_text("")  # half-rewritten...
-    time.sleep(1.0)  # ...for five polls
-    (d.checkpoint / "latest.json").unlink()  # then gone
+    # Half-rewritten for five polls, each seen as it happens: the manifest is a named pipe, so a
+    # poll is the daemon opening it to read; the test then closes its end and the daemon reads "".
+    manifest = d.checkpoint / "latest.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    for _ in range(5):
+        deadline = time.monotonic() + 30
+        while True:
+            try:  # succeeds once a reader has it open: the daemon is polling
+                os.close(os.open(manifest, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError as exc:  # ENXIO: no reader yet
+                assert exc.errno == errno.ENXIO and time.monotonic() < deadline, "the daemon stopped polling"
+                time.sleep(0.01)
+    parked = d.checkpoint / "parked-pipe"
+    os.rename(manifest, parked)  # then gone; a poll already waiting on the pipe is let go (reads "")
+    release_deadline = time.monotonic() + 0.5
+    while time.monotonic() < release_deadline:
+        try:
+            os.close(os.open(parked, os.O_WRONLY | os.O_NONBLOCK))
+            break
+        except OSError:
+            time.sleep(0.01)
+    parked.unlink()
+    # A missing manifest leaves no trace to wait for (the daemon logs no poll), so this one wait
+    # stays: five polls at --model-poll-s 0.2.
     time.sleep(1.0)
     for i in range(3):
         drop(d.inbox, f"while-{i}.png", x[i])
@@ -203,14 +233,22 @@ def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> 
     d: Daemon = daemon_factory(env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"}).start()
     drop(d.inbox, "one.png", test_digits[0][0])
     d.wait_rows(1)
-    time.sleep(2.5)
-    r = cli("status", "--inbox", str(d.inbox))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the status file is rewritten once a second
+        r = cli("status", "--inbox", str(d.inbox))
+        if r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["done"] == 1:
+            break
     assert r.returncode == 0, r.stderr
     assert "serving" in r.stdout
     snap = json.loads(r.stdout.strip().splitlines()[-1])
     assert snap["done"] == 1 and snap["model"] and snap["queue_depth"] == 0 and snap["running"]
+    deadline = time.monotonic() + 10  # WATCHDOG_USEC=1 s: pings every half second or so
+    while "WATCHDOG=1" not in messages and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert d.stop() == 0
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # sent before the exit; the listener may not have read it yet
+    while "STOPPING=1" not in messages and time.monotonic() < deadline:
+        time.sleep(0.05)
     done.set()
     listener.join()
     sock.close()
@@ -221,18 +259,18 @@ def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> 
 
 
 def test_two_daemons_never_take_the_same_file(daemon_factory, test_digits, tmp_path) -> None:
+    """Two daemons on one inbox: each file gets exactly one row, and both daemons took files (a
+    daemon that never claims anything would make the first half pass on its own)."""
     x, _ = test_digits
     a: Daemon = daemon_factory().start()
-    b: Daemon = daemon_factory(root=tmp_path)
-    b.log_path = tmp_path / "daemon-b.log"
-    b.start()
+    b: Daemon = daemon_factory(root=tmp_path, log_path=tmp_path / "daemon-b.log").start()
     names = [f"f{i:03d}.png" for i in range(200)]
     for i, name in enumerate(names):
         drop(a.inbox, name, x[i % len(x)])
     a.wait_rows(len(names))
-    time.sleep(0.5)
+    assert a.stop() == 0 and b.stop() == 0  # drains: a late duplicate would be in the outbox now
     counts = Counter(r["file"] for r in read_rows(a.outbox))
     assert set(counts) == set(names) and max(counts.values()) == 1
-    batches = [e for d in (a, b) for e in d.events() if e.get("event") == "batch"]
-    assert batches
-    assert a.stop() == 0 and b.stop() == 0
+    taken = {d.log_path.name: sum(int(e["size"]) for e in d.events("batch")) for d in (a, b)}
+    assert sum(taken.values()) == len(names), taken
+    assert min(taken.values()) > 0, f"one daemon took no file: {taken}"

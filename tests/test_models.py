@@ -29,7 +29,7 @@ def test_wrong_shapes_and_outputs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="input"):
         Predictor.load(_save(big, tmp_path / "big.keras"))
     logits = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    with pytest.raises(ModelError, match="probabilities|canary"):
+    with pytest.raises(ModelError, match=r"probabilities|canary"):
         Predictor.load(_save(logits, tmp_path / "logits.keras"))
 
 

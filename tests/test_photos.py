@@ -501,7 +501,7 @@ def test_small_thin_digit_on_a_photographed_page(tmp_path: Path, predictor: Pred
     seen: list = []
     for depth, suffix in ((0.3, "jpg"), (0.5, "jpg"), (0.8, "jpg"), (0.5, "png")):
 
-        def draw(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+        def draw(digit: np.ndarray, rng: np.random.Generator, depth: float = depth) -> Image.Image:
             return _small_on_a_page(digit, rng, depth)
 
         count, rows = _pictures_read(tmp_path, predictor, test_digits, 5, draw, picks, suffix)

@@ -23,8 +23,8 @@ def predictor() -> Predictor:
     return Predictor.load(bundled(), 0.9)
 
 
-def recognise(predictor: Predictor, paths: list[Path], limits: Limits = Limits()) -> list:
-    prepared = [prepare(p, limits) for p in paths]
+def recognise(predictor: Predictor, paths: list[Path], limits: Limits | None = None) -> list:
+    prepared = [prepare(p, limits or Limits()) for p in paths]
     return classify([p.name for p in paths], prepared, predictor, 0.5)
 
 
@@ -203,8 +203,9 @@ def test_blank_noise_and_broken_files_are_errors(tmp_path: Path, predictor: Pred
 
 
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: Predictor) -> None:
-    import resource
     import struct
+    import subprocess
+    import sys
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -219,11 +220,24 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: P
     )
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     (r,) = recognise(predictor, [path])
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert r.status == "error" and "too large" in r.error and "30000x30000" in r.error
-    assert after - before < 50_000  # KiB: nothing near 900 MB was allocated
+    # Memory in a fresh process: this one's lifetime peak (ru_maxrss) was raised long ago by
+    # TensorFlow and big pictures, so a 900 MB decode here could hide below it.
+    probe = (
+        "import json, resource, sys\n"
+        "from pathlib import Path\n"
+        "from digitwatch.daemon.recognize import Limits, prepare\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "p = prepare(Path(sys.argv[1]), Limits())\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'error': p.error, 'peak_rise_kib': after - before}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    fresh = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "too large" in fresh["error"], fresh
+    assert fresh["peak_rise_kib"] < 50_000, fresh  # nothing near 900 MB was allocated
 
 
 def test_large_jpeg_is_decoded_reduced_and_in_full_on_request() -> None:
