@@ -173,6 +173,13 @@ class Daemon:
 
     # -- process ---------------------------------------------------------
 
+    @property
+    def state(self) -> Path:
+        """The daemon's state folder (journal, work folders, status.json) where its default puts it:
+        ``<inbox parent>/.digitwatch-state/<inbox name>`` (tests that pass ``--state-dir`` know their own)."""
+        inbox = Path(os.path.realpath(self.inbox))
+        return inbox.parent / ".digitwatch-state" / inbox.name
+
     def args(self) -> list[str]:
         """The command line of ``digitwatch run`` (``extra`` last, so it overrides the defaults)."""
         args = [*self.command, "run"]

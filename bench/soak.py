@@ -44,7 +44,7 @@ def soak(files: int, rate: float, extra: list[str] | None = None, root: Path | N
     root = root or Path(tempfile.mkdtemp(prefix="digitwatch-soak-"))
     pool = make_pool(200)
     daemon = Daemon(root, *(extra or []), settle_ms=None).start(timeout=120)
-    status_file = daemon.inbox / ".digitwatch" / "status.json"
+    status_file = daemon.state / "status.json"
     samples: list[dict] = []
     written: dict[str, float] = {}
     latencies: list[tuple[float, float]] = []  # (time since start, ms)

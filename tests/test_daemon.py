@@ -44,7 +44,7 @@ def test_startup_files_stream_and_moves(daemon_factory, test_digits) -> None:
     assert all(r["status"] in ("ok", "low_confidence") and len(r["sha256"]) == 64 for r in rows)
     code = d.stop()  # drains: a row is durable before its input moves to archive/
     assert sorted(p.name for p in d.archive.iterdir()) == sorted(by_file)
-    assert [p.name for p in d.inbox.iterdir()] == [".digitwatch"]
+    assert list(d.inbox.iterdir()) == []  # the state lives beside the inbox
     assert code == 0
 
 

@@ -220,7 +220,8 @@ def test_archive_on_another_file_system_is_copied_never_lost(
     assert d.stop() == 0
     assert sorted(os.listdir(d.archive)) == ["good.png"]
     assert sorted(os.listdir(d.failed)) == ["bad.png", "bad.png.error.txt"]
-    work = d.inbox / ".digitwatch" / "work"
+    work = d.state / "work"
+    assert work.is_dir(), work
     assert not [p for p in work.rglob("*") if p.is_file()], "inputs left in the work folder"
 
 

@@ -356,8 +356,10 @@ def check(root: Path, inputs: dict[str, bytes]) -> list[str]:
             problems.append(f"{name}: in {kept[0].parent.name}/")
         elif name.startswith("bad-") and not _text(kept[0].parent / f"{name}.error.txt"):
             problems.append(f"{name}: no error file")
-    left = [p.name for p in (root / "inbox").iterdir() if p.name != ".digitwatch"]
-    left += [p.name for p in (root / "inbox" / ".digitwatch" / "work").rglob("*") if p.is_file()]
+    left = [p.name for p in (root / "inbox").iterdir()]
+    work = config.default_state_dir(root / "inbox", {}) / "work"
+    assert work.is_dir(), work
+    left += [p.name for p in work.rglob("*") if p.is_file()]
     left += [p.name for p in (root / "outbox").iterdir() if p.name.startswith(".")]
     if left:
         problems.append(f"left behind: {left}")

@@ -25,7 +25,8 @@ def check_exactly_once(d: Daemon, names: list[str]) -> dict[str, int]:
     for name in names:  # every input sits in archive/ or failed/, nothing stays behind
         assert (d.archive / name).exists() or (d.failed / name).exists(), name
     assert not [p for p in d.outbox.iterdir() if p.name.startswith(".")], "temporary file left in outbox"
-    work = d.inbox / ".digitwatch" / "work"
+    work = d.state / "work"
+    assert work.is_dir(), work
     assert not [p for p in work.rglob("*") if p.is_file()], "claimed files left behind"
     return {"files": len(names), "rows": len(rows), "lost": len(lost), "duplicated": len(doubled)}
 
@@ -106,7 +107,8 @@ def test_unwritable_outbox_holds_files_then_catches_up(unprivileged_daemon, test
     for i, name in enumerate(names):
         dark_on_light(x[i]).save(d.inbox / name)
     d.wait_event("outbox_write_failed", timeout=30)
-    work = d.inbox / ".digitwatch" / "work"
+    work = d.state / "work"
+    assert work.is_dir(), work
     deadline = time.monotonic() + 30
     while len(held := list(work.rglob("*held-*"))) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)

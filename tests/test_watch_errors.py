@@ -59,16 +59,14 @@ def test_inotify_limit_falls_back_to_polling(tmp_path: Path, monkeypatch: pytest
 def test_inbox_removed_then_back_no_hot_loop(daemon_factory: Factory, test_digits: Digits) -> None:
     x, _ = test_digits
     d: Daemon = daemon_factory().start()
-    work = d.inbox / ".digitwatch" / "work"
-    (instance,) = os.listdir(work)
+    work = d.state / "work"
+    assert work.is_dir(), work
     shutil.rmtree(d.inbox)
     d.wait_event("inbox_missing", timeout=10)
     time.sleep(10)  # the window in which the old code wrote ~300 error lines
     errors = Counter(e["event"] for e in d.events() if e.get("level") == "error")
     assert sum(errors.values()) <= 5, errors
     assert d.proc is not None and d.proc.poll() is None, d.tail()
-    # The state folder lives in the inbox today: a remounted share brings it back with the inbox.
-    (work / instance).mkdir(parents=True)
     dark_on_light(x[0]).save(d.root / "back.png")
     os.rename(d.root / "back.png", d.inbox / "back.png")
     d.wait_event("inbox_back", timeout=10)
