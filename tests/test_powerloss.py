@@ -69,7 +69,7 @@ class _Keeper:
 class _Pool:
     """Decoding stub: inputs named ``bad-*`` cannot be read (they go to failed/)."""
 
-    def prepare(self, paths: list[Path], limits: Limits) -> list[Prepared]:
+    def prepare(self, paths: list[Path], limits: Limits, progress: object = None) -> list[Prepared]:
         views = np.zeros((1, 28, 28), np.float32)
         digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
         return [
@@ -114,8 +114,8 @@ def make_worker(cfg: config.Config, work: WorkArea, journal: Journal) -> Worker:
 
 
 def process(worker: Worker, claims: list) -> None:
-    started, prepared = worker._prepare(claims)
-    worker.publish(claims, prepared, started)
+    started = time.perf_counter()
+    worker.publish(claims, worker._prepare(claims), started)
 
 
 def db_bytes(path: Path) -> bytes:

@@ -67,6 +67,7 @@ def test_inbox_removed_then_back_no_hot_loop(daemon_factory: Factory, test_digit
     errors = Counter(e["event"] for e in d.events() if e.get("level") == "error")
     assert sum(errors.values()) <= 5, errors
     assert d.proc is not None and d.proc.poll() is None, d.tail()
+    d.inbox.mkdir()  # a remounted share: the inbox comes back (the state beside it never left)
     dark_on_light(x[0]).save(d.root / "back.png")
     os.rename(d.root / "back.png", d.inbox / "back.png")
     d.wait_event("inbox_back", timeout=10)
