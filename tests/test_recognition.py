@@ -222,16 +222,17 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path, predictor: P
     path.write_bytes(bomb)
     (r,) = recognise(predictor, [path])
     assert r.status == "error" and "too large" in r.error and "30000x30000" in r.error
-    # Memory in a fresh process: this one's lifetime peak (ru_maxrss) was raised long ago by
-    # TensorFlow and big pictures, so a 900 MB decode here could hide below it.
+    # Memory in a fresh process, read as VmHWM (the peak of the process image since exec):
+    # ru_maxrss would carry over this pytest process's own peak across fork and exec.
     probe = (
-        "import json, resource, sys\n"
+        "import json, re, sys\n"
         "from pathlib import Path\n"
         "from digitwatch.daemon.recognize import Limits, prepare\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "def hwm():\n"
+        "    return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "before = hwm()\n"
         "p = prepare(Path(sys.argv[1]), Limits())\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'error': p.error, 'peak_rise_kib': after - before}))\n"
+        "print(json.dumps({'error': p.error, 'peak_rise_kib': hwm() - before}))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
