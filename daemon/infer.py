@@ -35,8 +35,8 @@ from . import registry
 from .errors import ModelError
 from .registry import ModelRef
 
-# Why 0.5 points: int8-weight LiteRT moves probabilities by up to ~0.02 but changed no answer on 15,000 digits,
-# so its canary accuracy equals Keras'; two digits of 300 changing side flag a conversion that lost the network.
+# Why 0.5 points: int8-weight LiteRT moves probabilities by up to ~0.02 but changed no MNIST answer (its canary
+# accuracy equals Keras'); two digits of 300 changing side flag a conversion that lost the network.
 CONVERSION_TOLERANCE = 0.005
 # Why 16 at most: LiteRT fixes the batch size per interpreter (a resize costs 2-50 ms), so a batch runs as
 # chunks of these sizes, no padding wasted; the int8-weight ensemble costs least per image in chunks of 16
