@@ -90,13 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="accuracy of a model on the MNIST test split; last line is JSON")
     _add_config(ev)
-    ev.add_argument("--model", metavar="PATH", help=".keras model (default: the one the daemon would serve)")
+    ev.add_argument("--model", metavar="PATH", help=".tflite or .keras model (default: the one the daemon would serve)")
     ev.add_argument("--data", metavar="PATH", help="mnist.npz or idx folder (default: Keras' download)")
     ev.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="recognise files and folders; results to stdout")
     _add_config(pr)
-    pr.add_argument("--model", metavar="PATH", help=".keras model (default: the one the daemon would serve)")
+    pr.add_argument("--model", metavar="PATH", help=".tflite or .keras model (default: the one the daemon would serve)")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default: csv)")
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (recursed)")
     pr.set_defaults(func=cmd_predict)
