@@ -329,3 +329,24 @@ def test_outputs_as_the_old_single_module() -> None:
         if not same or set(old) != {key for key, v in new.items() if not isinstance(v, str)}:
             differ.append(name)
     assert not differ, f"{len(differ)} of {len(inputs)} differ from the old module: {differ[:10]}"
+
+
+# --- measure: OpenCV in place of scipy.ndimage -------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [3, 7, 8, (9, 4)])
+def test_opencv_filters_give_scipys_values(window: int | tuple[int, int]) -> None:
+    """The grey opening and closing by OpenCV are ndimage's to the bit (even windows included); the box
+    mean to float32 rounding; the labels number components as ndimage.label does."""
+    from digitwatch.daemon.preprocess import measure
+
+    rng = np.random.default_rng(5)
+    a = rng.random((41, 37)).astype(np.float32)
+    assert np.array_equal(measure.grey_opened(a, window), ndimage.grey_opening(a, size=window))
+    assert np.array_equal(measure.grey_closed(a, window), ndimage.grey_closing(a, size=window))
+    side = window if isinstance(window, int) else window[0]
+    assert np.allclose(measure.box_mean(a, side), ndimage.uniform_filter(a, side), atol=1e-6)
+    mask = rng.random((53, 47)) > 0.7
+    labels, n = measure.label(mask)
+    expected, m = ndimage.label(mask, EIGHT)
+    assert n == m and np.array_equal(labels, expected)

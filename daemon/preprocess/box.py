@@ -3,9 +3,9 @@ by mass in 28x28 - MNIST's own normalisation."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from .context import Context, Strokes
 from .measure import dilated, quantile
@@ -40,7 +40,8 @@ def thicken(strokes: Strokes, least: float) -> np.ndarray:
     padded = np.pad(soft, size)
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
-    return ndimage.grey_dilation(padded, footprint=disk)
+    anchor = ((size - 1) // 2, (size - 1) // 2)  # (ndimage.grey_dilation's window; the disk is symmetric)
+    return cv2.dilate(padded, disk.astype(np.uint8), anchor=anchor)
 
 
 def boxed(strokes: Strokes, least: float) -> np.ndarray:

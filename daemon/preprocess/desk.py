@@ -6,7 +6,19 @@ import numpy as np
 from scipy import ndimage
 
 from .context import Context, Sheet
-from .measure import EIGHT, block_mean, border_band, convex, enlarged, enlarged_smoothly, median, quantile, ring
+from .measure import (
+    EIGHT,
+    block_mean,
+    border_band,
+    convex,
+    enlarged,
+    enlarged_smoothly,
+    grey_closed,
+    grey_opened,
+    median,
+    quantile,
+    ring,
+)
 from .measure import stroke_width as measure_stroke_width
 from .params import PARAMS
 from .sheet import Candidate, Grain, candidates, coarse_factor, roughness, sharp_steps
@@ -49,7 +61,7 @@ def off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
     # a desk; the desk and the sheet stay.
     size = max(P.least_closing, max(h, w) // P.closing_parts)
-    closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
+    closed = grey_opened(grey_closed(coarse, size), size)
     steps = sharp_steps(closed)
     level = enlarged_smoothly(closed, small.shape)
     for candidate in candidates(closed, steps, coarse, middle, border, dark_only, light, grain):

@@ -13,7 +13,7 @@ from .context import Sheet
 from .desk import outline, sheet_at_frame
 from .errors import NoDigitError
 from .lines import without_printed_lines
-from .measure import EIGHT, box_edges, pieces, ring, stroke_width
+from .measure import EIGHT, box_edges, label, pieces, ring, stroke_width
 from .params import PARAMS
 from .row import digits_beside, digits_within
 from .sheet import roughness
@@ -38,7 +38,7 @@ class Pieces(NamedTuple):
 
     @classmethod
     def of(cls, mask: np.ndarray) -> Pieces:
-        labels, n = ndimage.label(mask, EIGHT)
+        labels, n = label(mask)
         return cls(mask, labels, n)
 
     def without_whole(self, which: list[int]) -> Pieces:

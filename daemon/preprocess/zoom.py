@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from .context import Context
 from .errors import NoDigitError
-from .measure import EIGHT, enlarged, enlarged_smoothly, stroke_window
+from .measure import EIGHT, enlarged, enlarged_smoothly, grey_closed, grey_opened, stroke_window
 from .params import PARAMS
 
 P = PARAMS.zoom
@@ -46,8 +46,8 @@ def zoom(ctx: Context) -> None:
         off = ndimage.binary_dilation(ctx.marks, EIGHT, iterations=P.mark_margin)
         # The paper under a mark is the paper round it: one level for all of them left a step
         # where a shadow darkens the page, read as a stroke.
-        close = ndimage.grey_closing if ctx.dark else ndimage.grey_opening
-        level = close(ctx.small[region], size=stroke_window(ctx.width))
+        close = grey_closed if ctx.dark else grey_opened
+        level = close(ctx.small[region], stroke_window(ctx.width))
         crop = paper_outside(crop, ~off[region], factor, level)
     sub = Context(crop, factor=scale, allow_zoom=False, dark=ctx.dark)
     try:
