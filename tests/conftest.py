@@ -184,3 +184,55 @@ def daemon_factory(tmp_path: Path):
         if d.proc and d.proc.poll() is None:
             d.proc.kill()
             d.proc.wait(30)
+
+
+# Tests of rules removed by the ablation of issue 28 (docs/ablation.md): none of these rules read a
+# picture of real handwriting (USPS, Semeion, UCI) or a tests/data photo or scan better, so their code
+# went; the synthetic scenes that only they read are expected to fail (not strict: a scene the
+# remaining stages read again passes).
+DESK = "grain search, faint pieces off a grainy sheet, edge huggers"
+REMOVED_RULES: dict[str, str] = {
+    "test_recognition.py::test_realistic_scenes[vignetted-scan-corner]": "edge huggers",
+    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[3-png]": "pixel-art unzoom",
+    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[6-gif]": "pixel-art unzoom",
+    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[10-bmp]": "pixel-art unzoom",
+    "test_photos.py::test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet": "grain search",
+    "test_photos.py::test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges[a-little-darker]": "grain search",
+    "test_photos.py::test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges[lighter]": "grain search",
+    "test_photos.py::test_many_photos_of_a_sheet_on_a_grainy_or_light_desk[grainy-desk]": "grain search",
+    "test_photos.py::test_photo_of_a_blank_sheet_on_a_desk_is_no_digit[grainy-desk]": DESK,
+    "test_photos.py::test_photo_of_a_blank_sheet_on_a_desk_is_no_digit[light-desk-deep-side-shadow]": DESK,
+    "test_photos.py::test_photo_of_a_blank_sheet_on_a_desk_is_no_digit[sheet-half-in-shadow]": DESK,
+    "test_photos.py::test_small_digit_on_a_sheet_half_in_shadow": DESK,
+    "test_photos.py::test_many_thin_digits_on_sheets_in_a_phones_shadow": "fine-window retry",
+    "test_photos.py::test_thin_digits_across_a_hard_edged_shadow": "fine-window retry",
+    "test_photos.py::test_faint_digits_on_sheets_in_a_phones_shadow[pale-pen]": "fine-window retry",
+    "test_photos.py::test_faint_digits_on_sheets_in_a_phones_shadow[light-falling-off-steeply]": "fine-window retry",
+    "test_photos.py::test_small_thin_digit_on_a_photographed_page": "fine-window retry",
+    "test_photos.py::test_digit_running_off_the_frame_keeps_the_piece_along_it": "pieces cut by the frame",
+    "test_styles.py::test_digits_on_stationery[notebook]": "printed lines and boxes",
+    "test_styles.py::test_digits_on_stationery[photocopied-ruling]": "printed lines and boxes",
+    "test_styles.py::test_digits_on_stationery[form-box]": "printed lines and boxes",
+    "test_styles.py::test_digits_on_stationery[form-box-touched]": "printed lines and boxes",
+    "test_styles.py::test_marks_drawn_around_the_digit[thin-pen-1000px-box]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[thin-pen-1000px-ring]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[thin-pen-1000px-underline]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[pen-400px-box]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[pen-400px-dot]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[pen-400px-ring]": "marks round the digit",
+    "test_styles.py::test_marks_drawn_around_the_digit[pen-400px-underline]": "marks round the digit",
+    "test_styles.py::test_rings_drawn_round_the_digit_touching_it": "rings touching the digit",
+    "test_styles.py::test_lines_drawn_under_the_digit_close_to_it": "lines under the digit, touching",
+    "test_styles.py::test_digit_written_on_a_printed_page": "print blocks",
+    "test_styles.py::test_printed_page_without_a_digit_is_no_digit": "print blocks",
+}
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    import pytest
+
+    for item in items:
+        name = item.nodeid.split("/")[-1]
+        rule = REMOVED_RULES.get(name)
+        if rule:
+            item.add_marker(pytest.mark.xfail(reason=f"rule removed by the ablation (docs/ablation.md): {rule}"))

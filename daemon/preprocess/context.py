@@ -22,7 +22,6 @@ class Sheet(NamedTuple):
 
     mask: np.ndarray  # where the sheet is, on the working copy
     pen: float  # stroke width of the ink on it, in working-copy pixels (blank_sheet_pen: nothing dark on it)
-    grainy_desk: np.ndarray | None = None  # the working copy as it was, when the desk was found by its grain
 
 
 class Strokes(NamedTuple):
@@ -50,7 +49,6 @@ class Context:
     paper: Paper | None = None  # the paper's figures on the detection map
     found: np.ndarray | None = None  # the ink found on it
     mask: np.ndarray | None = None  # the digit's pixels
-    marks: np.ndarray | None = None  # rings, boxes, underlines and print round the digit
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels
     strokes: Strokes | None = None  # the result: set by the stage that finishes the reading

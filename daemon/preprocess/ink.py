@@ -136,7 +136,7 @@ def first_read(ctx: Context) -> None:
     reading = detected(ctx.ink)
     ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
     try:
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
+        ctx.mask, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
     except NoDigitError:
         if not ctx.photo_sized or max(ctx.small.shape) < PARAMS.shadow.min_side:
