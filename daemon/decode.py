@@ -12,12 +12,16 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ImageError
 
 DRAFT_MIN_SIDE = 384  # large JPEGs are decoded at reduced scale (1/2, 1/4, 1/8), never below this
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks that make a PNG more than its pixels (frames, EXIF orientation, transparency): Pillow reads those.
+PNG_EXTRAS = (b"acTL", b"eXIf", b"tRNS", b"Raw profile type exif")
 
 # Our own limit (config: max_pixels) is enforced before decoding; this only keeps
 # Pillow from warning below it.
@@ -38,6 +42,9 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True) -> De
     never below DRAFT_MIN_SIDE on its longer side."""
     if not data:
         raise ImageError("empty file (0 bytes)")
+    plain = _plain_png(data, max_pixels)
+    if plain is not None:
+        return Decoded(gray=plain, frames=1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -63,6 +70,24 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True) -> De
         raise ImageError("not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot decode image: {exc}") from None
+
+
+def _plain_png(data: bytes, max_pixels: int) -> np.ndarray | None:
+    """The pixels of an 8-bit grayscale PNG - not interlaced, one frame, no transparency nor EXIF: the
+    common small drawing - decoded by OpenCV, the same values as Pillow's at a quarter of its cost on a
+    small file; None for any other file (Pillow reads it, and refuses it when it must)."""
+    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, colour, interlace = data[24], data[25], data[28]
+    if (depth, colour, interlace) != (8, 0, 0) or not 0 < width * height <= max_pixels:
+        return None
+    if any(extra in data for extra in PNG_EXTRAS):
+        return None
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if gray is None or gray.dtype != np.uint8 or gray.shape != (height, width):
+        return None
+    return gray
 
 
 def _luminance(img: Image.Image) -> np.ndarray:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .context import Context, Strokes
+from .context import Context, Strokes, bounds
 from .measure import dilated, quantile
 from .params import PARAMS
 
@@ -51,8 +51,8 @@ def boxed(strokes: Strokes, least: float) -> np.ndarray:
 
 def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
-    rows, cols = np.nonzero(soft > P.visible)
-    soft = soft[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    top, bottom, left, right = bounds(soft > P.visible)
+    soft = soft[top:bottom, left:right]
     h, w = soft.shape
     scale = P.box / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
