@@ -93,6 +93,8 @@ def _draw(per_kind: int) -> list[Item]:
             items.append(Item(f"{name}/own", int(label), _png(digit)))
             big = img.resize((img.width * 4, img.height * 4), Image.Resampling.BICUBIC)
             items.append(Item(f"{name}/4x", int(label), _png(np.asarray(big))))
+            if name == "uci":  # as tests/test_other_writers.py enlarges it: square pixels (a paint program's zoom)
+                items.append(Item("uci/4x-nearest", int(label), _png(np.kron(digit, np.ones((4, 4), np.uint8)))))
     with np.load(MNIST) as d:
         xt, yt = d["x_test"], d["y_test"]
     for digit, label in zip(xt, yt):  # 56x56 dark on light, as tests/conftest.py's dark_on_light

@@ -79,7 +79,6 @@ def _refit_only_unset(old: Callable[[Any], None]) -> Callable[[Any], None]:
 
 # Removed after the first ablation (docs/ablation.md): their code is gone, so they are no longer switched.
 REMOVED = [
-    "pixel-art unzoom",
     "grain search (grainy desk)",
     "faint pieces off a grainy sheet",
     "fine-window retry",
@@ -97,6 +96,7 @@ REMOVED = [
 
 # name -> (where, the patches that switch it off). Order: the stages' order.
 RULES: dict[str, tuple[str, list[Patch]]] = {
+    "pixel-art unzoom": ("size.unzoomed", noop("size", "unzoomed", lambda g: g)),
     "paper beyond the frame": ("size.paper_beyond_frame", noop("size", "paper_beyond_frame", lambda g: g)),
     "sheet on a desk (3 searches)": ("desk.find_sheet", params(["desk", "sheet"], desk_min_side=10**6)),
     "thick ink off the sheet": ("desk.thick_ink_off_sheet", params(["desk", "sheet"], island_depth=1e9)),

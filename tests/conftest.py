@@ -193,9 +193,6 @@ def daemon_factory(tmp_path: Path):
 DESK = "grain search, faint pieces off a grainy sheet, edge huggers"
 REMOVED_RULES: dict[str, str] = {
     "test_recognition.py::test_realistic_scenes[vignetted-scan-corner]": "edge huggers",
-    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[3-png]": "pixel-art unzoom",
-    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[6-gif]": "pixel-art unzoom",
-    "test_recognition.py::test_pixel_art_is_read_at_its_own_size[10-bmp]": "pixel-art unzoom",
     "test_photos.py::test_phone_photo_of_a_sheet_on_a_grainy_desk_as_light_as_the_sheet": "grain search",
     "test_photos.py::test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges[a-little-darker]": "grain search",
     "test_photos.py::test_sheet_filling_the_photo_with_a_grainy_desk_along_its_edges[lighter]": "grain search",

@@ -53,6 +53,14 @@ def seven(shape: tuple[int, int] = (64, 64), ink_level: float = 0.1, width: int 
 # --- size --------------------------------------------------------------------------------------
 
 
+def test_size_unzoomed_takes_pixel_art_back_to_its_own_size() -> None:
+    small = np.random.default_rng(1).integers(0, 256, (12, 10)).astype(np.uint8)
+    big = np.kron(small, np.ones((4, 4), np.uint8))
+    assert np.array_equal(size.unzoomed(big), small)
+    smooth = np.random.default_rng(2).integers(0, 256, (48, 40)).astype(np.uint8)
+    assert size.unzoomed(smooth) is smooth
+
+
 def test_size_adds_paper_round_a_digit_cropped_at_its_strokes() -> None:
     a = np.full((30, 30), 250, np.uint8)
     a[:, 8:12] = a[:, 18:22] = 10  # a 0 cut at its strokes by the top and bottom of the frame

@@ -31,6 +31,7 @@ class Measure:
 class Size:
     """Decode-side size handling (size.py)."""
 
+    min_unzoomed: int = 8  # a picture enlarged with square pixels is read at its own size, but no smaller than this
     least_framed_side: int = 3  # a picture narrower has no frame apart from its ink
     frame_ink: float = 0.25  # a frame spanning this much of the range (10th to 90th percentile) has ink on it
     frame_low_q: float = 0.1  # the frame's low end (a quantile: a few dark pixels of noise do not count)

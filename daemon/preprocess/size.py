@@ -1,6 +1,8 @@
-"""Decode-side size handling: paper added round a tight crop, the working scale and copy."""
+"""Decode-side size handling: pixel art taken back to its own size, paper added round a tight crop."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -10,6 +12,40 @@ from .measure import as_unit_float, block_mean, median, quantile
 from .params import PARAMS
 
 P = PARAMS.size
+
+
+def unzoomed(g: np.ndarray) -> np.ndarray:
+    """``g`` at its own size when it was enlarged with square pixels (nearest neighbour: pixel art,
+    a small drawing zoomed in a paint program) - every run of equal rows and of equal columns away
+    from the frame is a whole number of blocks. The blocks hold nothing the small picture does not,
+    while their staircase edges, scaled into the 20x20 box, read as a stroke's wobble.
+
+    The middle row and column are looked at first: a picture with detail of its own (anti-aliased
+    strokes, paper's noise) shows a run of one pixel there, which settles it in a microsecond or two
+    without a full pass."""
+    h, w = g.shape
+    if min(h, w) < 2 * P.min_unzoomed:
+        return g
+    row, col = g[h // 2], g[:, w // 2]
+    steps = row[1:] != row[:-1]
+    if (steps[1:] & steps[:-1]).any() or block(steps) == 1 or block(col[1:] != col[:-1]) == 1:
+        return g
+    rows, cols = (g[1:] != g[:-1]).any(axis=1), (g[:, 1:] != g[:, :-1]).any(axis=0)
+    k = math.gcd(block(rows), block(cols))
+    k = max((d for d in range(1, k + 1) if k % d == 0 and -(-min(h, w) // d) >= P.min_unzoomed), default=1)
+    if k < 2:
+        return g
+    first_row, first_col = int(np.argmax(rows)) + 1, int(np.argmax(cols)) + 1  # where the first whole block starts
+    return g[np.unique(np.r_[0, np.arange(first_row % k, h, k)])][
+        :, np.unique(np.r_[0, np.arange(first_col % k, w, k)])
+    ]
+
+
+def block(changed: np.ndarray) -> int:
+    """The greatest common divisor of the lengths of the runs between the True values of ``changed``
+    (line i differs from line i + 1) - the runs cut by the frame left out; 0 when there are none."""
+    starts = np.flatnonzero(changed)
+    return int(np.gcd.reduce(np.diff(starts))) if len(starts) > 1 else 0
 
 
 def paper_beyond_frame(g: np.ndarray) -> np.ndarray:
@@ -43,14 +79,14 @@ def paper_beyond_frame(g: np.ndarray) -> np.ndarray:
 
 
 def prepare(ctx: Context) -> None:
-    """Stage: a 2-D picture as the later stages take it, paper round a tight crop, and the
+    """Stage: a 2-D picture as the later stages take it, unzoomed, paper round a tight crop, and the
     working scale - the reduction that brings its longer side to ``work_max`` or under."""
     g = np.asarray(ctx.g)
     if g.ndim != 2 or min(g.shape) < 1:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
     if g.dtype != np.uint8:
         g = as_unit_float(g)  # 8-bit images stay 8-bit until reduced: converting a scan costs ms
-    ctx.g = paper_beyond_frame(g)
+    ctx.g = paper_beyond_frame(unzoomed(g))
     ctx.factor = max(1, -(-max(ctx.g.shape) // ctx.work_max))
 
 
