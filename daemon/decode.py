@@ -48,7 +48,7 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True) -> De
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageError(
