@@ -26,6 +26,7 @@ PNG_EXTRAS = (b"acTL", b"eXIf", b"tRNS", b"Raw profile type exif")
 # Our own limit (config: max_pixels) is enforced before decoding; this only keeps
 # Pillow from warning below it.
 Image.MAX_IMAGE_PIXELS = None
+cv2.setNumThreads(1)  # (see preprocess/measure.py: one small picture per call; the pool runs them in parallel)
 
 
 @dataclass(frozen=True)

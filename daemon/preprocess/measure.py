@@ -10,6 +10,9 @@ from scipy import ndimage
 from .params import PARAMS
 
 M = PARAMS.measure
+# One picture is small work: OpenCV's thread pool costs more than it saves (twice the CPU time of a
+# digit's preprocessing, measured), and the daemon reads pictures in parallel processes already.
+cv2.setNumThreads(1)
 EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: a diagonal step of a pen line keeps it one piece
 
 
