@@ -227,14 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="inputs per corpus (realistic: per kind)")
     p.add_argument("--show", type=int, default=5, help="names of this many differing inputs per corpus")
     p.add_argument("--write-reference", type=Path, help=f"write the CI test's reference (e.g. {REFERENCE}) and stop")
+    p.add_argument(
+        "--reference-from",
+        choices=("old", "new"),
+        default="old",
+        help="whose outputs the reference holds: the old module's, or the package's as it is now",
+    )
     args = p.parse_args(argv)
     from digitwatch.daemon import preprocess as new
 
-    old = load_old(args.old)
     if args.write_reference:
         realistic = cached(args.cache / "realistic-all.inputs.pkl", lambda: BUILDERS["realistic"](None))
-        write_reference(old, realistic, args.write_reference)
+        write_reference(new if args.reference_from == "new" else load_old(args.old), realistic, args.write_reference)
         return 0
+    old = load_old(args.old)
     failed = 0
     print(f"{'corpus':14s} {'inputs':>7s} {'identical':>10s} {'within 1/255':>13s} {'different':>10s}   new s  old s")
     for name in args.corpora.split(","):

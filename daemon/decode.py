@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -31,10 +32,14 @@ DEFAULT_MEMORY = 256 * 2**20  # bytes a decode may hold (config: decode_memory_m
 STRIP_PIXELS = 1 << 18  # colour is reduced this many pixels at a time, so temporaries stay a few MB
 FLOAT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks that make a PNG more than its pixels (frames, EXIF orientation, transparency): Pillow reads those.
+PNG_EXTRAS = (b"acTL", b"eXIf", b"tRNS", b"Raw profile type exif")
 
 # Our own limits (config: max_pixels, decode_memory_mb) are enforced before decoding; this only
 # keeps Pillow from warning below them.
 Image.MAX_IMAGE_PIXELS = None
+cv2.setNumThreads(1)  # (see preprocess/measure.py: one small picture per call; the pool runs them in parallel)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True, max_m
     decoded raster and the result), checked before decoding."""
     if not data:
         raise ImageError("empty file (0 bytes)")
+    plain = _plain_png(data, max_pixels, max_memory)
+    if plain is not None:
+        return Decoded(gray=plain, frames=1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -151,6 +159,26 @@ def _iter_strips(img: Image.Image, mode: str, rows: int) -> Iterator[tuple[slice
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         yield slice(top, bottom), np.asarray(img.crop((0, top, width, bottom)).convert(mode))
+
+
+def _plain_png(data: bytes, max_pixels: int, max_memory: int) -> np.ndarray | None:
+    """The pixels of an 8-bit grayscale PNG - not interlaced, one frame, no transparency nor EXIF: the
+    common small drawing - decoded by OpenCV, the same values as Pillow's at a quarter of its cost on a
+    small file; None for any other file (Pillow reads it, and refuses it when it must)."""
+    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, colour, interlace = data[24], data[25], data[28]
+    if (depth, colour, interlace) != (8, 0, 0) or not 0 < width * height <= max_pixels:
+        return None
+    if 2 * width * height > max_memory:  # the raster and its copy; Pillow's path refuses it with the reason
+        return None
+    if any(extra in data for extra in PNG_EXTRAS):
+        return None
+    gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if gray is None or gray.dtype != np.uint8 or gray.shape != (height, width):
+        return None
+    return gray
 
 
 def _luminance(img: Image.Image) -> np.ndarray:

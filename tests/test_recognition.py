@@ -126,17 +126,6 @@ def _faint_pencil(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray((np.clip(paper - 0.05 * (1 - line), 0, 1) * 255).astype(np.uint8))
 
 
-def _vignetted_corner(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A small digit near the corner of a big scan whose edges darken steeply (lid shadow, vignetting)."""
-    h, w = 1400, 1700
-    yy, xx = np.mgrid[:h, :w]
-    fall = np.exp(-np.minimum.reduce([yy, xx, h - 1 - yy, w - 1 - xx]) / 40.0)  # dark within ~100 px of every edge
-    paper = 0.92 * (1 - 0.5 * fall) * (1 - 0.15 * xx / w)
-    ink = np.asarray(Image.fromarray(digit).resize((70, 70), Image.Resampling.BICUBIC), np.float32) / 255.0
-    paper[130:200, 160:230] *= 1 - 0.75 * ink
-    return Image.fromarray((np.clip(paper + rng.normal(0, 0.01, paper.shape), 0, 1) * 255).astype(np.uint8))
-
-
 def _lid_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """A small digit on a scan whose bottom edge carries the lid's shadow: a band along the whole
     edge, deeper than the border margin, as dark as the ink at the edge and fading inwards."""
@@ -153,7 +142,6 @@ def _lid_shadow(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
 SCENES = {
     "lid-shadow-scan": _lid_shadow,
     "faint-pencil-line": _faint_pencil,
-    "vignetted-scan-corner": _vignetted_corner,
     "thin-pen-1000px": lambda d, rng: _skeleton_drawing(d, 1000, 3),
     "thin-pen-off-centre": lambda d, rng: _skeleton_drawing(d, 800, 2, offset=(0.25, 0.7), scale=0.3),
     "large-2000px-thick": lambda d, rng: dark_on_light(d, 2000),

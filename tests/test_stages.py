@@ -1,6 +1,6 @@
-"""The preprocessing stages, each alone on small synthetic arrays, and the whole path against the old
-single module's outputs (tests/data/preprocess-reference.npz, written by bench/equivalence.py from
-``git show 9956b5a:daemon/preprocess.py``)."""
+"""The preprocessing stages, each alone on small synthetic arrays, and the whole path against a reference
+(tests/data/preprocess-reference.npz, written by bench/equivalence.py from the package after the ablation
+of issue 28: see docs/ablation.md)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ from digitwatch.daemon.preprocess import (
     box,
     desk,
     ink,
-    lines,
-    marks,
     normalize,
     paper,
     pipeline,
-    printed,
     row,
     select,
     shadow,
@@ -163,58 +160,6 @@ def test_shadow_check_runs_only_on_big_pictures_and_narrows_a_shadow_to_the_pen(
     assert big.width <= 4.0
 
 
-# --- printed lines and print ----------------------------------------------------------------------------
-
-
-def test_printed_line_across_the_page_goes_and_the_digit_crossing_it_stays() -> None:
-    mask = np.zeros((80, 80), bool)
-    mask[40:42, :] = True  # a ruled line across the page
-    mask[20:60, 38:41] = True  # a 1 written across it
-    labels, _ = ndimage.label(mask, EIGHT)
-    out = lines.without_printed_lines(mask, labels)
-    assert not out[40:42, :30].any() and not out[40:42, 50:].any()
-    assert out[20:60, 38:41].all()  # the 1 is bridged across the line
-
-
-def test_printed_paragraph_blocks_are_found_as_print() -> None:
-    g = np.full((240, 480), 250, np.uint8)
-    for line in range(6):  # six lines of "glyphs"
-        for k in range(40):
-            g[20 + line * 30 : 32 + line * 30, 20 + k * 11 : 27 + k * 11] = 20
-    found = np.zeros((60, 120), bool)
-    found[5:50, 5:115] = True  # the block as the reduced copy merges it
-    assert printed.print_blocks(g, 4, found, dark=True).any()
-
-
-# --- marks -------------------------------------------------------------------------------------
-
-
-def ring_round_a_one(size_: int = 60) -> np.ndarray:
-    yy, xx = np.mgrid[:size_, :size_]
-    r = np.hypot(yy - size_ / 2, xx - size_ / 2)
-    mask = (r > size_ / 2 - 4) & (r < size_ / 2 - 1)
-    mask[15:45, 29:32] = True  # a 1 inside, apart from the ring
-    return mask
-
-
-def test_marks_ring_drawn_round_the_digit_is_found() -> None:
-    mask = ring_round_a_one()
-    labels, n = ndimage.label(mask, EIGHT)
-    rings = marks.rings_around(labels, n)
-    assert len(rings) == 1 and (labels == rings[0] + 1)[30, :5].any()  # the ring, not the 1
-
-
-def test_marks_line_under_a_digit_touching_it_is_taken_away() -> None:
-    piece = np.zeros((40, 50), bool)
-    piece[36:39, :] = True  # the underline
-    piece[5:36, 24:27] = True  # its stem coming down to it, weakly joined
-    piece[5:8, 14:36] = True  # a 7's bar
-    inked = np.where(piece, 1.0, 0.0)
-    inked[34:36, 24:27] = 0.3  # where smoothing joined them
-    line = marks.line_under(piece, inked)
-    assert line is not None and line[37].all() and not line[10:30].any()
-
-
 # --- digit selection ---------------------------------------------------------------------------
 
 
@@ -305,9 +250,11 @@ def _equivalence_module():
     return module
 
 
-def test_outputs_as_the_old_single_module() -> None:
+def test_outputs_as_the_reference() -> None:
     """normalize's and views' outputs (and errors) on 300 MNIST digits (raw and 56x56), the files in
-    tests/data, 48 realistic pictures and four refused pictures are the old module's, within 1/255."""
+    tests/data, 48 realistic pictures and four refused pictures are the reference's, within 1/255: the
+    package's own after the ablation of issue 28 (docs/ablation.md; written by ``python
+    bench/equivalence.py --write-reference tests/data/preprocess-reference.npz --reference-from new``)."""
     from digitwatch.daemon import preprocess
 
     eq = _equivalence_module()
@@ -328,4 +275,25 @@ def test_outputs_as_the_old_single_module() -> None:
         )
         if not same or set(old) != {key for key, v in new.items() if not isinstance(v, str)}:
             differ.append(name)
-    assert not differ, f"{len(differ)} of {len(inputs)} differ from the old module: {differ[:10]}"
+    assert not differ, f"{len(differ)} of {len(inputs)} differ from the reference: {differ[:10]}"
+
+
+# --- measure: OpenCV in place of scipy.ndimage -------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [3, 7, 8, (9, 4)])
+def test_opencv_filters_give_scipys_values(window: int | tuple[int, int]) -> None:
+    """The grey opening and closing by OpenCV are ndimage's to the bit (even windows included); the box
+    mean to float32 rounding; the labels number components as ndimage.label does."""
+    from digitwatch.daemon.preprocess import measure
+
+    rng = np.random.default_rng(5)
+    a = rng.random((41, 37)).astype(np.float32)
+    assert np.array_equal(measure.grey_opened(a, window), ndimage.grey_opening(a, size=window))
+    assert np.array_equal(measure.grey_closed(a, window), ndimage.grey_closing(a, size=window))
+    side = window if isinstance(window, int) else window[0]
+    assert np.allclose(measure.box_mean(a, side), ndimage.uniform_filter(a, side), atol=1e-6)
+    mask = rng.random((53, 47)) > 0.7
+    labels, n = measure.label(mask)
+    expected, m = ndimage.label(mask, EIGHT)
+    assert n == m and np.array_equal(labels, expected)

@@ -18,9 +18,7 @@ import pytest
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.recognize import Limits, classify, prepare
 from digitwatch.daemon.registry import bundled
-from digitwatch.training import realistic
-from PIL import Image, ImageDraw, ImageFont
-from scipy import ndimage
+from PIL import Image, ImageDraw
 
 Pen = Callable[[ImageDraw.ImageDraw, float, int], None]  # (draw, scale: px per design unit, width)
 
@@ -137,7 +135,8 @@ def _paper(kind: str, size: tuple[int, int] = (600, 800)) -> Image.Image:
 PLACES = {"form-box-touched": (205, 255, 200), "photocopied-ruling": (210, 310, 150)}
 
 
-@pytest.mark.parametrize("paper", ["notebook", "squared", "photocopied-ruling", "form-box", "form-box-touched"])
+# Ruled paper and form boxes were read by a rule the ablation removed (docs/ablation.md).
+@pytest.mark.parametrize("paper", ["squared"])
 def test_digits_on_stationery(tmp_path: Path, predictor: Predictor, paper: str) -> None:
     left, top, size = PLACES.get(paper, (210, 280, 180))
     paths = []
@@ -160,185 +159,6 @@ MARKS: dict[str, Pen] = {
     "underline": _line((28, 77), (74, 75)),
     "dot": lambda d, s, w: d.ellipse([24 * s - 1.3 * w, 50 * s - 1.3 * w, 24 * s + 1.3 * w, 50 * s + 1.3 * w], fill=0),
 }
-
-
-@pytest.mark.parametrize("mark", sorted(MARKS))
-@pytest.mark.parametrize("pen", ["thin-pen-1000px", "pen-400px"])
-def test_marks_drawn_around_the_digit(tmp_path: Path, predictor: Predictor, mark: str, pen: str) -> None:
-    canvas, width = PENS[pen]
-    paths = []
-    for style in STYLES:
-        img = Image.new("L", (canvas, canvas), 255)
-        img.paste(draw(style, int(0.6 * canvas), width), (int(0.2 * canvas), int(0.17 * canvas)))
-        MARKS[mark](ImageDraw.Draw(img), canvas / 100, width)
-        path = tmp_path / f"{mark}-{style}.png"
-        img.save(path)
-        paths.append(path)
-    assert_read(predictor, paths, [label for label, _ in STYLES.values()])
-
-
-def _on_bigger_sheet(picture: Image.Image) -> tuple[Image.Image, np.ndarray, int]:
-    """``picture`` (a pen digit on paper) on a sheet half as big again, where the digit's ink lies
-    on it, and the digit's pen width."""
-    pen = picture.convert("L")
-    img = Image.new("L", (pen.width * 3 // 2, pen.height * 3 // 2), int(np.median(np.asarray(pen))))
-    img.paste(pen, (pen.width // 4, pen.height // 4))
-    gray = np.asarray(img)
-    ink = gray < (int(gray.max()) + int(gray.min())) / 2
-    return img, ink, max(1, round(2 * ink.sum() / (ink & ~ndimage.binary_erosion(ink)).sum()))
-
-
-def _ringed_tight(picture: Image.Image) -> Image.Image:
-    """``picture`` (a pen digit on paper) on a sheet half as big again, with a ring drawn round the
-    digit by the same pen, as tight as touches it."""
-    img, ink, width = _on_bigger_sheet(picture)
-    rows, cols = np.nonzero(ink)
-    cy, cx = (rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2
-    ry = (rows.max() - rows.min()) / 2
-    rx = max((cols.max() - cols.min()) / 2, ry / 2)
-    for scale in np.arange(1.6, 0.9, -0.02):
-        box = [cx - scale * rx - width, cy - scale * ry - width, cx + scale * rx + width, cy + scale * ry + width]
-        ring = Image.new("1", img.size, 0)
-        ImageDraw.Draw(ring).ellipse(box, outline=1, width=width)
-        if np.asarray(ring)[ink].any():
-            break
-    ImageDraw.Draw(img).ellipse(box, outline=int(np.asarray(img).min()), width=width)
-    return img
-
-
-def test_rings_drawn_round_the_digit_touching_it(tmp_path: Path, predictor: Predictor, test_digits) -> None:
-    """A ring drawn round a digit as tight as touches it is one piece with it, and read with it, a
-    0 (7 of these 50 right before, 46 now). What lies deeper inside a round piece than the pen's
-    band along its outline is the digit. Not 1s: a ring touching a 1 at both ends is a slashed
-    zero at the working scale, and read as one."""
-    x, y = test_digits
-    picks = [i for i in range(len(y)) if y[i] != 1][:50]
-    paths = []
-    for i in picks:
-        paths.append(tmp_path / f"ringed-{i}.png")
-        _ringed_tight(realistic.thin_pen(x[i], np.random.default_rng([3, i]))).save(paths[-1])
-    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
-    wrong = [(r.file, r.digit, int(y[i])) for r, i in zip(rows, picks) if r.digit != y[i]]
-    assert len(wrong) <= 5, wrong
-
-
-def _underlined_close(picture: Image.Image, gap: float) -> Image.Image:
-    """``picture`` (a pen digit on paper) on a sheet half as big again, with a line drawn under the
-    digit by the same pen, ``gap`` of the digit's height below it, running on a fifth of its width
-    past it either side."""
-    img, ink, width = _on_bigger_sheet(picture)
-    rows, cols = np.nonzero(ink)
-    y = rows.max() + gap * np.ptp(rows) + width / 2
-    past = 0.2 * np.ptp(cols)
-    ImageDraw.Draw(img).line(
-        [(cols.min() - past, y), (cols.max() + past, y)], fill=int(np.asarray(img).min()), width=width
-    )
-    return img
-
-
-def test_lines_drawn_under_the_digit_close_to_it(tmp_path: Path, predictor: Predictor, test_digits) -> None:
-    """A line drawn with a marker under a digit, 3-8% of its height below it, is apart from it but
-    on the working copy, reduced and smoothed, often one piece with it - read with it, a 2 or a 1
-    (44 of these 60 right before, 53 now). Where the two meet only through weak ink, or the digit
-    comes down close to it away from its ends, the line is a mark, not part of the digit."""
-    x, y = test_digits
-    paths = []
-    for i in range(60):
-        paths.append(tmp_path / f"underlined-{i}.png")
-        gap = np.random.default_rng([4, i]).uniform(0.03, 0.08)
-        _underlined_close(realistic.marker(x[i], np.random.default_rng([3, i])), gap).save(paths[-1])
-    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
-    wrong = [(r.file, r.digit, int(y[i])) for i, r in enumerate(rows) if r.digit != y[i]]
-    assert len(wrong) <= 9, wrong
-
-
-WORDS = [
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "for",
-    "on",
-    "with",
-    "as",
-    "by",
-    "at",
-    "from",
-    "this",
-    "that",
-    "be",
-    "are",
-    "or",
-    "an",
-    "will",
-    "amount",
-    "date",
-    "name",
-    "total",
-    "number",
-    "account",
-    "please",
-    "enter",
-    "office",
-    "use",
-    "only",
-    "page",
-    "form",
-    "section",
-    "item",
-    "code",
-]
-
-
-def _printed_page(rng: np.random.Generator, digit: np.ndarray | None = None) -> Image.Image:
-    """A printed page (Pillow's own font, 11-15 px): a paragraph at the top and, on every other
-    page, one near the bottom; ``digit`` (an MNIST digit, 120-260 px) written between them."""
-    page = Image.new("L", (850, 1100), int(rng.integers(235, 250)))
-    draw_ = ImageDraw.Draw(page)
-    size = int(rng.integers(11, 16))
-    font, ink = ImageFont.load_default(size=size), int(rng.integers(20, 70))
-    for top, lines in ((40, 8), (800, 6 * int(rng.integers(0, 2)))):
-        for k in range(lines):
-            words = " ".join(rng.choice(WORDS, size=int(rng.integers(8, 14))))
-            draw_.text((60, top + k * (size + 8)), words, font=font, fill=ink)
-    a = np.asarray(page, np.float32)
-    if digit is not None:
-        side = int(rng.integers(120, 260))
-        top, left = 550 - side // 2 + int(rng.integers(-80, 80)), 425 - side // 2 + int(rng.integers(-60, 60))
-        written = np.asarray(Image.fromarray(255 - digit).resize((side, side), Image.Resampling.BICUBIC), np.float32)
-        a[top : top + side, left : left + side] = np.minimum(a[top : top + side, left : left + side], written)
-    return Image.fromarray(np.clip(a + rng.normal(0, 3, a.shape), 0, 255).astype(np.uint8))
-
-
-def test_digit_written_on_a_printed_page(tmp_path: Path, predictor: Predictor, test_digits) -> None:
-    """A page's paragraphs merge into blocks at the working scale, bigger than the digit written
-    between them, and were read as the digit (18 of these 30 right before, 30 now): at full
-    resolution such a block falls into dozens of glyphs and words."""
-    x, y = test_digits
-    rng = np.random.default_rng(21)
-    paths = []
-    for i in range(30):
-        paths.append(tmp_path / f"page-{i}.jpg")
-        _printed_page(rng, x[i]).save(paths[-1], quality=88)
-    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
-    wrong = [(r.file, r.digit, int(y[i]), r.error) for i, r in enumerate(rows) if r.digit != y[i]]
-    assert len(wrong) <= 1, wrong
-
-
-def test_printed_page_without_a_digit_is_no_digit(tmp_path: Path, predictor: Predictor) -> None:
-    """Only print on the page: no digit (none of these 12 was refused before - each was read as a 2
-    or a 5 -, all 12 now)."""
-    rng = np.random.default_rng(3)
-    paths = []
-    for i in range(12):
-        paths.append(tmp_path / f"page-{i}.png")
-        _printed_page(rng).save(paths[-1])
-    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.5)
-    read = [(r.file, r.digit) for r in rows if r.status != "error"]
-    assert len(read) <= 1, read
-    assert all("printed text" in r.error for r in rows if r.status == "error")
 
 
 def _disc(box: tuple[float, float, float, float]) -> Pen:

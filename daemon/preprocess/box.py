@@ -3,11 +3,11 @@ by mass in 28x28 - MNIST's own normalisation."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from .context import Context, Strokes
+from .context import Context, Strokes, bounds
 from .measure import dilated, quantile
 from .params import PARAMS
 
@@ -40,7 +40,8 @@ def thicken(strokes: Strokes, least: float) -> np.ndarray:
     padded = np.pad(soft, size)
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
-    return ndimage.grey_dilation(padded, footprint=disk)
+    anchor = ((size - 1) // 2, (size - 1) // 2)  # (ndimage.grey_dilation's window; the disk is symmetric)
+    return cv2.dilate(padded, disk.astype(np.uint8), anchor=anchor)
 
 
 def boxed(strokes: Strokes, least: float) -> np.ndarray:
@@ -50,8 +51,8 @@ def boxed(strokes: Strokes, least: float) -> np.ndarray:
 
 def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
-    rows, cols = np.nonzero(soft > P.visible)
-    soft = soft[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    top, bottom, left, right = bounds(soft > P.visible)
+    soft = soft[top:bottom, left:right]
     h, w = soft.shape
     scale = P.box / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 
@@ -22,7 +23,6 @@ class Sheet(NamedTuple):
 
     mask: np.ndarray  # where the sheet is, on the working copy
     pen: float  # stroke width of the ink on it, in working-copy pixels (blank_sheet_pen: nothing dark on it)
-    grainy_desk: np.ndarray | None = None  # the working copy as it was, when the desk was found by its grain
 
 
 class Strokes(NamedTuple):
@@ -50,7 +50,6 @@ class Context:
     paper: Paper | None = None  # the paper's figures on the detection map
     found: np.ndarray | None = None  # the ink found on it
     mask: np.ndarray | None = None  # the digit's pixels
-    marks: np.ndarray | None = None  # rings, boxes, underlines and print round the digit
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels
     strokes: Strokes | None = None  # the result: set by the stage that finishes the reading
@@ -58,5 +57,11 @@ class Context:
     def box(self) -> tuple[int, int, int, int]:
         """The digit's box on the working copy: top, bottom, left, right (bottom and right exclusive)."""
         assert self.mask is not None
-        rows, cols = np.nonzero(self.mask)
-        return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+        return bounds(self.mask)
+
+
+def bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of ``mask``'s pixels (some must be set): top, bottom, left, right (exclusive) - by
+    OpenCV's bounding rectangle, a tenth of np.nonzero's cost."""
+    left, top, w, h = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    return top, top + h, left, left + w

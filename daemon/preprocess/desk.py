@@ -6,7 +6,19 @@ import numpy as np
 from scipy import ndimage
 
 from .context import Context, Sheet
-from .measure import EIGHT, block_mean, border_band, convex, enlarged, enlarged_smoothly, median, quantile, ring
+from .measure import (
+    EIGHT,
+    block_mean,
+    border_band,
+    convex,
+    enlarged,
+    enlarged_smoothly,
+    grey_closed,
+    grey_opened,
+    median,
+    quantile,
+    ring,
+)
 from .measure import stroke_width as measure_stroke_width
 from .params import PARAMS
 from .sheet import Candidate, Grain, candidates, coarse_factor, roughness, sharp_steps
@@ -27,10 +39,10 @@ def off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     it would be read as the digit. A desk is a dark surround along at least 40% of the border (a
     quarter when it is much darker than the sheet), separated by a sharp step from a light,
     compact sheet that covers the picture's middle and a tenth of it or more and has ink on it, and
-    much wider than that ink's strokes. The sheet is looked for as the smooth region amid a grainy
-    desk about as light as it, by its level, then - a shadow may darken part of it to the desk's
-    level or below - by the sharp steps around it. The desk's own grain goes with it. Returns the
-    picture with the desk made paper and the :class:`Sheet`, or the picture unchanged and None."""
+    much wider than that ink's strokes. The sheet is looked for by its level, then - a shadow may
+    darken part of it to the desk's level or below - by the sharp steps around it. The desk's own
+    grain goes with it. Returns the picture with the desk made paper and the :class:`Sheet`, or the
+    picture unchanged and None."""
     # Desk and sheet are big: they are looked for at half the working scale (a quarter of the cost).
     f = coarse_factor(small.shape)
     coarse = block_mean(small, f)
@@ -42,27 +54,26 @@ def off_page_as_paper(small: np.ndarray) -> tuple[np.ndarray, Sheet | None]:
     centre = median(coarse[middle])
     dark_only = quantile(coarse[border], P.desk_border) > centre - P.page_contrast / 2
     light = dark_only and quantile(coarse[border], P.dark_desk_border) > centre - P.dark_desk / 2
-    grain = Grain.of(coarse, middle, border)
-    along_edges = grain.desk_along(P.desk_border)
-    if light and along_edges is None:
+    if light:
         return small, None
+    grain = Grain.of(coarse, middle, border)
     # Closing takes dark strokes narrower than ~5% of the image away, opening the light grain of
     # a desk; the desk and the sheet stay.
     size = max(P.least_closing, max(h, w) // P.closing_parts)
-    closed = ndimage.grey_opening(ndimage.grey_closing(coarse, size=size), size=size)
+    closed = grey_opened(grey_closed(coarse, size), size)
     steps = sharp_steps(closed)
     level = enlarged_smoothly(closed, small.shape)
-    for candidate in candidates(closed, steps, coarse, middle, border, dark_only, light, grain):
+    for candidate in candidates(closed, steps, coarse, middle, border, dark_only, grain):
         sheet = accepted(small, level, f, border, candidate) if candidate else None
         if sheet is not None and candidate is not None:
             # Detail on the desk stays ink where it is darker than the desk by a quarter of this
             # contrast: on a grainy desk, by several times its grain, so the grain goes with it.
             desk_grain = median(roughness(coarse, candidate.desk & ~candidate.sheet))
             # A desk as smooth as paper may be the shadowed part of the page (see desk_as_paper).
-            smooth = not candidate.grainy and P.grain_to_contrast * desk_grain < candidate.contrast / 2
+            smooth = P.grain_to_contrast * desk_grain < candidate.contrast / 2
             contrast = max(candidate.contrast, P.grain_to_contrast * desk_grain)
             filled = desk_as_paper(small, level, sheet.mask, contrast, smooth)
-            return filled, sheet._replace(grainy_desk=small if candidate.grainy else None)
+            return filled, sheet
     return small, None
 
 
@@ -74,7 +85,7 @@ def accepted(small: np.ndarray, level: np.ndarray, f: int, border: np.ndarray, c
     labels, n = ndimage.label(sheet)
     if n > 1:  # a sheet is one piece: what a narrow leak into the desk joined to it is cut off again
         sheet = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
-    # A shadow along one edge is left to the edge huggers; a thick digit touching the border, with
+    # A shadow along one edge is no desk; a thick digit touching the border, with
     # white canvas around it, is no desk; nor is the inside of a thick 0, or a stroke of chalk, a
     # sheet: a sheet is a compact quadrilateral, mostly paper, filling most of its bounding box.
     rows, cols = np.nonzero(sheet)
@@ -160,13 +171,3 @@ def outline(sheet: np.ndarray) -> np.ndarray:
     picture's border band."""
     band = border_band(sheet.shape)
     return sheet & ~ndimage.binary_erosion(sheet, iterations=band, border_value=1)
-
-
-def sheet_at_frame(sheet: np.ndarray) -> np.ndarray:
-    """The part of the ``sheet`` that runs into the picture's frame, as far in as a band of desk the
-    grain search's opening drops: on a grainy desk the sheet may have taken such a band in, and
-    what lies there (the step to the sheet's real edge, the desk's grains) is no digit."""
-    step = P.grain_opening * coarse_factor(sheet.shape)
-    band = sheet & ring(sheet.shape, P.frame_band_steps * step)
-    # (the sheet found stops a step short of the picture's edge)
-    return ndimage.binary_propagation(band & ring(sheet.shape, step), mask=band)

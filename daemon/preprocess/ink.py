@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from .context import Context, Paper
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
-from .measure import EIGHT, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
+from .measure import box_mean, label, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
 from .paper import ink_map
 from .params import PARAMS
 from .select import digit
@@ -38,7 +37,7 @@ def detected(ink: np.ndarray) -> Detected:
 
 def smooth(ink: np.ndarray) -> np.ndarray:
     """Lightly smoothed, so paper grain and JPEG noise do not pass for ink; tiny (MNIST-sized) maps as they are."""
-    return ndimage.uniform_filter(ink, SMOOTH) if min(ink.shape) >= P.smooth_min_side else ink
+    return box_mean(ink, SMOOTH) if min(ink.shape) >= P.smooth_min_side else ink
 
 
 def ink_mask(ink: np.ndarray, paper: Paper) -> np.ndarray:
@@ -53,7 +52,7 @@ def hysteresis(ink: np.ndarray, paper: Paper) -> tuple[np.ndarray, np.ndarray, i
     """:func:`ink_mask`, with its components: the strong ones of the low threshold's, renumbered in
     order - as labelling the mask again would number them, without doing it."""
     high, low = threshold(ink, paper)
-    labels, n = ndimage.label(ink > low, EIGHT)
+    labels, n = label(ink > low)
     strong = np.bincount(labels[ink > high], minlength=n + 1) > 0
     strong[0] = False
     if np.count_nonzero(strong) == n:  # every piece reaches the high threshold (a clean picture)
@@ -137,7 +136,7 @@ def first_read(ctx: Context) -> None:
     reading = detected(ctx.ink)
     ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
     try:
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
+        ctx.mask, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
     except NoDigitError:
         if not ctx.photo_sized or max(ctx.small.shape) < PARAMS.shadow.min_side:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -9,6 +10,9 @@ from scipy import ndimage
 from .params import PARAMS
 
 M = PARAMS.measure
+# One picture is small work: OpenCV's thread pool costs more than it saves (twice the CPU time of a
+# digit's preprocessing, measured), and the daemon reads pictures in parallel processes already.
+cv2.setNumThreads(1)
 EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: a diagonal step of a pen line keeps it one piece
 
 
@@ -191,3 +195,45 @@ def convex(region: np.ndarray) -> bool:
     except (QhullError, ValueError):
         return False
     return len(points) >= M.convex_fill * hull.volume
+
+
+def box_mean(a: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.uniform_filter(a, size)`` (mirrored edges) by OpenCV's box filter: several times
+    faster; the same to float32 rounding."""
+    if a.dtype not in (np.float32, np.float64):
+        return ndimage.uniform_filter(a, size)
+    return cv2.blur(np.ascontiguousarray(a), (size, size), borderType=cv2.BORDER_REFLECT)
+
+
+def _rect(size: int | tuple[int, int]) -> np.ndarray:
+    h, w = (size, size) if isinstance(size, int) else size
+    return np.ones((h, w), np.uint8)
+
+
+def _anchors(kernel: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """scipy's windows: a minimum over [i - k//2, i + (k-1)//2], its maximum over [i - (k-1)//2, i + k//2]
+    (the same for odd k; an even window's two halves differ by a pixel)."""
+    h, w = kernel.shape
+    return (w // 2, h // 2), ((w - 1) // 2, (h - 1) // 2)
+
+
+def grey_opened(a: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """``ndimage.grey_opening(a, size)`` by OpenCV, the same values (beyond the edges mirrored there,
+    ignored here: a minimum or maximum over a window either way): ~10x faster."""
+    kernel = _rect(size)
+    low, high = _anchors(kernel)
+    return cv2.dilate(cv2.erode(np.ascontiguousarray(a), kernel, anchor=low), kernel, anchor=high)
+
+
+def grey_closed(a: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """``ndimage.grey_closing(a, size)`` by OpenCV, the same values (see :func:`grey_opened`)."""
+    kernel = _rect(size)
+    low, high = _anchors(kernel)
+    return cv2.erode(cv2.dilate(np.ascontiguousarray(a), kernel, anchor=high), kernel, anchor=low)
+
+
+def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of ``mask``, numbered 1..n in raster order of their first pixel, as
+    ``ndimage.label(mask, EIGHT)`` numbers them (OpenCV's Wu algorithm: a scan with union-find)."""
+    n, labels = cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_WU)
+    return labels, n - 1

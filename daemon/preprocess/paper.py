@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from .measure import median, paper_window, quantile, ring, sample
+from .measure import box_mean, grey_closed, grey_opened, median, paper_window, quantile, ring, sample
 from .params import PARAMS
 
 P = PARAMS.paper
@@ -22,7 +21,7 @@ def ink_map(
     i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
     or a ``tight`` or ``plain`` picture (no sheet on a desk) with a flat border, the paper's one
     level (see :func:`paper_level`)."""
-    smooth = ndimage.uniform_filter(a, SMOOTH) if min(a.shape) >= SMOOTH else a
+    smooth = box_mean(a, SMOOTH) if min(a.shape) >= SMOOTH else a
     paper, ink_heavy = paper_level(smooth, tight, plain)
     if dark is None:
         dark = dark_ink(smooth, paper, tight)
@@ -32,10 +31,10 @@ def ink_map(
         return np.clip(a - paper, 0.0, None), dark
     size = window or paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
-    background = ndimage.grey_opening(smooth, size=(min(size, a.shape[0]), min(size, a.shape[1])))
+    background = grey_opened(smooth, (min(size, a.shape[0]), min(size, a.shape[1])))
     # Smoothing takes the plateaus out of the opening but pulls it below the paper where the paper
     # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
-    background = np.maximum(ndimage.uniform_filter(background, max(3, size // 2)), background)
+    background = np.maximum(box_mean(background, max(3, size // 2)), background)
     return np.clip(a - background, 0.0, None), dark
 
 
@@ -53,10 +52,10 @@ def dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:
     if tight:  # (in a tight crop the strokes may be wider than any window)
         return False
     size = tuple(min(paper_window(smooth), n) for n in smooth.shape)
-    opened = ndimage.grey_opening(smooth, size=size)
+    opened = grey_opened(smooth, size)
     if hi - (quantile(opened, P.extreme_q) - paper) < lo:
         return True
-    dark = quantile(ndimage.grey_closing(smooth, size=size) - smooth, P.extreme_q)
+    dark = quantile(grey_closed(smooth, size) - smooth, P.extreme_q)
     light = quantile(smooth - opened, P.extreme_q)
     return light < P.wide_light * hi and dark > light
 

@@ -1,7 +1,7 @@
 """Every threshold of the reading path, one frozen table per stage; each field says why it is what it is.
 
 Shares are of the picture's range (0..1 ink scale), of a side or of an area as the comment says. To
-try a rule switched off or moved, replace a stage's table in its module (``marks.P = replace(...)``).
+try a rule switched off or moved, replace a stage's table in its module (``select.P = replace(...)``).
 """
 
 from __future__ import annotations
@@ -84,9 +84,6 @@ class Shadow:
     strong_ink: float = 0.5  # the pen is measured where the ink is this share of its peak: shadows are fainter
     strong_pen_q: float = 0.5  # ...its median width there
     pens: float = 1.5  # what was taken for the digit is held to this many pen widths
-    fine_pen: float = 4.0  # a photo's strokes wider than this are looked for again with a fine window...
-    fine_window: int = 9  # ...this wide, a few thin pen strokes (wider ones lose their middles in it)
-    found_share: float = 0.5  # the fine window's digit holds this much of the ink found there, or the pen is not thin
 
 
 @dataclass(frozen=True)
@@ -98,10 +95,8 @@ class Sheet:
     dark_desk: float = 0.2  # ...or, when it is at least this much darker than the sheet,
     dark_desk_border: float = 0.25  # along this fraction (a sheet filling most of the picture)
     dark_desk_width: float = 0.07  # ...as a band at least this fraction of the picture wide
-    grainy_desk_round: float = 0.75  # a grainy desk as light as the sheet is looked for round this much of the border
     page_contrast: float = 0.08  # a desk is at least this much darker than the sheet lying on it
     page_side: int = 64  # a sheet on a desk is looked for on a copy about this size (or up to twice it)
-    grain_opening: int = 3  # the grain search's opening (iterations): a band of desk narrower than twice it goes
     blank_sheet_pen: float = 2.0  # a sheet with nothing dark on it is read as if written with a thin pen
     least_closing: int = 3  # the desk's level: a closing at least this wide...
     closing_parts: int = 20  # ...and a 20th of the picture: dark strokes narrower than ~5% go
@@ -121,7 +116,6 @@ class Sheet:
     kept_depth: float = 0.25  # detail darker than the desk by this share of the contrast stays ink
     desk_dark_q: float = 0.1  # the desk's dark level, short of its darkest tenth
     island_depth: float = 0.5  # a thick ink island lies this share of the contrast below the desk
-    frame_band_steps: int = 3  # a sheet's band at the frame runs this many grain openings in
     step_near: int = 3  # a sheet's edge is sharp over this many pixels...
     step_far: int = 9  # ...unlike a ramp as steep over this many (a shadow's edge)
     most_dark: float = 0.75  # a "desk" covering more of the picture than this is the sheet's ink (a board)
@@ -133,73 +127,8 @@ class Sheet:
     inside_q: float = 0.25  # the middle's grain where it is smoothest (a thick digit covers much of it)
     grain_ratio: float = 3.0  # a desk is this many times as grainy as the middle
     least_grain: float = 0.004  # ...and at least this grainy (JPEG noise is less)
-    texture_most_contrast: float = 3.0  # the grain search takes desks at most this many page contrasts darker
     strong_step_q: float = 0.99  # the strongest steps in the picture: the sheet's edges
     enclosing_share: float = 0.4  # steps this share of the strongest enclose the sheet
-
-
-@dataclass(frozen=True)
-class Printed:
-    """Printed lines, boxes and paragraphs (printed.py)."""
-
-    least_block: int = 12  # a block of print is at least this tall on the working copy
-    text_wide: float = 1.5  # ...and this much wider than tall
-    print_fill: float = 0.35  # ...fills this much of its box (paragraphs 0.57-0.81, a digit's strokes ~0.1-0.2)
-    glyph_peak_q: float = 0.99  # glyphs are ink halfway between the crop's median and this quantile
-    print_pieces: int = 80  # a block falls into this many pieces or more at full resolution (a pencil digit: under 50)
-    blank_row: float = 0.01  # a row with less ink than this share of its width is space between lines
-    least_glyph: int = 2  # glyphs are at least this tall (px): smaller pieces are grain
-    glyphs_per_block: int = 4  # ...and at most a quarter of the block's height
-    least_gaps: int = 2  # lines of print have at least this many blank runs between them
-    least_line: int = 12  # a component shorter than this (px) is no printed line
-    crossing: float = 0.85  # a row crossed from side to side has ink along this share of it
-    thin_line: int = 3  # a printed line is at most this thick (px)...
-    band_parts: int = 8  # ...or an 8th of the component's side
-    line_length: int = 10  # a lone line is 10 times longer than thick
-    page_span: float = 0.9  # a ruled line or a notebook's margin spans this share of the page
-    margin_rest: float = 0.2  # a margin stands beside other ink at least this share of its own
-    least_box_edge: int = 2  # a box's sides are looked for within this many rows...
-    box_edge: float = 0.12  # ...or this share of its side, of its edges
-    box_sides: int = 3  # a box has lines along at least three of its sides
-    box_fringe: int = 5  # an empty box holds fewer pixels than this besides its sides
-    least_inside_box: int = 3  # an empty box goes when at least this much other ink lies in its box
-    runs_past: float = 0.15  # a ruled line runs this share of its length past the digit's ink either side
-
-
-@dataclass(frozen=True)
-class Marks:
-    """Rings, boxes and underlines drawn round or under the digit (marks.py)."""
-
-    least_mark: int = 12  # a ring or line is at least this long each way (px): smaller pieces are strokes
-    least_piece: float = 0.04  # pieces smaller than this share of the mark do not count as what it marks
-    least_held: float = 0.05  # a ring holds ink of at least this share of its own
-    least_hole: float = 0.3  # a ring encloses paper of at least this share of its filled area
-    held_share: float = 0.9  # a piece is held when this share of it lies inside the ring
-    held_span: float = 0.4  # what a ring holds spans this share of it: a digit, not a mark in a 0
-    gap_parts: int = 12  # a ring's gap up to a sixth of its size is closed (grown by a twelfth)
-    line_slope: float = 0.2  # a line drawn under a digit rises or falls at most this much of its length
-    least_line_end: int = 2  # a line's ends are measured over at least this many columns...
-    line_end_parts: int = 10  # ...or a tenth of it
-    line_wobble: float = 1.5  # a straight line's bottom stays within this many px of the straight...
-    line_straight: float = 0.9  # ...along this share of it
-    digit_pens: float = 3.0  # the digit above a line is at least this many line widths tall
-    least_digit_aspect: float = 0.5  # ...and at least half as wide as tall (a 1 keeps its foot)
-    line_past: float = 0.05  # the line runs this share of its length past the digit either side
-    line_end_pens: float = 1.5  # the digit comes down to it this many pens from its ends at least
-    stroke_strength: float = 0.5  # a stroke is ink at least this share of the core's...
-    core_q: float = 0.9  # ...taken at this quantile of the piece's ink
-    ring_round: float = 0.88  # a ring fills at most this much of its box (an ellipse pi/4, a box ~1)
-    ring_pen_q: float = 0.75  # a ring's pen is its thicker strokes' width (the inner side of a thick stroke)
-    ring_depth: float = 1.5  # ink deeper than this many pen widths inside a ring-shaped piece is a digit it touches
-    least_inner: float = 0.05  # ...when it is at least this share of the piece
-    inner_side: float = 0.3  # ink lying this much along the ring's band is a thick stroke's inner side
-    one_stroke: float = 1.6  # a digit with less ink than this many pen-widths by its length is one stroke
-    crossing_reach: int = 2  # a stroke meets the ring within this many px (iterations)
-    ring_reach: float = 0.2  # the quick test: ink comes within this share of both ends of the middle lines
-    ring_crossings: int = 3  # ...and one of them crosses ink this many times (ring, digit, ring)
-    flat_line: float = 0.4  # an underline is at most this share as tall as wide
-    least_underline: int = 6  # ...and at least this wide (px)
-    underline_overlap: float = 0.5  # ...and lies under at least this share of the ink above it
 
 
 @dataclass(frozen=True)
@@ -211,16 +140,9 @@ class Select:
     least_piece: float = 0.04  # ...and this share of the largest piece
     grain_pieces: int = 8  # ink found in this many pieces or more is a digit on mottled or grainy paper...
     piece_strength: float = 0.6  # ...where a piece joins the digit only when its ink is this strong, relative
-    one_piece: float = 0.6  # a digit whose largest piece holds this share of its ink was drawn in one piece
     least_digit_pixels: int = 3  # a digit has at least this many pixels: fewer are specks
-    frame_reach_pens: float = 3.0  # a piece cut off by the frame lies within this many pen widths of the digit
     large_share: float = 0.5  # pieces at least this share of the largest may be the digit instead of it
-    around_window: int = 9  # the desk's grain round a piece is measured in a ring this wide
-    dot_reach: float = 0.15  # a dot joins the digit this share of its extent away at most (or its own size)
     piece_reach: float = 0.35  # another piece joins it this share of its extent away at most
-    dot_pens: float = 3.0  # a dot is at most this many pen widths each way
-    hug_depth: float = 0.25  # an edge line stays within this share of the picture from its edge...
-    hug_length: float = 0.5  # ...and runs along this share of the edge
 
 
 @dataclass(frozen=True)
@@ -243,7 +165,6 @@ class Zoom:
     grainy_extent: int = 16  # a digit this big on grainy paper is read at the working scale...
     grain_share: float = 0.1  # ...grainy: the paper's noise is this share of the ink's contrast
     least_margin: int = 2  # the crop reaches this far round the digit (working px), or half its extent
-    mark_margin: int = 2  # the marks' pixels made paper reach this far round them (iterations)
     edge_to_edge: float = 0.85  # "ink" spanning this share of the crop both ways is grain, not the digit
 
 
@@ -272,8 +193,6 @@ class Params:
     ink: Ink = field(default_factory=Ink)
     shadow: Shadow = field(default_factory=Shadow)
     sheet: Sheet = field(default_factory=Sheet)
-    printed: Printed = field(default_factory=Printed)
-    marks: Marks = field(default_factory=Marks)
     select: Select = field(default_factory=Select)
     row: Row = field(default_factory=Row)
     zoom: Zoom = field(default_factory=Zoom)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from . import box, desk, ink, printed, refit, shadow, size, zoom
+from . import box, desk, ink, refit, shadow, size, zoom
 from .context import Context
 
 Stage = Callable[[Context], None]
@@ -22,7 +22,6 @@ READ: list[tuple[str, Stage]] = [
     ("ink", ink.first_read),  # ink on a page-sized window's map, the digit on it, its stroke width
     ("shadow", shadow.check),  # a shadow taken for the digit: the pen measured on strong ink, a fine retry
     ("paper", refit.refit),  # the paper's level again with a window fitted to the strokes
-    ("print", printed.without_print),  # paragraphs of print on a page taken out
     ("refuse", ink.refuse),  # a blank page or several digits refused
     ("zoom", zoom.zoom),  # a small digit on a large page re-read at full resolution
     ("crop", box.crop),  # the soft ink map cropped to the digit

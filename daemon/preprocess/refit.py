@@ -26,7 +26,7 @@ def refit(ctx: Context) -> None:
         )
         reading = detected(ctx.ink)
         ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
-        ctx.mask, ctx.marks, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
+        ctx.mask, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
         if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:
             break

@@ -1,4 +1,4 @@
-"""Sheet on a desk, the searches: where a photo's sheet of paper may lie (by level, grain or sharp edges)."""
+"""Sheet on a desk, the searches: where a photo's sheet of paper may lie (by level or sharp edges)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ class Candidate(NamedTuple):
     desk: np.ndarray  # what is taken for the desk
     contrast: float  # how far the sheet stands out of the desk
     cut: float | None  # level below which the sheet is inked (None: below its local level by contrast / 2)
-    grainy: bool = False  # the desk was told from the sheet by its grain (not a shadowed part of the page)
     border: float = P.desk_border  # the least share of the picture's border the desk must show along
 
 
@@ -37,27 +36,16 @@ def candidates(
     middle: tuple[slice, slice],
     ring: np.ndarray,
     dark_only: bool,
-    light: bool,
     grain: Grain,
 ) -> Iterator[Candidate | None]:
-    """The searches' candidates, in order. A desk along less than desk_border of the border passed
-    the quick test only by being very dark; the grain search has a test of the border of its own.
-    Last, a sheet filling most of a photo whose grainy desk shows along one or two of its edges -
-    the only search for a border that passed the quick test by its grain alone (``light``)."""
+    """The searches' candidates, in order: by level, then by the sharp steps round the sheet (a
+    desk along less than desk_border of the border passed the quick test only by being very dark)."""
 
     def dark_enough(candidate: Candidate | None) -> Candidate | None:
         return None if candidate and dark_only and candidate.contrast < P.dark_desk else candidate
 
-    along_edges = grain.desk_along(P.desk_border)
-    if not light:
-        round_it = grain.desk_along(P.grainy_desk_round)
-        yield by_texture(closed, coarse, middle, ring, round_it) if round_it else None
-        yield dark_enough(by_level(closed, steps, middle, ring))
-        yield dark_enough(by_edges(closed, steps, middle, ring, grainy=along_edges is not None))
-    if along_edges:
-        candidate = by_texture(closed, coarse, middle, ring, along_edges)
-        # The grain's opening drops the band of desk along the picture's edge where it is narrow.
-        yield candidate._replace(border=P.dark_desk_border) if candidate else None
+    yield dark_enough(by_level(closed, steps, middle, ring))
+    yield dark_enough(by_edges(closed, steps, middle, ring, grainy=grain.desk_along(P.desk_border) is not None))
 
 
 def sharp_steps(closed: np.ndarray) -> np.ndarray:
@@ -124,27 +112,6 @@ class Grain(NamedTuple):
         if outside < P.grain_ratio * self.inside or outside < P.least_grain:
             return None
         return self.inside, outside
-
-
-def by_texture(
-    closed: np.ndarray, coarse: np.ndarray, middle: tuple[slice, slice], ring: np.ndarray, grain: tuple[float, float]
-) -> Candidate | None:
-    """A smooth sheet on a grainy desk of about the sheet's own level: the smooth region around the
-    middle; ``grain`` is the middle's and the border's (see Grain.desk_along)."""
-    inside, outside = grain
-    rough = roughness(coarse)
-    # The desk is grainy all over and reaches the border; a pen's strokes and a shadow's edge are
-    # grainy only along lines, which an opening takes away.
-    grainy = ndimage.binary_opening(rough >= np.sqrt(inside * outside), iterations=P.grain_opening)
-    labels, _ = ndimage.label(grainy)
-    desk = np.isin(labels, np.unique(labels[ring & grainy]))
-    sheet = under_middle(~desk, middle)
-    if not sheet.any() or sheet.all():
-        return None
-    contrast = float(np.median(closed[sheet]) - np.median(closed[~sheet]))
-    if contrast > P.texture_most_contrast * P.page_contrast:  # a desk this much darker is found by its level
-        return None
-    return Candidate(sheet, ~sheet, max(contrast, P.page_contrast), None, grainy=True)
 
 
 def by_edges(

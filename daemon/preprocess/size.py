@@ -63,6 +63,8 @@ def paper_beyond_frame(g: np.ndarray) -> np.ndarray:
         return g
     frame = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]]).astype(np.float32)  # (order: no matter)
     near = P.frame_ink * (float(g.max()) - float(g.min()))
+    if float(frame.max()) - float(frame.min()) <= near:  # (a clean frame: its quantiles are no further apart)
+        return g
     lo, hi, middle = quantile(frame, P.frame_low_q), quantile(frame, P.frame_high_q), median(frame)
     if hi - lo <= near:
         return g

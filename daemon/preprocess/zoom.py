@@ -1,14 +1,13 @@
 """A digit small on a large page is read again on a crop at full resolution (as much as brings it to
-min_digit_work pixels), the desk and the marks round it made paper first."""
+min_digit_work pixels), the desk round it made paper first."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from .context import Context
 from .errors import NoDigitError
-from .measure import EIGHT, enlarged, enlarged_smoothly, stroke_window
+from .measure import enlarged, enlarged_smoothly
 from .params import PARAMS
 
 P = PARAMS.zoom
@@ -23,7 +22,7 @@ def zoom(ctx: Context) -> None:
 
     if not (ctx.allow_zoom and ctx.factor > 1):
         return
-    assert ctx.paper is not None and ctx.marks is not None
+    assert ctx.paper is not None
     top, bottom, left, right = ctx.box()
     extent = max(bottom - top, right - left)
     paper, factor = ctx.paper, ctx.factor
@@ -42,13 +41,6 @@ def zoom(ctx: Context) -> None:
     region = (slice(t // factor, b // factor), slice(l // factor, r // factor))  # the crop, on ``small``
     if ctx.sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
         crop = paper_outside(crop, ctx.sheet.mask[region], factor, ctx.small[region])
-    if ctx.marks.any():  # a ring round the digit, cut by the crop, would no longer pass for one
-        off = ndimage.binary_dilation(ctx.marks, EIGHT, iterations=P.mark_margin)
-        # The paper under a mark is the paper round it: one level for all of them left a step
-        # where a shadow darkens the page, read as a stroke.
-        close = ndimage.grey_closing if ctx.dark else ndimage.grey_opening
-        level = close(ctx.small[region], size=stroke_window(ctx.width))
-        crop = paper_outside(crop, ~off[region], factor, level)
     sub = Context(crop, factor=scale, allow_zoom=False, dark=ctx.dark)
     try:
         zoomed = run(sub, READ).strokes
