@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -26,6 +26,7 @@ DONE = "done"  # tags a result (which may itself be None)
 TICK_S = 0.5  # longest wait without looking at the processes (deadlines are also waited for exactly)
 MAX_FAILED_STARTS = 3  # processes that died before READY in a row: they cannot start, stop trying
 STOP_WAIT_S = 5.0  # a process asked to exit gets this long before it is killed
+PIPELINE = 4  # tasks queued per process, so it never waits for the parent (busy with the network) between files
 
 
 class PoolError(RuntimeError):
@@ -44,8 +45,8 @@ class _Slot:
     process: BaseProcess
     conn: Connection
     ready: bool = False
-    task: int | None = None  # index of the task it holds
-    deadline: float = 0.0
+    tasks: deque[int] = field(default_factory=deque)  # indexes sent, in order: the first is running
+    deadline: float = 0.0  # the running task's
 
 
 def bind_to_parent(parent: int) -> None:
@@ -123,7 +124,7 @@ class DeadlinePool:
         todo = deque(range(len(tasks)))
         crashed: set[int] = set()  # tasks whose process died once: retried once on a new process
         with self._lock:
-            while todo or any(s.task is not None for s in self._processes.values()):
+            while todo or any(s.tasks for s in self._processes.values()):
                 self._assign(todo, tasks)
                 self._wait()
                 results = self._look(todo, results, crashed, on_done)
@@ -131,44 +132,51 @@ class DeadlinePool:
 
     def _assign(self, todo: deque[int], tasks: Sequence[tuple[Any, ...]]) -> None:
         for slot in list(self._processes.values()):
-            if not todo:
-                return
-            if not slot.ready or slot.task is not None:
-                continue
-            index = todo.popleft()
-            try:
-                slot.conn.send(tasks[index])
-            except OSError:  # died while idle: the task never reached it
-                todo.appendleft(index)
-                self._replace(slot)
-                continue
-            slot.task, slot.deadline = index, time.monotonic() + self.timeout_s
+            while todo and slot.ready and len(slot.tasks) < PIPELINE:
+                index = todo.popleft()
+                try:
+                    slot.conn.send(tasks[index])
+                except OSError:  # died: this task never reached it, the ones it holds go back too
+                    todo.appendleft(index)
+                    self._requeue(slot, todo, 0)
+                    self._replace(slot)
+                    break
+                if not slot.tasks:
+                    slot.deadline = time.monotonic() + self.timeout_s
+                slot.tasks.append(index)
+
+    def _requeue(self, slot: _Slot, todo: deque[int], keep: int) -> None:
+        """Put back at the front of ``todo``, in order, the tasks ``slot`` holds past its first ``keep``."""
+        while len(slot.tasks) > keep:
+            todo.appendleft(slot.tasks.pop())
 
     def _wait(self) -> None:
         slots = list(self._processes.values())
-        deadlines = [s.deadline for s in slots if s.task is not None]
+        deadlines = [s.deadline for s in slots if s.tasks]
         timeout = min([TICK_S, *(d - time.monotonic() for d in deadlines)])
         wait([s.conn for s in slots] + [s.process.sentinel for s in slots], max(0.0, timeout))
 
     def _look(self, todo: deque[int], results: list[Any], crashed: set[int], on_done: Callable[[], None]) -> list[Any]:
         """Take what each process sent, replace the dead and the late; returns ``results`` filled in."""
-        now = time.monotonic()
         for slot in list(self._processes.values()):
+            received, dead = 0, False
             try:
-                message = slot.conn.recv() if slot.conn.poll() else None
+                while slot.conn.poll():
+                    message = slot.conn.recv()
+                    received += 1
+                    if message == READY:
+                        slot.ready, self._failed_starts = True, 0
+                    elif isinstance(message, tuple) and slot.tasks:
+                        results[slot.tasks.popleft()] = message[1]
+                        slot.deadline = time.monotonic() + self.timeout_s  # the next one starts now
+                        on_done()
             except (EOFError, OSError):
-                message, dead = None, True
-            else:
-                dead = message is None and not slot.process.is_alive()
-            if message == READY:
-                slot.ready, self._failed_starts = True, 0
-            elif isinstance(message, tuple) and slot.task is not None:
-                results[slot.task], slot.task = message[1], None
-                on_done()
-            elif dead:
+                dead = True
+            if dead or (not received and not slot.process.is_alive()):
                 self._died(slot, todo, results, crashed, on_done)
-            elif slot.task is not None and now > slot.deadline:
-                results[slot.task] = Failure("timeout")
+            elif slot.tasks and time.monotonic() > slot.deadline:
+                results[slot.tasks.popleft()] = Failure("timeout")
+                self._requeue(slot, todo, 0)
                 self._replace(slot)
                 on_done()
         if all(s.ready for s in self._processes.values()):
@@ -178,7 +186,8 @@ class DeadlinePool:
     def _died(
         self, slot: _Slot, todo: deque[int], results: list[Any], crashed: set[int], on_done: Callable[[], None]
     ) -> None:
-        index = slot.task
+        index = slot.tasks[0] if slot.tasks else None
+        self._requeue(slot, todo, 1)  # the ones queued behind it never started: not their fault
         if not slot.ready:
             self._failed_starts += 1
             if self._failed_starts >= MAX_FAILED_STARTS:
