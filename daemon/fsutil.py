@@ -226,6 +226,16 @@ def move_unique(src: Path, folder: Path, name: str, before: Callable[[Path], Non
     ``before(destination)`` runs just before the move (to write a companion file first). Across file
     systems (EXDEV) it copies: the copy is durable under its final name before the source goes, so
     a crash in between leaves two copies, never none."""
+    try:
+        return _place(src, folder, name, before)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return _copy_across(src, folder, name, before)
+
+
+def _place(src: Path, folder: Path, name: str, before: Callable[[Path], None] | None) -> Path:
+    """Rename ``src`` to a free variant of ``name`` in ``folder``, never replacing; ``before`` first."""
     while True:
         dst = unique_path(folder, name)
         try:
@@ -235,10 +245,6 @@ def move_unique(src: Path, folder: Path, name: str, before: Callable[[Path], Non
             return dst
         except FileExistsError:
             continue
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            return _copy_across(src, folder, name, before)
 
 
 def _copy_across(src: Path, folder: Path, name: str, before: Callable[[Path], None] | None) -> Path:
@@ -246,15 +252,7 @@ def _copy_across(src: Path, folder: Path, name: str, before: Callable[[Path], No
     _remove_tree(tmp)  # a leftover of a crash during an earlier copy
     _copy_synced(src, tmp)
     fsync_dir(folder)
-    while True:
-        dst = unique_path(folder, name)
-        try:
-            if before is not None:
-                before(dst)
-            rename_noreplace(tmp, dst)
-            break
-        except FileExistsError:
-            continue
+    dst = _place(tmp, folder, name, before)
     fsync_dir(folder)
     _remove_tree(src)
     fsync_dir(src.parent)
