@@ -18,7 +18,7 @@ from . import config as config_mod
 from . import failures, legacy, log, outbox, status
 from .claim import Claimed, WorkArea
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, ExitCode
 from .fsutil import fsync_dir
 from .intake import Intake
 from .journal import Journal, Roots
@@ -30,7 +30,6 @@ from .worker import Worker, finish
 STOP_TIMEOUT_S = 20.0
 # A worker with no progress for file_timeout_s plus this is stuck (a file holds it at most file_timeout_s).
 STALE_MARGIN_S = 20.0
-EX_SOFTWARE = 70  # sysexits(3): the worker died, or did not stop in time - systemd restarts the unit
 
 
 class _Signals:
@@ -102,7 +101,7 @@ def serve(cfg: Config) -> int:
         keeper.supervise(stop)  # a dead model thread is logged (model_thread_died) and restarted
         if not threads[0].is_alive():
             logger.error("worker_died")
-            code = EX_SOFTWARE
+            code = ExitCode.software  # the worker died: systemd restarts the unit
             stop.set()
 
     notify("STOPPING=1")
@@ -123,7 +122,7 @@ def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Wo
         journal.close()
     else:
         logger.error("stop_timed_out", timeout_s=STOP_TIMEOUT_S)
-        code = code or EX_SOFTWARE
+        code = code or ExitCode.software
     stats = worker.stats if worker else None
     logger.info("stopped", done=stats.done if stats else 0, failed=stats.failed if stats else 0, clean=clean)
     return code

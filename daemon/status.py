@@ -12,7 +12,7 @@ from typing import Any
 
 from . import log
 from .config import Config
-from .errors import NoInputError
+from .errors import ExitCode, NoInputError
 
 _counter = itertools.count()  # with pid and thread id: a temporary name no other writer uses
 _failing = threading.Event()  # set while writes fail: one log line per outage, not one a second
@@ -76,4 +76,4 @@ def show(cfg: Config) -> int:
     ]
     print("\n".join(lines))
     print(json.dumps({**snap, "running": running}), file=sys.stdout)
-    return 0 if running else 3
+    return ExitCode.ok if running else ExitCode.not_running

@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 import numpy as np
 from conftest import Daemon, dark_on_light
+from digitwatch.daemon.errors import ExitCode
 from digitwatch.daemon.results import Result, to_csv
 from PIL import Image
 
@@ -320,7 +321,7 @@ def test_a_stop_that_timed_out_is_a_failure_exit() -> None:
     closed: list[str] = []
     work = SimpleNamespace(close=lambda: closed.append("work"))
     journal = SimpleNamespace(close=lambda: closed.append("journal"))
-    assert service._closed(False, 0, work, journal, None) == service.EX_SOFTWARE == 70  # type: ignore[arg-type]
+    assert service._closed(False, 0, work, journal, None) == ExitCode.software == 70  # type: ignore[arg-type]
     assert closed == []  # the worker may still hold claims: the next start re-does them
     assert service._closed(True, 0, work, journal, None) == 0  # type: ignore[arg-type]
     assert closed == ["work", "journal"]
