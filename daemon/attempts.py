@@ -51,7 +51,7 @@ class Attempts:
                 given_up[c.path] = GAVE_UP.format(n=n)
                 self._log.error("gave_up", file=clean_text(c.rel), attempts=n)
             else:
-                starting.append(a)
+                starting.append((a, n + 1))
                 if n:
                     self._log.warning("retrying_suspect", file=clean_text(c.rel), attempt=n + 1)
         self.journal.start_attempts(starting)

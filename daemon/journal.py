@@ -156,14 +156,14 @@ class Journal:
         with self._lock:
             return [self._count(a) for a in files]
 
-    def start_attempts(self, files: Iterable[Attempt]) -> None:
-        """Count one more attempt at each file, durably, before any work on it starts."""
+    def start_attempts(self, files: Iterable[tuple[Attempt, int]]) -> None:
+        """Record each file's attempt count (the one starting now included), durably, before any work on
+        it starts; the counts come from :meth:`attempts`, read just before."""
         with self._lock, self._transaction():
-            for a in files:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?)",
-                    (a.file, _b(a.rel), _b(a.claimed), self._count(a) + 1),
-                )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?)",
+                [(a.file, _b(a.rel), _b(a.claimed), n) for a, n in files],
+            )
 
     def _count(self, a: Attempt) -> int:
         row = self._db.execute("SELECT rel, count FROM attempts WHERE file = ?", (a.file,)).fetchone()
