@@ -129,11 +129,23 @@ class Predictor:
             self.predict(np.zeros((n, 28, 28), dtype=np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities: the network's, at the temperature recorded with the model."""
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)
         batch = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
         with self._lock:
-            return np.asarray(self._run(batch), dtype=np.float32)
+            probs = np.asarray(self._run(batch), dtype=np.float32)
+        return calibrated(probs, self.ref.temperature)
+
+
+def calibrated(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(probs) / temperature)``: the same ranking, confidence rescaled (training/calibrate.py)."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 class _LiteRT:

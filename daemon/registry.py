@@ -44,6 +44,7 @@ class ModelRef:
     keras_canary: float | None = None  # the Keras model's canary accuracy, recorded at publish
     folder: Path | None = None  # the files must lie in this folder (the checkpoint, the package's models)
     problem: str | None = None  # what is wrong with the manifest itself; loading refuses the ref with it
+    temperature: float = 1.0  # confidence calibration fitted at publish (infer.calibrated); 1.0: as the network says
 
 
 def file_id(path: Path) -> str:
@@ -93,6 +94,7 @@ def _ref(meta: dict[str, Any], folder: Path, source: str, default_file: str | No
         return None
     converted = meta.get("litert_file")
     canary = meta.get("keras_canary_accuracy")
+    temperature = meta.get("temperature", 1.0)
     bad = [n for n in (name, converted) if isinstance(n, str) and not _plain(n)]
     return ModelRef(
         model_id=str(meta["model_id"]),
@@ -102,8 +104,15 @@ def _ref(meta: dict[str, Any], folder: Path, source: str, default_file: str | No
         converted_id=str(meta["litert_id"]) if "litert_id" in meta else None,
         keras_canary=float(canary) if isinstance(canary, int | float) else None,
         folder=folder,
-        problem=f"manifest names {bad[0]!r}: model files must be plain names inside {folder}" if bad else None,
+        problem=f"manifest names {bad[0]!r}: model files must be plain names inside {folder}"
+        if bad
+        else (None if _temperature_ok(temperature) else f"manifest's temperature {temperature!r} is not in 0.1..10"),
+        temperature=float(temperature) if _temperature_ok(temperature) else 1.0,
     )
+
+
+def _temperature_ok(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 10
 
 
 def _plain(name: str) -> bool:

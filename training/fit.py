@@ -3,6 +3,7 @@ split, publish atomically."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -20,8 +21,9 @@ from digitwatch.daemon.registry import file_id
 
 from . import data as mnist_data
 from .evaluate import scores
+from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
-from .recipes import RECIPES, Recipe, augmenter
+from .recipes import RECIPES, Recipe, augmenter, finetune
 from .rendered import training_pictures
 from .strokes import restroke_some
 
@@ -44,6 +46,9 @@ class TrainOptions:
     rendered: int = (
         0  # training digits drawn as users' pictures and read back, shared by all members (training/rendered.py)
     )
+    writers: bool = False  # add the training parts of the real handwriting sets (training/writers.py)
+    styles: int = 0  # pictures of handwriting styles MNIST lacks, drawn and read back (training/styles.py)
+    start: Path | None = None  # fine-tune this model's networks (an ensemble's members) instead of new ones
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
@@ -65,6 +70,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     from .ensemble import average
 
     x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts)
+    x_more, y_more, more = _more(opts)
+    x_pic, y_pic = np.concatenate([x_pic, x_more[..., None]]), np.concatenate([y_pic, y_more]).astype(y_tr.dtype)
+    starts = _start_members(opts.start)
 
     y_test = ds.y_test.astype(np.int64)
     members, runs = [], []
@@ -75,8 +83,12 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             _log(f"member {k + 1} of {opts.members} (seed {seed})")
         x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
         x_in = np.concatenate([prepare(x_member, recipe.normalize), x_pic])
+        build = recipe.build
+        if starts:
+            start = starts[k % len(starts)]
+            build = functools.partial(finetune, start)
         member, run = _fit_one(
-            recipe, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
+            recipe, build, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
         )
         if opts.members > 1:
             run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
@@ -105,6 +117,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             "history": runs[0]["history"],
             "best_epoch": runs[0]["best_epoch"],
             "pictures": pictures,
+            **more,
+            **_calibration(model),
             "test_accuracy": float(test_acc),
             "test_loss": float(test_loss),
             "train_seconds": round(seconds, 1),
@@ -153,6 +167,7 @@ def _split(ds: mnist_data.Mnist, limit: int | None) -> tuple[np.ndarray, np.ndar
 
 def _fit_one(
     recipe: Any,
+    build: Callable[[int, int], Any],
     x_tr: np.ndarray,
     y_tr: np.ndarray,
     x_val: np.ndarray,
@@ -168,7 +183,7 @@ def _fit_one(
 
     keras.utils.set_random_seed(seed)
     steps = -(-len(x_tr) // batch_size)
-    model = recipe.build(steps, epochs)
+    model = build(steps, epochs)
     one_hot = lambda y: keras.utils.to_categorical(y, 10)  # noqa: E731
     train_set = (
         tf.data.Dataset.from_tensor_slices((x_tr, one_hot(y_tr)))
@@ -225,6 +240,46 @@ def _pictures(x: np.ndarray, y: np.ndarray, opts: TrainOptions) -> tuple[np.ndar
     }
     _log(f"{len(x_pic)} pictures added ({counts['refused']} refused as blank, {counts['misread']} misread)")
     return x_pic[..., None], y_pic, pictures
+
+
+def _more(opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Real handwriting (training parts) and drawn styles as served inputs, with their record for the metrics."""
+    xs, ys, record = [np.zeros((0, 28, 28), np.float32)], [np.zeros(0, np.int64)], {}
+    if opts.writers:
+        x, y, record["writers"] = writers_part()
+        _log(f"{len(y)} inputs of real handwriting by other writers (training parts, repeated)")
+        xs.append(x)
+        ys.append(y)
+    if opts.styles:
+        x, y, record["styles"] = styles_part(opts.styles, opts.seed)
+        _log(f"{len(y)} pictures of handwriting styles drawn and read back")
+        xs.append(x)
+        ys.append(y)
+    if opts.start:
+        record["start"] = {"model": str(opts.start), "model_id": file_id(opts.start)}
+    return np.concatenate(xs), np.concatenate(ys), record
+
+
+def _calibration(model: Any) -> dict[str, Any]:
+    """The temperature fitted on the real sets' calibration parts (1.0 when this checkout has none), and the
+    held-out figures at it - what the daemon will serve (publish records the temperature in the manifest)."""
+    fitted = calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0))
+    if fitted.get("temperature", 1.0) != 1.0:
+        _log(f"confidence temperature {fitted['temperature']:g} (fitted on the real sets' calibration parts)")
+    return fitted
+
+
+def _start_members(path: Path | None) -> list[Any]:
+    """The networks of the model at ``path`` (each member of an ensemble, or the one network)."""
+    if path is None:
+        return []
+    if not path.is_file():
+        raise DataError(f"--from {path}: no such model file")
+    import keras
+
+    model = keras.models.load_model(path, safe_mode=True, compile=False)
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return members or [model]
 
 
 def _teacher(path: Path | None) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -95,6 +95,7 @@ def publish(model_file: Path, metrics: dict[str, Any], checkpoint: Path, variant
         "file": model_path.name,
         **{k: v for k, v in conversion.items() if k in MANIFEST_FIELDS},
         "test_accuracy": metrics.get("test_accuracy"),
+        "temperature": metrics.get("temperature", 1.0),
         "recipe": metrics.get("recipe"),
         "published_at": record["published_at"],
     }
