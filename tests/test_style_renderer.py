@@ -63,6 +63,20 @@ def test_style_draws_ink_along_its_strokes(style: str) -> None:
         assert np.mean(to_path[ink] <= reach + 1) >= 0.97, (style, i)
 
 
+def test_pictures_vary_as_users_draw() -> None:
+    """Mostly dark ink on light paper, sometimes light on dark; canvases from tiny to large; thin
+    pens and markers; digits filling a third of the canvas height to nearly all of it."""
+    drawn = [styles.draw(ALL_STYLES[i % len(ALL_STYLES)], np.random.default_rng([9, i])) for i in range(300)]
+    dark = np.mean([d.dark_ink for d in drawn])
+    assert 0.75 <= dark <= 0.97, dark
+    heights = np.array([d.picture.shape[0] for d in drawn])
+    assert heights.min() < 60 and heights.max() > 300
+    pens = np.array([d.width / np.ptp(np.concatenate(d.paths)[:, 1]) for d in drawn])
+    assert pens.min() < 0.04 and pens.max() > 0.12  # relative to the digit's height
+    fill = np.array([np.ptp(np.concatenate(d.paths)[:, 1]) / d.picture.shape[0] for d in drawn])
+    assert fill.min() < 0.4 and fill.max() > 0.75
+
+
 def test_same_seed_same_pictures() -> None:
     a, ya = styles.sample(40, 3)
     b, yb = styles.sample(40, 3)

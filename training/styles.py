@@ -39,7 +39,7 @@ MIN_DIGIT_PX = 14.0  # a digit is at least this tall: no user draws a 6 px digit
 FILL = (0.3, 0.9)  # digit height as a fraction of the canvas height
 PEN = (0.025, 0.17)  # pen width as a fraction of the digit's height, thin pen to marker (log-uniform)
 CORNER_JITTER = 0.28  # std of a line vertex's own move, in design units (the digit is 10 tall)
-WARP = 0.45  # largest amplitude of the smooth warp, in design units: a bent, unevenly sized shape
+WARP = 0.3  # largest amplitude of the smooth warp, in design units: a bent, unevenly sized shape
 STEP = 0.3  # design units between points when densifying: the wobble needs points to move
 WOBBLE = 0.03  # largest wobble std as a fraction of the digit's height (smoothed along the stroke)
 SLANT = 0.3  # largest shear: forward or backward slant
@@ -131,11 +131,11 @@ def render(digit: int, rng: np.random.Generator) -> np.ndarray:
 
 def labels(n: int, seed: int) -> np.ndarray:
     """``n`` labels, as balanced over 0-9 as ``n`` allows, in a random order."""
-    return np.random.default_rng([seed, n]).permutation(np.arange(n) % 10)
+    return np.random.default_rng([seed, 0, n]).permutation(np.arange(n) % 10)
 
 
 def sample(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     """``n`` pictures with their labels (int64), balanced over 0-9; the same for the same seed.
-    Picture ``i`` depends only on (seed, i), so a batch can be split across processes."""
+    Picture ``i`` depends only on (seed, i, its label), so a batch can be split across processes."""
     y = labels(n, seed)
-    return [render(int(d), np.random.default_rng([seed, i])) for i, d in enumerate(y)], y
+    return [render(int(d), np.random.default_rng([seed, 1, i])) for i, d in enumerate(y)], y
