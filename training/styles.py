@@ -32,6 +32,7 @@ from .paper import canvas_size, dark_ink, digit_height, paste, position, smooth_
 from .pens import _affine, _place_paths, fit_box, pen_alpha
 from .style_shapes import SHAPES
 
+# The style names of each digit (render picks one at random; a test can draw every one).
 STYLES: dict[int, tuple[str, ...]] = {d: tuple(n for n, (digit, _) in SHAPES.items() if digit == d) for d in range(10)}
 
 CANVAS = (28, 400)  # canvas height range in px: a tiny paint-program canvas to a large drawing
