@@ -195,13 +195,13 @@ def _teacher(arg: str | None) -> Path | None:
 
 def _model_ref(args: argparse.Namespace, cfg: config_mod.Config) -> ModelRef:
     """--model if given, else what the daemon would serve from the configured checkpoint folder."""
-    from .registry import ModelRef, current, file_id
+    from .registry import by_hand, current
 
     if args.model:
         path = Path(args.model)
         if not path.is_file():
             raise NoInputError(f"--model {path}: no such file")
-        return ModelRef(file_id(path), path, "file")
+        return by_hand(path)
     return current(cfg.checkpoint)
 
 

@@ -68,6 +68,21 @@ def bundled() -> ModelRef:
     )
 
 
+def by_hand(path: Path) -> ModelRef:
+    """A model file named by hand (``--model``): served as it is, at the temperature recorded beside it when
+    there is one (``model-<id>.metrics.json`` from publish, or ``<name>.json`` as the bundled model's)."""
+    temperature: Any = 1.0
+    for meta_path in (path.with_suffix(".metrics.json"), path.with_suffix(".json")):
+        try:
+            if meta_path.is_file() and meta_path.stat().st_size <= MAX_MANIFEST_BYTES:
+                temperature = json.loads(meta_path.read_text()).get("temperature", 1.0)
+                break
+        except (OSError, ValueError, AttributeError):
+            continue
+    fitted = float(temperature) if _temperature_ok(temperature) else 1.0
+    return ModelRef(file_id(path), path, "file", temperature=fitted)
+
+
 def latest(checkpoint: Path) -> ModelRef | None:
     """The model the manifest in ``checkpoint`` names, or None when there is none (or it is unreadable).
 

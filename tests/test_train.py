@@ -226,3 +226,46 @@ def test_pictures_a_teacher_misreads_are_left_out(trained: tuple[Path, dict], tm
         str(tmp_path / "ck"),
     )
     assert r.returncode == 65 and r.stderr.strip().splitlines()[-1].endswith("nothing.keras: no such model file")
+
+
+def test_fine_tune_on_real_writing_and_styles_publishes_a_calibrated_model(tmp_path: Path, mnist_path: Path) -> None:
+    """--from fine-tunes the bundled ensemble's networks; --writers and --styles add real handwriting (the
+    training parts only) and drawn styles; the temperature fitted on the calibration parts is published in
+    the manifest, and the daemon serves the model at it."""
+    from digitwatch.daemon.infer import Predictor
+    from digitwatch.daemon.registry import latest
+
+    ck = tmp_path / "ck"
+    r = cli(
+        "train",
+        "--data",
+        str(mnist_path),
+        "--recipe",
+        "robust",
+        "--from",
+        str(bundled().path),
+        "--members",
+        "2",
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--writers",
+        "--styles",
+        "40",
+        "--checkpoint",
+        str(ck),
+        "--quiet",
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["start"]["model_id"] == file_id(bundled().path)
+    assert metrics["writers"]["uci"]["digits"] == 719  # the training part: the first 40% of 1,797
+    assert metrics["styles"] == {"drawn": 40, "refused": 0}
+    assert 0.5 <= metrics["temperature"] <= 4.0
+    assert metrics["calibration"]["inputs"] >= 4 * 180  # the UCI calibration part at every size, at least
+    assert metrics["held_out"]["uci"] > 0.9  # started from the bundled networks: still reads other writers
+    ref = latest(ck)
+    assert ref is not None and ref.temperature == metrics["temperature"]
+    assert Predictor.load(ref).ref.temperature == metrics["temperature"]

@@ -20,7 +20,7 @@ from digitwatch.daemon.infer import calibrated
 from digitwatch.daemon.recognize import Limits, digit_input
 from PIL import Image
 
-from . import writers
+from . import styles, writers
 
 # The share of ``ok`` rows that must be right on real handwriting (issue 29): the threshold reported at publish.
 OK_TARGET = 0.995
@@ -47,8 +47,6 @@ def writers_part(names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray
 
 
 def _style_chunk(job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    from . import styles
-
     seed, start, n = job
     rng = np.random.default_rng([seed, start])
     out = np.zeros((n, 28, 28), np.float32)

@@ -181,6 +181,18 @@ def convert_bundled(keras_file: Path, variant: str = SERVED_VARIANT) -> dict[str
     return converted.fields(tflite.name)
 
 
+def bundle(model_file: Path, models: Path) -> dict[str, Any]:
+    """Make a published model (``model-<id>.keras`` with its ``.metrics.json`` beside it) the package's
+    default: ``default.keras`` and ``default.json`` (its metrics: temperature, held-out figures, ...) in
+    ``models``, then converted as :func:`convert_bundled` does. ``python -m digitwatch.training.publish
+    --bundle CHECKPOINT/model-<id>.keras`` (into ``daemon/models``)."""
+    metrics = json.loads(model_file.with_suffix(".metrics.json").read_text())
+    keep = {k: v for k, v in metrics.items() if k not in MANIFEST_FIELDS and not k.startswith("litert_")}
+    atomic_write(models / "default.keras", model_file.read_bytes())
+    atomic_write(models / "default.json", json.dumps(keep, indent=2, sort_keys=True).encode())
+    return convert_bundled(models / "default.keras")
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -258,8 +270,13 @@ def _scores(name: str, probs: np.ndarray, reference: np.ndarray, y: np.ndarray) 
 
 if __name__ == "__main__":
     # python -m digitwatch.training.publish OUT_DIR [MNIST_NPZ]: every variant of the bundled model, scored
+    # python -m digitwatch.training.publish --bundle MODEL.keras: make a published model the bundled default
     from digitwatch.daemon.registry import bundled
     from digitwatch.training.data import default_mnist_path
+
+    if sys.argv[1] == "--bundle":
+        print(json.dumps(bundle(Path(sys.argv[2]), Path(__file__).resolve().parents[1] / "daemon" / "models")))
+        sys.exit(0)
 
     mnist = Path(sys.argv[2]) if len(sys.argv) > 2 else default_mnist_path()
     for row in compare(Path(sys.argv[1]), bundled().path, mnist):
