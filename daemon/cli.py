@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="leave out the drawn pictures this model misreads (default: the bundled model; 'none' keeps them all)",
     )
-    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress (default: a bar with ETA on a terminal, else a line an epoch)"
+    )
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="accuracy of a model on the MNIST test split; last line is JSON")
@@ -200,11 +202,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             members=args.members,
             rendered=args.rendered,
             teacher=_teacher(args.teacher),
-            verbose=0 if args.quiet else 2,
+            verbose=0 if args.quiet else _keras_verbosity(),
         )
     )
     print(dump({k: v for k, v in metrics.items() if k != "history"}))
     return 0
+
+
+def _keras_verbosity() -> int:
+    """Keras' progress bar with its ETA on a terminal (1); one line per epoch on a pipe or a log (2)."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _teacher(arg: str | None) -> Path | None:
