@@ -44,10 +44,6 @@ ERROR_SUFFIX = ".error.txt"  # beside an input in failed/: why it is there
 BatchHook = Callable[[list[str], list[float], float], None]
 
 
-def _no_hook(statuses: list[str], latencies_s: list[float], duration_s: float) -> None:
-    """Nobody listens (no metrics)."""
-
-
 @dataclass
 class Stats:
     done: int = 0
@@ -81,7 +77,7 @@ class Worker:
         self._progress = threading.Condition()  # batches handed over and published, for _drain
         self._handed = self._published = 0
         self._arrived: dict[Path, float] = {}  # claimed path -> when its file arrived in the inbox (monotonic)
-        self.on_batch: BatchHook = _no_hook
+        self.on_batch: BatchHook | None = None  # the metrics
         self._log = log.get("digitwatch.worker")
 
     def run(self) -> None:
@@ -223,9 +219,8 @@ class Worker:
         """Claim one file; any failure is logged and the file stays in the inbox (a rescan offers it again)."""
         try:
             claimed = self.work.claim(self.cfg.inbox, path)
-            arrived = self.intake.arrived(path)
-            if claimed is not None and arrived is not None:
-                self._arrived[claimed.path] = arrived
+            if claimed is not None:
+                self._arrived[claimed.path] = self.intake.arrived(path) or time.monotonic()
             return claimed
         except Exception as exc:
             self._error("claim_failed", file=clean_text(str(path)), reason=_reason("claim", exc))
@@ -263,10 +258,11 @@ class Worker:
                 break  # else its results vanished before publication: write them again
         stem = batch.batch_id
         ms = (time.perf_counter() - started) * 1000
-        now, batch_s = time.monotonic(), ms / 1000  # a recovered file's arrival is unknown: its batch's start
-        latencies = [now - self._arrived.pop(c.path, now - batch_s) for c in claims]
+        now = time.monotonic()  # a recovered file's arrival is unknown: its batch's start
+        latencies = [now - self._arrived.pop(c.path, now - ms / 1000) for c in claims]
         try:
-            self.on_batch([r.status for r in results], latencies, batch_s)
+            if self.on_batch:
+                self.on_batch([r.status for r in results], latencies, ms / 1000)
         except Exception:  # metrics are never worth a row
             self._log.exception("metrics_update_failed")
         failed = sum(m.failed for m in moves)
