@@ -45,6 +45,7 @@ SPECIAL_DEFAULTS = {  # defaults that are not a plain value
     "metrics_address": "off",
     "metrics_file": "off",
 }
+BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")  # `--recursive true`, as before switches
 SPECIAL_METAVARS = {"metrics_address": "HOST:PORT", "log_format": "auto|json|console", "log_level": "LEVEL"}
 
 
@@ -264,6 +265,8 @@ def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> 
         for extra in extras:
             close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1) if extra.startswith("-") else []
             hints += [f"{extra}: did you mean {close[0]}?"] if close else []
+            if extra.lower() in BOOLEAN_WORDS:
+                hints.append(f"{extra}: a switch takes no value, e.g. --recursive or --no-recursive")
         sub.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
     return args
 

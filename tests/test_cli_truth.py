@@ -147,7 +147,7 @@ def test_booleans_take_no_value(tmp_path: Path) -> None:
     r = cli("status", "--json", "--inbox", str(tmp_path / "in"), "--recursive", "--no-polling")
     assert r.returncode == 3, r.stderr  # parsed (and nothing runs here)
     r = cli("status", "--inbox", str(tmp_path / "in"), "--recursive", "yes")
-    assert r.returncode == 2
+    assert r.returncode == 2 and "a switch takes no value" in r.stderr
 
 
 def test_errors_in_the_projects_words(tmp_path: Path) -> None:
