@@ -219,12 +219,12 @@ class Worker:
         """Claim one file; any failure is logged and the file stays in the inbox (a rescan offers it again)."""
         try:
             claimed = self.work.claim(self.cfg.inbox, path)
-            if claimed is not None:
-                self._arrived[claimed.path] = self.intake.arrived(path) or time.monotonic()
-            return claimed
         except Exception as exc:
             self._error("claim_failed", file=clean_text(str(path)), reason=_reason("claim", exc))
             return None
+        if claimed is not None:  # outside the try: bookkeeping for a metric must never undo a claim
+            self._arrived[claimed.path] = (self.intake.arrived(path) if self.intake else None) or time.monotonic()
+        return claimed
 
     def publish(self, claims: list[Claimed], prepared: list[Prepared], started: float) -> None:
         """Run the network on a prepared batch and publish it; inputs stay claimed until that succeeds."""

@@ -150,7 +150,7 @@ def test_healthz_goes_503_when_the_watcher_is_down(daemon_factory, tmp_path) -> 
     base = serving(d)
     wait_health(base, 200, timeout=5)
     d.inbox.rmdir()  # the watched folder gone: the watcher stops and waits for it
-    took, verdict = wait_health(base, 503, timeout=5)
+    took, verdict = wait_health(base, 503, timeout=3)
     assert "inbox watcher is down" in verdict["reasons"] and verdict["watcher_alive"] is False
     print(f"503 after {took:.2f} s")
     metrics = samples(get(base + "/metrics")[1].decode())
@@ -181,7 +181,7 @@ def test_healthz_goes_503_when_the_worker_stalls(daemon_factory, test_digits, tm
     lock.execute("BEGIN EXCLUSIVE")
     try:
         dark_on_light(test_digits[0][0]).save(d.inbox / "held.png")
-        took, verdict = wait_health(base, 503, timeout=10)
+        took, verdict = wait_health(base, 503, timeout=1.5 + 3)  # the stall limit, then 3 s
         assert any(r.startswith("worker stalled") for r in verdict["reasons"]), verdict
         assert verdict["watcher_alive"] is True
         print(f"503 after {took:.2f} s")
