@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,55 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+# How a setting's flag shows its value, by the setting's type (a name ending says more: seconds, ms, MB).
+METAVARS = {"int": "N", "float": "X", "bool": "", "Path": "DIR", "Path | None": "FILE", "tuple[str, ...]": "A,B"}
+UNIT_METAVARS = {"_s": "SECONDS", "_ms": "MS", "_mb": "MB"}
+TYPE_WORDS = {
+    "int": "integer",
+    "float": "number",
+    "Path": "folder",
+    "Path | None": "file",
+    "tuple[str, ...]": "comma-separated",
+    "str": "text",
+}
+SPECIAL_DEFAULTS = {  # defaults that are not a plain value
+    "state_dir": "$STATE_DIRECTORY, else <inbox parent>/.digitwatch-state/<inbox name>",
+    "metrics_address": "off",
+    "metrics_file": "off",
+}
+BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")  # `--recursive true`, as before switches
+SPECIAL_METAVARS = {"metrics_address": "HOST:PORT", "log_format": "auto|json|console", "log_level": "LEVEL"}
+
+
+def _metavar(f: Field) -> str:
+    for ending, metavar in UNIT_METAVARS.items():
+        if f.name.endswith(ending):
+            return metavar
+    return SPECIAL_METAVARS.get(f.name) or METAVARS.get(str(f.type), "VALUE")
+
+
+def _shown_default(name: str, value: object) -> str:
+    if name in SPECIAL_DEFAULTS:
+        return SPECIAL_DEFAULTS[name]
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per configuration key: help from config.HELP, type and default from the Config class. Values
+    stay text here: config.load parses them, so a bad one is reported as from a file or the environment."""
     group = p.add_argument_group("settings (override the config file and DIGITWATCH_* variables)")
+    defaults = config_mod.Config()
     for f in fields(config_mod.Config):
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", metavar="VALUE", default=None)
+        flag = f"--{f.name.replace('_', '-')}"
+        default = _shown_default(f.name, getattr(defaults, f.name))
+        kind = TYPE_WORDS.get(str(f.type))
+        about = f"{config_mod.HELP[f.name]} ({f'{kind}; ' if kind else ''}default: {default})".replace("%", "%%")
+        if f.type == "bool":
+            group.add_argument(flag, dest=f"cfg_{f.name}", action=argparse.BooleanOptionalAction, help=about)
+        else:
+            group.add_argument(flag, dest=f"cfg_{f.name}", metavar=_metavar(f), default=None, help=about)
 
 
 def _config_from(args: argparse.Namespace) -> config_mod.Config:
@@ -40,12 +86,14 @@ def _config_from(args: argparse.Namespace) -> config_mod.Config:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line; its subcommands' parsers are in ``parser.subcommands`` (for "did you mean")."""
     parser = argparse.ArgumentParser(
         prog="digitwatch",
         description="Recognise handwritten digits in images dropped into a folder; write CSV/JSON results.",
     )
     parser.add_argument("--version", action="version", version=f"digitwatch {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.set_defaults(subcommands=sub.choices)
 
     run = sub.add_parser("run", help="watch the inbox and write results to the outbox (the service)")
     _add_config(run)
@@ -104,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="fine-tune the networks of this .keras model (an ensemble's members) instead of training new ones",
     )
-    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress (default: a bar with ETA on a terminal, else a line an epoch)"
+    )
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="accuracy of a model on the MNIST test split; last line is JSON")
@@ -126,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (recursed)")
     pr.set_defaults(func=cmd_predict)
 
-    st = sub.add_parser("status", help="what the running daemon is doing")
+    st = sub.add_parser("status", help="what the running daemon is doing; exit 0 serving, 3 not running, 4 unhealthy")
     _add_config(st)
+    st.add_argument("--json", action="store_true", help="one JSON object instead of text")
     _add_config_flags(st)
     st.set_defaults(func=cmd_status)
     return parser
@@ -180,11 +231,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             writers=args.writers,
             styles=args.styles,
             start=Path(args.start) if args.start else None,
-            verbose=0 if args.quiet else 2,
+            verbose=0 if args.quiet else _keras_verbosity(),
         )
     )
     print(dump({k: v for k, v in metrics.items() if k != "history"}))
     return 0
+
+
+def _keras_verbosity() -> int:
+    """Keras' progress bar with its ETA on a terminal (1); one line per epoch on a pipe or a log (2)."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _teacher(arg: str | None) -> Path | None:
@@ -226,12 +282,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .status import show
 
-    return show(_config_from(args))
+    return show(_config_from(args), as_json=args.json)
+
+
+def _parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """As ``parse_args``, but an unknown flag gets the subcommand's usage and the closest known flag."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub: argparse.ArgumentParser = args.subcommands.get(args.command, parser)
+        known = [o for action in sub._actions for o in action.option_strings]
+        hints = []
+        for extra in extras:
+            close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1) if extra.startswith("-") else []
+            hints += [f"{extra}: did you mean {close[0]}?"] if close else []
+            if extra.lower() in BOOLEAN_WORDS:
+                hints.append(f"{extra}: a switch takes no value, e.g. --recursive or --no-recursive")
+        sub.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    args = build_parser().parse_args(argv)
+    args = _parse_args(build_parser(), argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

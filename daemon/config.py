@@ -8,6 +8,7 @@ every error names the key and where its value came from.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -60,6 +61,57 @@ class Config:
     # Journal, work folders, status: outside the inbox, on its filesystem (see state.py).
     state_dir: Path = Path(STATE_FOLDER) / "inbox"
     max_attempts: int = 3
+    metrics_address: str = ""
+    metrics_file: Path | None = None
+    metrics_interval_s: float = 5.0
+    stall_margin_s: float = 20.0
+
+
+# One line per key: the help of its command-line flag (config.yaml says the same at more length).
+HELP = {
+    "inbox": "folder where images are dropped",
+    "outbox": "folder for results: one CSV (and/or JSON) file per batch",
+    "archive": "inputs move here once their results are durably in the outbox",
+    "failed": "unreadable inputs move here, each with a <name>.error.txt",
+    "checkpoint": "where `digitwatch train` publishes models (none there: the bundled model)",
+    "max_batch": "network batch size",
+    "max_wait_ms": "wait after a batch's first image for more",
+    "low_confidence": "below this top probability a row's status is low_confidence",
+    "polling": "polling observer, for NFS/CIFS shares and bind mounts",
+    "poll_interval_s": "polling observer interval",
+    "rescan_interval_s": "full listing of the inbox, for anything events missed",
+    "settle_ms": "a file found by a rescan or poll must keep its size and mtime this long",
+    "recursive": "process files in sub-folders (off: a folder is an error row)",
+    "ignore_patterns": "names tools write before renaming (shell patterns)",
+    "formats": "result formats: csv and/or json",
+    "decode_workers": "workers that read, decode and preprocess images",
+    "decode_processes": "workers are processes (off: threads)",
+    "queue_size": "bounded queue; when full, files wait in the inbox",
+    "max_pixels": "larger pictures get an error row, refused from the header",
+    "max_file_mb": "larger files get an error row",
+    "file_timeout_s": "decode + preprocess time per file before its worker process is replaced",
+    "decode_memory_mb": "memory one decode may hold",
+    "canary_min_accuracy": "a new model must score this on the canary digits to be served",
+    "model_poll_s": "how often to look for a newly published model",
+    "log_format": "auto, json or console",
+    "log_level": "debug, info, warning or error",
+    "state_dir": "journal, work folders, status.json (default: beside the inbox)",
+    "max_attempts": "daemon deaths with a file in hand before it goes to failed/",
+    "metrics_address": "HOST:PORT serving /metrics and /healthz (empty: off)",
+    "metrics_file": "node_exporter textfile (.prom) rewritten atomically (empty: off)",
+    "metrics_interval_s": "how often metrics_file is rewritten",
+    "stall_margin_s": "a worker without progress for file_timeout_s plus this is stalled",
+}
+# What a bad value should have been, in the words of an error message.
+EXPECTED = {
+    "Path": "a folder path",
+    "Path | None": "a file path",
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "tuple[str, ...]": "a list of strings",
+    "str": "a string",
+}
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
@@ -77,21 +129,30 @@ def load(
     values.update(_from_env(os.environ if env is None else env))
     for key, value in (overrides or {}).items():
         if value is not None:
-            _check_known(key, "command line")
-            values[key] = (value, "command line", Path.cwd())
+            flag = "--" + key.replace("_", "-")
+            _check_known(key, flag)
+            values[key] = (value, flag, Path.cwd())
     parsed = {key: _parse(key, raw, origin, base) for key, (raw, origin, base) in values.items()}
+    origins = {key: origin for key, (_, origin, _) in values.items()}
     home = Path(path).resolve().parent if path is not None else Path.cwd()
     for key in PATH_KEYS:  # default folders sit next to the config file (else in the working directory)
         parsed.setdefault(key, home / getattr(Config, key))
     parsed.setdefault("state_dir", default_state_dir(parsed["inbox"], os.environ if env is None else env))
     config = dataclasses.replace(Config(), **parsed)
-    _validate(config)
+    _validate(config, origins)
     return config
+
+
+def suggestion(word: str, known: list[str]) -> str:
+    """``; did you mean 'x'?`` for the closest known word, or nothing."""
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _check_known(key: str, origin: str) -> None:
     if key not in _FIELDS:
-        raise ConfigError(f"unknown configuration key '{key}' in {origin} (known keys: {', '.join(_FIELDS)})")
+        hint = suggestion(key, list(_FIELDS)) or " (config.yaml lists every key)"
+        raise ConfigError(f"unknown configuration key '{key}' (from {origin}){hint}")
 
 
 def _from_yaml(path: Path) -> dict[str, tuple[Any, str, Path]]:
@@ -125,40 +186,48 @@ def _from_env(env: Mapping[str, str]) -> dict[str, tuple[Any, str, Path]]:
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        _check_known(key, f"environment variable {name}")
-        out[key] = (value, f"environment variable {name}", Path.cwd())
+        _check_known(key, name)
+        out[key] = (value, name, Path.cwd())
     return out
 
 
 def _parse(key: str, raw: Any, origin: str, base: Path) -> Any:
     kind = _FIELDS[key].type
-    where = f"'{key}' (from {origin})"
     try:
-        if kind == "Path":
-            if not isinstance(raw, (str, os.PathLike)) or not str(raw):
-                raise ValueError("expected a folder path")
-            p = Path(os.path.expanduser(str(raw)))
-            return p if p.is_absolute() else base / p
+        if kind in ("Path", "Path | None"):
+            return _parse_path(raw, base, optional=kind != "Path")
         if kind == "bool":
             return _parse_bool(raw)
         if kind == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError("expected a whole number")
+                raise ValueError
             return int(raw)
         if kind == "float":
             if isinstance(raw, bool):
-                raise ValueError("expected a number")
+                raise ValueError
             return float(raw)
         if kind == "tuple[str, ...]":
             items = raw.split(",") if isinstance(raw, str) else raw
             if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-                raise ValueError("expected a list of strings")
+                raise ValueError
             return tuple(i.strip() for i in items if i.strip())
+        if raw is None and kind == "str":  # `metrics_address:` left empty in YAML
+            raw = ""
         if not isinstance(raw, str):
-            raise ValueError("expected a string")
+            raise ValueError
         return raw.strip().lower()
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad value {raw!r} for {where}: {exc}") from None
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected {EXPECTED[str(kind)]}, got {raw!r} (from {origin})") from None
+
+
+def _parse_path(raw: Any, base: Path, optional: bool) -> Path | None:
+    """Relative to ``base`` (the config file's folder, or the working directory); empty is None if ``optional``."""
+    if optional and (raw is None or str(raw).strip() == ""):
+        return None
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw):
+        raise ValueError
+    p = Path(os.path.expanduser(str(raw)))
+    return p if p.is_absolute() else base / p
 
 
 def _parse_bool(raw: Any) -> bool:
@@ -169,13 +238,16 @@ def _parse_bool(raw: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError("expected true or false")
+    raise ValueError
 
 
-def _validate(c: Config) -> None:
+def _validate(c: Config, origins: Mapping[str, str]) -> None:
     def need(ok: bool, key: str, rule: str) -> None:
         if not ok:
-            raise ConfigError(f"bad value {getattr(c, key)!r} for '{key}': {rule}")
+            value = getattr(c, key)
+            shown = str(value) if isinstance(value, Path) else repr(value)
+            where = f" (from {origins[key]})" if key in origins else ""
+            raise ConfigError(f"{key}: {rule}, got {shown}{where}")
 
     need(1 <= c.max_batch <= 4096, "max_batch", "must be between 1 and 4096")
     need(0 <= c.max_wait_ms <= 60_000, "max_wait_ms", "must be between 0 and 60000")
@@ -195,6 +267,9 @@ def _validate(c: Config) -> None:
     need(c.log_format in LOG_FORMATS, "log_format", f"must be one of {LOG_FORMATS}")
     need(c.log_level in LOG_LEVELS, "log_level", f"must be one of {LOG_LEVELS}")
     need(1 <= c.max_attempts <= 100, "max_attempts", "must be between 1 and 100")
+    need(not c.metrics_address or _address_ok(c.metrics_address), "metrics_address", "must be HOST:PORT (or empty)")
+    need(0.1 <= c.metrics_interval_s <= 3600, "metrics_interval_s", "must be between 0.1 and 3600")
+    need(0 < c.stall_margin_s <= 3600, "stall_margin_s", "must be more than 0 and at most 3600")
     inbox = c.inbox.resolve()
     for key in ("outbox", "archive", "failed", "checkpoint"):
         other = getattr(c, key).resolve()
@@ -203,12 +278,32 @@ def _validate(c: Config) -> None:
             key,
             f"must not be inside the inbox {inbox} (the daemon would feed on its own output)",
         )
+    if c.metrics_file is not None:
+        need(inbox not in c.metrics_file.resolve().parents, "metrics_file", f"must not be inside the inbox {inbox}")
     state = c.state_dir.resolve()
     need(
         state != inbox and inbox not in state.parents,
         "state_dir",
         f"must not be inside the inbox {inbox} (whoever drops files could rewrite the daemon's journal)",
     )
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` -> (host, port); ValueError if it is neither. Port 0: any free port."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(text)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def _address_ok(text: str) -> bool:
+    try:
+        parse_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def default_state_dir(inbox: Path, env: Mapping[str, str]) -> Path:
@@ -244,4 +339,4 @@ def as_dict(c: Config) -> dict[str, Any]:
     }
 
 
-__all__ = ["Config", "as_dict", "default_state_dir", "ensure_folders", "load"]
+__all__ = ["HELP", "Config", "as_dict", "default_state_dir", "ensure_folders", "load", "parse_address", "suggestion"]

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     other_error = 1  # an unexpected failure (a bug): Python's own traceback exit code
     usage = 2  # a command line argparse refuses (unknown flag, bad choice): usage on stderr
     not_running = 3  # ``digitwatch status``: the daemon is not serving (as LSB ``status`` does)
+    unhealthy = 4  # ``digitwatch status``: running but unhealthy, or its status unreadable (LSB: unknown)
     data_error = 65  # EX_DATAERR: input data malformed
     no_input = 66  # EX_NOINPUT: a path given does not exist or cannot be read
     unavailable = 69  # EX_UNAVAILABLE: a download is needed but the network is unreachable

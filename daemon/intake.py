@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 LINGER_S = 0.003
+ARRIVALS_PER_SLOT = 4  # arrival times kept per queue slot: room for files offered again after an overflow
 
 
 class Intake:
@@ -32,6 +33,7 @@ class Intake:
         self._ready: collections.deque[Path] = collections.deque()
         self._queued: set[Path] = set()
         self._pending: dict[Path, tuple[int, int, float, float]] = {}  # path -> (size, mtime_ns, since, hold_s)
+        self._arrived: dict[Path, float] = {}  # path -> time.monotonic() of its first offer (latency metric)
         self.overflowed = False
         self.closed = False
 
@@ -46,6 +48,9 @@ class Intake:
         with self._cond:
             if path in self._queued or self.closed:
                 return
+            if len(self._arrived) > ARRIVALS_PER_SLOT * self.capacity:  # offers dropped on overflow, then deleted
+                self._arrived = {p: t for p, t in self._arrived.items() if p in self._queued or p in self._pending}
+            self._arrived.setdefault(path, time.monotonic())
             if state == "ready":
                 self._pending.pop(path, None)
                 self._enqueue(path)
@@ -80,6 +85,7 @@ class Intake:
             except OSError:
                 with self._cond:
                     self._pending.pop(path, None)
+                    self._arrived.pop(path, None)
                 continue
             with self._cond:
                 if path not in self._pending:
@@ -115,6 +121,13 @@ class Intake:
         """The worker is done with these paths (claimed or gone): they may be offered again later."""
         with self._cond:
             self._queued.difference_update(paths)
+            for path in paths:
+                self._arrived.pop(path, None)
+
+    def arrived(self, path: Path) -> float | None:
+        """When ``path`` was first offered (time.monotonic()), until it is released."""
+        with self._cond:
+            return self._arrived.get(path)
 
     def depth(self) -> int:
         with self._cond:

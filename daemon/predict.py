@@ -1,4 +1,8 @@
-"""``digitwatch predict``: files and folders -> result rows on stdout, in the outbox schema."""
+"""``digitwatch predict``: files and folders -> result rows on stdout, in the outbox schema.
+
+Exit codes a script can trust: 66 when a path given does not exist (it gets no row; the others do),
+65 when every file was unreadable (all rows are errors), else 0. A progress bar on a terminal only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .config import Config
+from .errors import ExitCode
 from .infer import Predictor
 from .pool import PreparePool
 from .recognize import Limits, classify
@@ -33,29 +38,56 @@ def expand(args: list[str]) -> Iterator[tuple[str, Path]]:
 
 
 def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO) -> int:
+    missing = [a for a in args if not os.path.lexists(a)]
+    for arg in missing:
+        print(f"digitwatch: error: no such file or folder: {arg}", file=sys.stderr)
+    found = [a for a in args if a not in missing]
+    items = list(expand(found))
+    if not items:
+        if not missing:
+            print(f"digitwatch: error: no files in {' '.join(found)}", file=sys.stderr)
+        return ExitCode.no_input
     predictor = Predictor.load(ref)
     limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
-    items = list(expand(args))
-    show_progress = len(items) >= 1000
-    done = 0
+    errors = 0
+    # A bar only for a person watching folders go by: never on a pipe, a file or the journal.
+    bar = _Bar(len(items), any(Path(a).is_dir() for a in found) and sys.stderr.isatty())
     pool = PreparePool(cfg.decode_workers, cfg.decode_processes, cfg.file_timeout_s)
     try:
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
-            prepared = pool.prepare([p for _, p in chunk], limits)
+            prepared = pool.prepare([p for _, p in chunk], limits, progress=bar.tick)
             names = [clean_text(n) for n, _ in chunk]
             results = classify(names, prepared, predictor, cfg.low_confidence)
+            errors += sum(r.status == "error" for r in results)
             if fmt == "csv":
                 data = to_csv(results)
                 out.write(data if start == 0 else data.split(b"\r\n", 1)[1])
             else:
                 out.write(to_jsonl(results))
             out.flush()
-            done += len(chunk)
-            if show_progress:
-                print(f"\r{done}/{len(items)} files", end="", file=sys.stderr, flush=True)
     finally:
         pool.close()
-    if show_progress:
-        print(file=sys.stderr)
-    return 0
+        bar.close()
+    if missing:
+        return ExitCode.no_input
+    return ExitCode.data_error if errors == len(items) else ExitCode.ok
+
+
+class _Bar:
+    """A tqdm bar on stderr, or nothing."""
+
+    def __init__(self, total: int, shown: bool) -> None:
+        self._tqdm = None
+        if shown:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+
+    def tick(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.update(1)
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()

@@ -35,6 +35,7 @@ class ModelKeeper:
         self.current: Predictor | None = None
         self.since = ""
         self.restarts = 0
+        self.reloads = {"loaded": 0, "rejected": 0}  # new models after the first: the reloads metric
         self._rejected: set[str] = set()
         self._forced = False
         self._wake = threading.Event()
@@ -125,11 +126,14 @@ class ModelKeeper:
             self._log.error("model_warm_up_failed", model=predictor.model_id, reason=_reason(exc))
 
     def _reject(self, ref: ModelRef, exc: BaseException) -> None:
+        self.reloads["rejected"] += 1
         self._rejected.add(ref.model_id)
         self._log.error("model_rejected", model=ref.model_id, path=str(ref.path), reason=_reason(exc))
 
     def _swap(self, predictor: Predictor) -> None:
         old = self.current.model_id if self.current else None
+        if old is not None:
+            self.reloads["loaded"] += 1
         self.current = predictor
         self.since = utc_now()
         self._log.info(

@@ -22,14 +22,35 @@ from .errors import ConfigError, ExitCode
 from .fsutil import fsync_dir
 from .intake import Intake
 from .journal import Journal, Roots
+from .metrics import Exports, judge
 from .reload import ModelKeeper
 from .sdnotify import Watchdog, notify
 from .watch import Scanner, observer_alive
 from .worker import Worker, finish
 
 STOP_TIMEOUT_S = 20.0
-# A worker with no progress for file_timeout_s plus this is stuck (a file holds it at most file_timeout_s).
-STALE_MARGIN_S = 20.0
+TICK_S = 1.0  # the main loop: status file, model thread supervision, metrics file
+
+
+class _Probe:
+    """The health verdict from the live parts (for /healthz, the status file and digitwatch_healthy);
+    "starting" until they are attached. A worker with no progress for file_timeout_s plus
+    stall_margin_s is stalled (a file holds it at most file_timeout_s): the watchdog's rule too."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.state = "starting"
+        self.stall_after_s = cfg.file_timeout_s + cfg.stall_margin_s
+        self._parts: tuple[ModelKeeper, Worker, Scanner] | None = None
+
+    def attach(self, keeper: ModelKeeper, worker: Worker, scanner: Scanner) -> None:
+        self._parts = (keeper, worker, scanner)
+
+    def __call__(self) -> dict:
+        if self._parts is None:
+            return judge(self.state, False, 0.0, self.stall_after_s, None)
+        keeper, worker, scanner = self._parts
+        age = time.monotonic() - worker.stats.heartbeat
+        return judge(self.state, _watching(scanner), age, self.stall_after_s, _model_id(keeper))
 
 
 class _Signals:
@@ -61,22 +82,26 @@ def serve(cfg: Config) -> int:
     config_mod.ensure_folders(cfg)
     journal, work = _open_state(cfg)
     logger.info("starting", pid=os.getpid(), version=_version(), **config_mod.as_dict(cfg))
+    probe = _Probe(cfg)
+    exports = Exports(cfg, probe)
 
     keeper = ModelKeeper(cfg.checkpoint, cfg.canary_min_accuracy, cfg.model_poll_s, cfg.max_batch)
 
     stop = signals.stop
     intake = Intake(cfg.queue_size, cfg.settle_ms / 1000, trust_mtime=not cfg.polling)
     worker = Worker(cfg, intake, work, journal, keeper, stop)
-    watchdog = Watchdog(lambda: worker.stats.heartbeat, cfg.file_timeout_s + STALE_MARGIN_S)
+    watchdog = Watchdog(lambda: worker.stats.heartbeat, probe.stall_after_s)
     # After the worker: its decode processes start up while the model loads (LiteRT, no TensorFlow).
     keeper.load_initial()
     if signals.stop.is_set():  # asked to stop while the model loaded: nothing is claimed yet
+        exports.close(final=False)
         return _closed(True, 0, work, journal, None)
     _take_over_legacy(cfg, journal)
     worker.backlog = recover(cfg, work, journal)
     scanner = Scanner(cfg, intake, on_model_event=keeper.trigger)
     scanner.start_observer()
     scanner.rescan()
+    _attach(exports, probe, keeper, intake, worker, scanner)
 
     threads = [
         threading.Thread(target=worker.run, name="worker", daemon=True),
@@ -88,30 +113,58 @@ def serve(cfg: Config) -> int:
     watchdog.start()
 
     worker.wait_ready()
+    probe.state = "serving"
     ready_s = round(time.monotonic() - started, 2)
     notify("READY=1\nSTATUS=serving")
     logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=_model_id(keeper), startup_s=ready_s)
     state_file = cfg.state_dir / "status.json"
     code = 0
-    while not stop.wait(1.0):
+    while True:  # status and metrics first: `digitwatch status` right after READY finds the daemon
+        status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, probe))
+        exports.tick()
+        if stop.wait(min(TICK_S, cfg.metrics_interval_s)):
+            break
         if signals.reload.is_set():
             signals.reload.clear()
             keeper.trigger(force=True)
-        status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "serving"))
         keeper.supervise(stop)  # a dead model thread is logged (model_thread_died) and restarted
         if not threads[0].is_alive():
             logger.error("worker_died")
             code = ExitCode.software  # the worker died: systemd restarts the unit
             stop.set()
 
-    notify("STOPPING=1")
-    logger.info("stopping", queued=intake.depth())
-    intake.close()
-    threads[0].join(STOP_TIMEOUT_S)
-    clean = not threads[0].is_alive()
-    watchdog.stop()
-    status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, "stopped"))
+    clean = _drain(intake, threads[0], watchdog, probe)
+    status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, probe))
+    exports.close()
     return _closed(clean, code, work, journal, worker)
+
+
+def _drain(intake: Intake, worker_thread: threading.Thread, watchdog: Watchdog, probe: _Probe) -> bool:
+    """Let the worker finish the batch in hand; whether it did within STOP_TIMEOUT_S."""
+    notify("STOPPING=1")
+    probe.state = "stopping"
+    log.get("digitwatch").info("stopping", queued=intake.depth())
+    intake.close()
+    worker_thread.join(STOP_TIMEOUT_S)
+    watchdog.stop()
+    probe.state = "stopped"
+    return not worker_thread.is_alive()
+
+
+def _attach(
+    exports: Exports, probe: _Probe, keeper: ModelKeeper, intake: Intake, worker: Worker, scanner: Scanner
+) -> None:
+    """Health and metrics read the live parts from now on."""
+    probe.attach(keeper, worker, scanner)
+    worker.on_batch = exports.metrics.batch_published
+    exports.metrics.bind(
+        queue_depth=intake.depth,
+        watcher_up=lambda: _watching(scanner),
+        heartbeat_age=lambda: time.monotonic() - worker.stats.heartbeat,
+        healthy=lambda: bool(probe()["healthy"]),
+        model=lambda: (keeper.current.model_id, keeper.current.ref.source) if keeper.current else None,
+        reloads=lambda: keeper.reloads,
+    )
 
 
 def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Worker | None) -> int:
@@ -130,6 +183,10 @@ def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Wo
 
 def _model_id(keeper: ModelKeeper) -> str | None:
     return keeper.current.model_id if keeper.current else None
+
+
+def _watching(scanner: Scanner) -> bool:
+    return bool(scanner.observer and observer_alive(scanner.observer))
 
 
 def _open_state(cfg: Config) -> tuple[Journal, WorkArea]:
@@ -190,11 +247,16 @@ def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
     return backlog
 
 
-def _snapshot(cfg: Config, keeper: ModelKeeper, intake: Intake, worker: Worker, scanner: Scanner, state: str) -> dict:
+def _snapshot(
+    cfg: Config, keeper: ModelKeeper, intake: Intake, worker: Worker, scanner: Scanner, probe: _Probe
+) -> dict:
     s = worker.stats
     model = keeper.current
+    health = probe()
     return {
-        "state": state,
+        "state": probe.state,
+        "healthy": health["healthy"],
+        "reasons": health["reasons"],
         "pid": os.getpid(),
         "inbox": str(cfg.inbox),
         "outbox": str(cfg.outbox),
@@ -210,11 +272,14 @@ def _snapshot(cfg: Config, keeper: ModelKeeper, intake: Intake, worker: Worker, 
         "last_batch": s.last_batch,
         "last_error": s.last_error or scanner.last_scan_error,
         "last_error_at": s.last_error_at,
-        "observer_alive": bool(scanner.observer and observer_alive(scanner.observer)),
+        "observer_alive": _watching(scanner),
         "observer_restarts": scanner.observer_restarts,
         "model_thread_alive": keeper.alive(),
-        "worker_heartbeat_age_s": round(time.monotonic() - s.heartbeat, 1),
+        "worker_heartbeat_age_s": health["worker_heartbeat_age_s"],
+        "stall_after_s": probe.stall_after_s,
+        "metrics_address": cfg.metrics_address or None,
         "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "updated_at_unix": round(time.time(), 3),
     }
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from . import log
 from .config import Config
-from .errors import ExitCode, NoInputError
+from .errors import ExitCode
+
+STALE_AFTER_S = 10.0  # the daemon rewrites its status file every second: ten missed, it is not serving
 
 _counter = itertools.count()  # with pid and thread id: a temporary name no other writer uses
 _failing = threading.Event()  # set while writes fail: one log line per outage, not one a second
@@ -43,6 +45,8 @@ def write(path: Path, snapshot: dict[str, Any]) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
         return True
@@ -52,28 +56,71 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def show(cfg: Config) -> int:
-    """Print the status; exit 0 if the daemon is serving, 3 if it is not running (as LSB status does)."""
+def facts(cfg: Config, now: float | None = None) -> tuple[dict[str, Any], ExitCode]:
+    """What ``status`` reports and its exit code: 0 serving and healthy, 3 not running (no status file,
+    the process gone, a file not rewritten for STALE_AFTER_S), 4 running but unhealthy or unreadable."""
     path = cfg.state_dir / "status.json"
     try:
         snap = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(snap, dict):
+            raise ValueError("not a JSON object")
     except FileNotFoundError:
-        raise NoInputError(f"no status file at {path}: has 'digitwatch run' ever run on this inbox?") from None
+        why = f"no status file at {path}: 'digitwatch run' has not run on this inbox"
+        return {"running": False, "state": "not running", "healthy": False, "reasons": [why]}, ExitCode.not_running
     except (OSError, ValueError) as exc:
-        raise NoInputError(f"cannot read {path}: {exc}") from None
-    running = snap.get("state") == "serving" and _alive(int(snap.get("pid", 0)))
-    state = "serving" if running else "not running"
+        why = f"cannot read {path}: {exc}"
+        return {"running": False, "state": "unknown", "healthy": False, "reasons": [why]}, ExitCode.unhealthy
+    pid = int(snap.get("pid") or 0)
+    age = (now if now is not None else time.time()) - float(snap.get("updated_at_unix") or 0)
+    if snap.get("state") != "serving":
+        why = f"the daemon {snap.get('state', 'stopped')} (pid {pid})"
+    elif not _alive(pid):
+        why = f"process {pid} is gone: its status file is stale"
+    elif age > STALE_AFTER_S:
+        why = f"status file not rewritten for {age:.0f} s: the daemon is stuck or gone"
+    else:
+        code = ExitCode.ok if snap.get("healthy", True) else ExitCode.unhealthy
+        return {"running": True, **snap}, code
+    return {
+        "running": False,
+        "state": "not running",
+        "healthy": False,
+        "reasons": [why],
+        "last_status": snap,
+    }, ExitCode.not_running
+
+
+def text(report: dict[str, Any]) -> str:
+    """The same facts for a person."""
+    if not report["running"]:
+        lines = [f"digitwatch: not running ({'; '.join(report['reasons'])})"]
+        last = report.get("last_status")
+        if last:
+            lines.append(
+                f"  last status {last.get('updated_at')}: {last.get('done')} ok, {last.get('failed')} failed,"
+                f" model {last.get('model')}"
+            )
+        return "\n".join(lines)
+    r = report
+    health = "healthy" if r.get("healthy", True) else "UNHEALTHY: " + "; ".join(r.get("reasons") or [])
+    batch = r.get("last_batch") or {}
+    last_batch = f"{batch.get('size')} files in {batch.get('ms')} ms" if batch else "-"
     lines = [
-        f"digitwatch: {state} (pid {snap.get('pid')}, status of {snap.get('updated_at')})",
-        f"  model       {snap.get('model')} ({snap.get('model_source')}) since {snap.get('model_since')}",
-        f"  inbox       {snap.get('inbox')} -> outbox {snap.get('outbox')}",
-        f"  queue       {snap.get('queue_depth')} queued, {snap.get('settling')} settling,"
-        f" {snap.get('backlog')} recovered",
-        f"  processed   {snap.get('done')} ok, {snap.get('failed')} failed, in {snap.get('batches')} batches",
-        f"  last batch  {snap.get('last_batch') or '-'}",
-        f"  last error  {snap.get('last_error') or '-'} {snap.get('last_error_at') or ''}".rstrip(),
-        f"  watcher     {'alive' if snap.get('observer_alive') else 'DOWN'}, restarts: {snap.get('observer_restarts')}",
+        f"digitwatch: serving, {health} (pid {r.get('pid')}, status of {r.get('updated_at')})",
+        f"  model       {r.get('model')} ({r.get('model_source')}) since {r.get('model_since')}",
+        f"  inbox       {r.get('inbox')} -> outbox {r.get('outbox')}",
+        f"  queue       {r.get('queue_depth')} queued, {r.get('settling')} settling, {r.get('backlog')} recovered",
+        f"  processed   {r.get('done')} ok, {r.get('failed')} failed, in {r.get('batches')} batches",
+        f"  last batch  {last_batch}",
+        f"  last error  {r.get('last_error') or '-'} {r.get('last_error_at') or ''}".rstrip(),
+        f"  watcher     {'alive' if r.get('observer_alive') else 'DOWN'}, restarts: {r.get('observer_restarts')}",
+        f"  worker      progress {r.get('worker_heartbeat_age_s')} s ago (stalled after {r.get('stall_after_s')} s)",
     ]
-    print("\n".join(lines))
-    print(json.dumps({**snap, "running": running}), file=sys.stdout)
-    return ExitCode.ok if running else ExitCode.not_running
+    return "\n".join(lines)
+
+
+def show(cfg: Config, as_json: bool = False) -> int:
+    """Print the status as text, or as one JSON object; exit code as :func:`facts`."""
+    report, code = facts(cfg)
+    print(json.dumps(report) if as_json else text(report))
+    return code

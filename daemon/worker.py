@@ -40,6 +40,8 @@ FIRST_BACKOFF_S = 0.5  # a lock or a burst of I/O errors often clears within a s
 MAX_BACKOFF_S = 30.0  # a full disk is freed by a person: check twice a minute, log twice a minute
 T = TypeVar("T")
 ERROR_SUFFIX = ".error.txt"  # beside an input in failed/: why it is there
+# Told of each published batch: its rows' statuses, each file's seconds from arrival, the batch's seconds.
+BatchHook = Callable[[list[str], list[float], float], None]
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Worker:
         self._ready: queue.Queue = queue.Queue(maxsize=1)  # prepared batches waiting for the publisher
         self._progress = threading.Condition()  # batches handed over and published, for _drain
         self._handed = self._published = 0
+        self._arrived: dict[Path, float] = {}  # claimed path -> when its file arrived in the inbox (monotonic)
+        self.on_batch: BatchHook | None = None  # the metrics
         self._log = log.get("digitwatch.worker")
 
     def run(self) -> None:
@@ -214,10 +218,13 @@ class Worker:
     def _claim(self, path: Path) -> Claimed | None:
         """Claim one file; any failure is logged and the file stays in the inbox (a rescan offers it again)."""
         try:
-            return self.work.claim(self.cfg.inbox, path)
+            claimed = self.work.claim(self.cfg.inbox, path)
         except Exception as exc:
             self._error("claim_failed", file=clean_text(str(path)), reason=_reason("claim", exc))
             return None
+        if claimed is not None:  # outside the try: bookkeeping for a metric must never undo a claim
+            self._arrived[claimed.path] = (self.intake.arrived(path) if self.intake else None) or time.monotonic()
+        return claimed
 
     def publish(self, claims: list[Claimed], prepared: list[Prepared], started: float) -> None:
         """Run the network on a prepared batch and publish it; inputs stay claimed until that succeeds."""
@@ -251,6 +258,13 @@ class Worker:
                 break  # else its results vanished before publication: write them again
         stem = batch.batch_id
         ms = (time.perf_counter() - started) * 1000
+        now = time.monotonic()  # a recovered file's arrival is unknown: its batch's start
+        latencies = [now - self._arrived.pop(c.path, now - ms / 1000) for c in claims]
+        try:
+            if self.on_batch:
+                self.on_batch([r.status for r in results], latencies, ms / 1000)
+        except Exception:  # metrics are never worth a row
+            self._log.exception("metrics_update_failed")
         failed = sum(m.failed for m in moves)
         self.stats.done += len(moves) - failed
         self.stats.failed += failed

@@ -235,13 +235,14 @@ def test_status_command_and_sd_notify(daemon_factory, test_digits, tmp_path) -> 
     d.wait_rows(1)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the status file is rewritten once a second
-        r = cli("status", "--inbox", str(d.inbox))
-        if r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["done"] == 1:
+        r = cli("status", "--json", "--inbox", str(d.inbox))
+        if r.returncode == 0 and json.loads(r.stdout)["done"] == 1:
             break
     assert r.returncode == 0, r.stderr
-    assert "serving" in r.stdout
-    snap = json.loads(r.stdout.strip().splitlines()[-1])
-    assert snap["done"] == 1 and snap["model"] and snap["queue_depth"] == 0 and snap["running"]
+    snap = json.loads(r.stdout)
+    assert snap["done"] == 1 and snap["model"] and snap["queue_depth"] == 0 and snap["running"] and snap["healthy"]
+    text = cli("status", "--inbox", str(d.inbox)).stdout
+    assert "serving, healthy" in text and "{" not in text  # text for a person, no JSON mixed in
     deadline = time.monotonic() + 10  # WATCHDOG_USEC=1 s: pings every half second or so
     while "WATCHDOG=1" not in messages and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -266,14 +266,14 @@ def test_predict_cli_csv_and_jsonl(tmp_path: Path, test_digits) -> None:
     single = tmp_path / "single.png"
     dark_on_light(x[2]).save(single)
     r = cli("predict", "--format", "jsonl", str(folder), str(single), str(tmp_path / "missing.png"))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 66, r.stderr  # a path that does not exist: no row, and the exit says so
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     by_file = {row["file"]: row for row in rows}
     assert by_file[f"{folder}/a.png"]["digit"] == y[0]
     assert by_file[f"{folder}/sub/b.png"]["digit"] == y[1]
     assert by_file[str(single)]["digit"] == y[2] and len(by_file[str(single)]["probabilities"]) == 10
     assert by_file[f"{folder}/bad.png"]["status"] == "error"
-    assert by_file[str(tmp_path / "missing.png")]["status"] == "error"
+    assert str(tmp_path / "missing.png") not in by_file and "missing.png" in r.stderr
     r = cli("predict", str(single))
     lines = r.stdout.splitlines()
     assert lines[0].startswith("file,digit,confidence,status,error,model,processed_at,sha256")

@@ -179,7 +179,7 @@ def test_recursive_mode_never_leaves_its_folders(daemon_factory, test_digits, tm
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     dark_on_light(x[0]).save(outside / "victim.png")
-    d: Daemon = daemon_factory("--recursive", "true", root=tmp_path / "daemon").start()
+    d: Daemon = daemon_factory("--recursive", root=tmp_path / "daemon").start()
     (d.inbox / "a" / "b").mkdir(parents=True)
     dark_on_light(x[1]).save(d.inbox / "a" / "b" / "deep.png")
     os.symlink(outside, d.inbox / "escape")  # a symlinked folder is never followed
@@ -264,7 +264,7 @@ def test_polling_mode_fifo_and_vanishing_files(daemon_factory, test_digits) -> N
     """Polling observer (network shares); a named pipe is refused without blocking; a file that
     disappears before it is claimed is simply gone (no row, no error)."""
     x, y = test_digits
-    d: Daemon = daemon_factory("--polling", "true", "--poll-interval-s", "0.2").start()
+    d: Daemon = daemon_factory("--polling", "--poll-interval-s", "0.2").start()
     for i in range(5):
         dark_on_light(x[i]).save(d.inbox / f"p{i}.png")
     os.mkfifo(d.inbox / "pipe.png")

@@ -149,6 +149,7 @@ def test_manifest_naming_a_file_outside_the_checkpoint_is_refused(tmp_path: Path
     assert "plain name" in rejected["reason"] or "leads out" in rejected["reason"]
     assert keeper.current is not None and keeper.current.ref.source == "bundled"
     assert len(rec.named("model_loaded")) == 1
+    assert keeper.reloads == {"loaded": 0, "rejected": 1}  # digitwatch_model_reloads_total
 
 
 def test_manifest_with_a_wrong_model_id_or_a_huge_file_is_refused(tmp_path: Path) -> None:
