@@ -37,7 +37,7 @@ def test_layers_in_order(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("max_batch: 64\nmax_wait_ms: 5\nformats: [csv, json]\n")
     c = config.load(f, env={"DIGITWATCH_MAX_BATCH": "32"}, overrides={"max_wait_ms": "7", "low_confidence": None})
-    assert (c.max_batch, c.max_wait_ms, c.formats, c.low_confidence) == (32, 7, ("csv", "json"), 0.8)
+    assert (c.max_batch, c.max_wait_ms, c.formats, c.low_confidence) == (32, 7, ("csv", "json"), 0.95)
     assert c.inbox == tmp_path / "inbox"  # default folders: next to the config file
     f.write_text("outbox: results\n")
     assert config.load(f, env={}).outbox == tmp_path / "results"  # relative to the YAML file's folder

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import Daemon, dark_on_light
 from digitwatch.daemon import registry
+from digitwatch.daemon.config import Config
 from digitwatch.daemon.errors import ModelError
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.preprocess import normalize
@@ -63,7 +64,7 @@ def test_bundled_model_is_served_by_litert_and_answers_as_keras(
     lite, ker = served.predict(x), keras_predictor.predict(x)
     assert (lite.argmax(1) == ker.argmax(1)).all()
     assert float(np.abs(lite - ker).max()) < QUANTISED_PROB_GAP
-    sure = 0.8  # the daemon's low_confidence: the same digits are "ok", give or take one in a thousand
+    sure = Config.low_confidence  # the daemon's: the same digits are "ok", give or take one in a thousand
     assert abs(int((lite.max(1) >= sure).sum()) - int((ker.max(1) >= sure).sum())) <= 1
     pictures = np.stack([normalize(np.asarray(dark_on_light(d))) for d in test_digits[0][:64]])
     lite, ker = served.predict(pictures), keras_predictor.predict(pictures)

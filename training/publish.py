@@ -183,11 +183,19 @@ def convert_bundled(keras_file: Path, variant: str = SERVED_VARIANT) -> dict[str
 
 def bundle(model_file: Path, models: Path) -> dict[str, Any]:
     """Make a published model (``model-<id>.keras`` with its ``.metrics.json`` beside it) the package's
-    default: ``default.keras`` and ``default.json`` (its metrics: temperature, held-out figures, ...) in
-    ``models``, then converted as :func:`convert_bundled` does. ``python -m digitwatch.training.publish
+    default: ``default.keras`` and ``default.json`` (its metrics, with the temperature and held-out figures
+    measured again on the real sets' parts as they are now) in ``models``, then converted as
+    :func:`convert_bundled` does. ``python -m digitwatch.training.publish
     --bundle CHECKPOINT/model-<id>.keras`` (into ``daemon/models``)."""
+    from .extra import calibration_fit
+
     metrics = json.loads(model_file.with_suffix(".metrics.json").read_text())
     keep = {k: v for k, v in metrics.items() if k not in MANIFEST_FIELDS and not k.startswith("litert_")}
+    with quiet_native_stderr():
+        import keras
+
+        model = keras.models.load_model(model_file, safe_mode=True, compile=False)
+    keep.update(calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0)))  # on today's parts
     atomic_write(models / "default.keras", model_file.read_bytes())
     atomic_write(models / "default.json", json.dumps(keep, indent=2, sort_keys=True).encode())
     return convert_bundled(models / "default.keras")
