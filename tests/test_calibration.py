@@ -88,7 +88,7 @@ def test_evaluate_reports_calibration_on_real_handwriting_and_draws_its_plots(tm
         check=True,
     ).stdout
     report = json.loads(out.strip().splitlines()[-1])
-    assert report["uci"]["n"] > 1500  # the shipped set's held-out part, at two sizes
+    assert report["uci"]["n"] == 2 * 719  # the shipped set's held-out part (40%), at two sizes
     assert 0 <= report["uci"]["ece"] < 0.05
     assert report["uci"]["ok_wrong"] <= report["uci"]["errors"]
     assert any(line.startswith("uci") for line in out.splitlines())
