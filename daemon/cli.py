@@ -105,9 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data",
         metavar="PATH",
-        help="mnist.npz, or a folder of the four idx files (gzipped or not); default: Keras' download (needs network)",
+        help="a folder of your pictures (0/ .. 9/, or labels.csv): fine-tune the served model on them; or MNIST: "
+        "mnist.npz or a folder of the four idx files (default: Keras' download, needs network)",
     )
-    train.add_argument("--recipe", choices=("seed", "robust"), default="seed", help="model recipe (default: seed)")
+    train.add_argument(
+        "--base", metavar="PATH", help="MNIST to rehearse and guard with when --data is a folder of your pictures"
+    )
+    train.add_argument(
+        "--recipe", choices=("seed", "robust"), help="model recipe (default: seed; robust for your pictures)"
+    )
     train.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
     train.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
     train.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
@@ -116,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--members",
         type=int,
-        default=1,
         metavar="N",
-        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1)",
+        help="train N networks (seeds SEED, SEED+1, ...) and publish their average (default: 1, or as many as "
+        "the --from model has)",
     )
     train.add_argument(
         "--rendered",
@@ -149,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--from",
         dest="start",
-        metavar="PATH",
-        help="fine-tune the networks of this .keras model (an ensemble's members) instead of training new ones",
+        metavar="current|bundled|scratch|PATH",
+        help="fine-tune the networks of the served model, the bundled one, or a .keras file; or train new ones "
+        "(default: current for your pictures, scratch otherwise)",
     )
+    train.add_argument("--force", action="store_true", help="publish even if the guard finds the new model worse")
     train.add_argument(
         "--quiet", action="store_true", help="no progress (default: a bar with ETA on a terminal, else a line an epoch)"
     )
@@ -220,7 +228,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         TrainOptions(
             data=args.data,
             checkpoint=Path(args.checkpoint) if args.checkpoint else cfg.checkpoint,
-            recipe=args.recipe,
+            recipe=args.recipe or ("robust" if _own_folder(args.data) else "seed"),
             epochs=args.epochs,
             batch_size=args.batch_size,
             limit=args.limit,
@@ -230,7 +238,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             teacher=_teacher(args.teacher),
             writers=args.writers,
             styles=args.styles,
-            start=Path(args.start) if args.start else None,
+            start=_start(args.start, args.data, cfg.checkpoint),
+            base=args.base,
+            force=args.force,
             verbose=0 if args.quiet else _keras_verbosity(),
         )
     )
@@ -241,6 +251,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _keras_verbosity() -> int:
     """Keras' progress bar with its ETA on a terminal (1); one line per epoch on a pipe or a log (2)."""
     return 1 if sys.stdout.isatty() else 2
+
+
+def _own_folder(data: str | None) -> bool:
+    from digitwatch.training.own import is_labelled_folder
+
+    return bool(data) and is_labelled_folder(Path(str(data)))
+
+
+def _start(arg: str | None, data: str | None, checkpoint: Path) -> Path | None:
+    """The .keras model ``--from`` names: the served one, the bundled one, a file; None for new networks."""
+    from .registry import bundled, current
+
+    choice = arg or ("current" if _own_folder(data) else "scratch")
+    if choice == "scratch":
+        return None
+    path = {"bundled": bundled().path, "current": current(checkpoint).path}.get(choice, Path(choice))
+    if not path.is_file():
+        raise NoInputError(f"--from {choice}: no such model file ({path})")
+    return path
 
 
 def _teacher(arg: str | None) -> Path | None:

@@ -79,18 +79,24 @@ def styles_part(n: int, seed: int, workers: int | None = None) -> tuple[np.ndarr
     return x, y, {"drawn": n, "refused": int(n - len(y))}
 
 
-def calibration_fit(predict: Any, target: float = OK_TARGET) -> dict[str, Any]:
-    """Fit the confidence temperature on the real sets' calibration parts (all sizes) for ``predict``
-    ((N, 28, 28, 1) -> (N, 10)); report the threshold that keeps ``ok`` rows ``target`` right there, and
-    each held-out part's accuracy (first view only: a quick figure; the bench's through ``predict`` is the
-    one cited)."""
+def calibration_fit(
+    predict: Any, target: float = OK_TARGET, site: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """Fit the confidence temperature for ``predict`` ((N, 28, 28, 1) -> (N, 10)) on ``site`` (a site's
+    held-out pictures (N, 28, 28, 1) and labels: its own writers) when given, else on the real sets'
+    calibration parts (all sizes); report the threshold that keeps ``ok`` rows ``target`` right there, and
+    each real set's held-out accuracy (first view only: a quick figure; the bench's through ``predict`` is
+    the one cited)."""
     from .calibrate import ece, fit_temperature, threshold_for
 
     names = writers.available()
-    if not names:
+    if site is not None:
+        x, y = site[0][..., 0], site[1]
+    elif names:
+        parts = [writers.served_inputs(writers.load(n).part("calibration")) for n in names]
+        x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    else:
         return {}
-    parts = [writers.served_inputs(writers.load(n).part("calibration")) for n in names]
-    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     raw = predict(x[..., None])
     temperature = fit_temperature(raw, y)
     probs = calibrated(raw, temperature)

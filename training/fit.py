@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from digitwatch.daemon.infer import quiet_native_stderr
 from digitwatch.daemon.registry import file_id
 
 from . import data as mnist_data
+from . import own
 from .evaluate import scores
 from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
@@ -41,7 +42,7 @@ class TrainOptions:
     limit: int | None = None
     seed: int = 0
     verbose: int = 2
-    members: int = 1  # networks trained (seeds seed, seed+1, ...) and averaged into one model
+    members: int | None = None  # networks trained (seeds seed, seed+1, ...) and averaged into one model
     teacher: Path | None = None  # model whose misreads of the rendered pictures are left out (None: keep all)
     rendered: int = (
         0  # training digits drawn as users' pictures and read back, shared by all members (training/rendered.py)
@@ -49,10 +50,29 @@ class TrainOptions:
     writers: bool = False  # add the training parts of the real handwriting sets (training/writers.py)
     styles: int = 0  # pictures of handwriting styles MNIST lacks, drawn and read back (training/styles.py)
     start: Path | None = None  # fine-tune this model's networks (an ensemble's members) instead of new ones
+    base: str | None = None  # MNIST to rehearse and guard with when ``data`` is a folder of a site's pictures
+    force: bool = False  # publish even when the guard refuses (recorded in the metrics)
+
+
+def _resolved(opts: TrainOptions) -> tuple[TrainOptions, Path | None]:
+    """With ``data`` a folder of a site's pictures: MNIST from ``base``, a rehearsal-sized ``limit`` and a
+    fine-tune's epochs unless given, the robust recipe's inputs. Returns the options and that folder."""
+    folder = Path(opts.data) if opts.data and own.is_labelled_folder(Path(opts.data)) else None
+    if folder is None:
+        return opts, None
+    if not RECIPES[opts.recipe].normalize:
+        raise DataError(f"--data {folder}: a site's pictures need --recipe robust (read as served), not {opts.recipe}")
+    return replace(
+        opts,
+        data=opts.base,
+        limit=opts.limit or own.REHEARSAL,
+        epochs=opts.epochs or (own.FINETUNE_EPOCHS if opts.start else None),
+    ), folder
 
 
 def train(opts: TrainOptions) -> dict[str, Any]:
     """Train, evaluate and publish. Returns the metrics dict (also written next to the model)."""
+    opts, own_folder = _resolved(opts)
     recipe = RECIPES[opts.recipe]
     epochs = opts.epochs or recipe.epochs
     batch_size = opts.batch_size or recipe.batch_size
@@ -72,28 +92,20 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts)
     x_more, y_more, more = _more(opts)
     x_pic, y_pic = np.concatenate([x_pic, x_more[..., None]]), np.concatenate([y_pic, y_more]).astype(y_tr.dtype)
+    site = own.load(own_folder, len(x_tr), opts.seed) if own_folder else None
+    if site is not None:
+        n, repeat = site.record["train"], site.record["repeat"]
+        _log(f"{n} of the site's pictures to learn ({repeat}x an epoch), {len(site.y_held)} held out")
+        x_pic, y_pic = np.concatenate([x_pic, site.x]), np.concatenate([y_pic, site.y.astype(y_pic.dtype)])
+        more["own"] = site.record
     starts = _start_members(opts.start)
+    opts = replace(opts, members=opts.members or len(starts) or 1)
 
     y_test = ds.y_test.astype(np.int64)
-    members, runs = [], []
     started = time.monotonic()
-    for k in range(opts.members):
-        seed = opts.seed + k
-        if opts.members > 1:
-            _log(f"member {k + 1} of {opts.members} (seed {seed})")
-        x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
-        x_in = np.concatenate([prepare(x_member, recipe.normalize), x_pic])
-        build = recipe.build
-        if starts:
-            start = starts[k % len(starts)]
-            build = functools.partial(finetune, start)
-        member, run = _fit_one(
-            recipe, build, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
-        )
-        if opts.members > 1:
-            run["test_accuracy"] = _accuracy(member, x_test, y_test)[0]
-        members.append(member)
-        runs.append(run)
+    members, runs = _fit_members(
+        opts, recipe, starts, (x_tr, y_tr, x_pic, y_pic, x_val, y_val), (x_test, y_test), epochs, batch_size
+    )
     seconds = time.monotonic() - started
 
     with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
@@ -101,6 +113,15 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         lean = os.path.join(tmp, "model.keras")
         model.save(lean)
         test_acc, test_loss = _accuracy(model, x_test, y_test)
+        if site is not None and opts.start is not None:
+            more["guard"] = own.guard(
+                _keras_predict(opts.start),
+                lambda x: model.predict(x, batch_size=512, verbose=0),
+                {"mnist": (x_test, y_test), "own": (site.x_held, site.y_held)},
+                force=opts.force,
+            )
+            more["own"]["held_out_accuracy"] = more["guard"]["own"]["after"]
+            _log(f"guard: {more['guard']}")
         metrics = {
             "recipe": recipe.name,
             "recipe_summary": recipe.summary + (PICTURES.format(opts.rendered) if opts.rendered else ""),
@@ -118,13 +139,13 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             "best_epoch": runs[0]["best_epoch"],
             "pictures": pictures,
             **more,
-            **_calibration(model),
+            **_calibration(model, (site.x_held, site.y_held) if site else None),
             "test_accuracy": float(test_acc),
             "test_loss": float(test_loss),
             "train_seconds": round(seconds, 1),
             "parameters": int(model.count_params()),
         }
-        if opts.members > 1:
+        if len(members) > 1:
             metrics["members"] = [{k: v for k, v in r.items() if k != "history"} for r in runs]
             metrics["member_histories"] = [r["history"] for r in runs[1:]]
         _log(f"test accuracy {test_acc:.4%}, loss {test_loss:.4f}, {seconds:.0f} s training")
@@ -137,11 +158,40 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     return metrics
 
 
+def _fit_members(
+    opts: TrainOptions,
+    recipe: Recipe,
+    starts: list[Any],
+    data: tuple[np.ndarray, ...],
+    test: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int,
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Fit ``opts.members`` networks (new ones, or the ``starts`` fine-tuned) on MNIST plus the extra inputs."""
+    x_tr, y_tr, x_pic, y_pic, x_val, y_val = data
+    members, runs = [], []
+    for k in range(opts.members or 1):
+        seed = opts.seed + k
+        if len(starts) > 1 or (opts.members or 1) > 1:
+            _log(f"member {k + 1} of {opts.members} (seed {seed})")
+        x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
+        x_in = np.concatenate([prepare(x_member, recipe.normalize), x_pic])
+        build = functools.partial(finetune, starts[k % len(starts)]) if starts else recipe.build
+        member, run = _fit_one(
+            recipe, build, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
+        )
+        if (opts.members or 1) > 1:
+            run["test_accuracy"] = _accuracy(member, *test)[0]
+        members.append(member)
+        runs.append(run)
+    return members, runs
+
+
 def _check(opts: TrainOptions, recipe: Recipe, epochs: int, batch_size: int) -> None:
     """Refuse options that cannot train, before any data is read."""
     if epochs < 1 or batch_size < 1:
         raise DataError("--epochs and --batch-size must be at least 1")
-    if opts.members < 1:
+    if opts.members is not None and opts.members < 1:
         raise DataError("--members must be at least 1")
     if opts.rendered < 0:
         raise DataError("--rendered must be 0 or more")
@@ -260,13 +310,20 @@ def _more(opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     return np.concatenate(xs), np.concatenate(ys), record
 
 
-def _calibration(model: Any) -> dict[str, Any]:
-    """The temperature fitted on the real sets' calibration parts (1.0 when this checkout has none), and the
-    held-out figures at it - what the daemon will serve (publish records the temperature in the manifest)."""
-    fitted = calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0))
+def _calibration(model: Any, site: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """The temperature fitted on a site's held-out pictures, else on the real sets' calibration parts (1.0 when
+    there are neither), and held-out figures - what the daemon will serve (publish puts it in the manifest)."""
+    fitted = calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0), site=site)
     if fitted.get("temperature", 1.0) != 1.0:
-        _log(f"confidence temperature {fitted['temperature']:g} (fitted on the real sets' calibration parts)")
+        _log(f"confidence temperature {fitted['temperature']:g}")
     return fitted
+
+
+def _keras_predict(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import keras
+
+    model = keras.models.load_model(path, safe_mode=True, compile=False)
+    return lambda x: model.predict(x, batch_size=512, verbose=0)
 
 
 def _start_members(path: Path | None) -> list[Any]:

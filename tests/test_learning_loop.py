@@ -1,0 +1,70 @@
+"""The learning loop: a site's labelled pictures fine-tune the served model, guarded, and the daemon serves it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cli
+from digitwatch.daemon.registry import MANIFEST, bundled, file_id
+from digitwatch.training import writers
+from PIL import Image
+
+
+def _site(folder: Path, n: int, relabel: int = 0) -> Path:
+    """``n`` UCI digits by other writers as a site's PNG folders 0/..9/ (labels moved by ``relabel``)."""
+    ws = writers.load("uci").part("held-out")
+    for i in range(n):
+        digit = (int(ws.y[i]) + relabel) % 10
+        (folder / str(digit)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.kron(ws.x[i], np.ones((4, 4), np.uint8))).save(folder / str(digit) / f"w{i:04d}.png")
+    return folder
+
+
+def test_the_guard_refuses_a_folder_whose_labels_are_wrong(tmp_path: Path, mnist_path: Path) -> None:
+    """Every label moved by one: the fine-tuned network forgets MNIST; nothing is published, exit 65, one
+    line that says why and how to override."""
+    site = _site(tmp_path / "site", 300, relabel=1)
+    ck = tmp_path / "ck"
+    common = ["--data", str(site), "--base", str(mnist_path), "--from", "bundled", "--members", "1"]
+    r = cli("train", *common, "--limit", "1000", "--epochs", "2", "--checkpoint", str(ck), "--quiet", timeout=600)
+    assert r.returncode == 65, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "reads worse than the one it started from" in last and "mnist" in last and "--force" in last
+    assert not ck.exists() or not list(ck.iterdir())
+
+
+@pytest.mark.slow
+def test_force_publishes_what_the_guard_refused_and_says_so(tmp_path: Path, mnist_path: Path) -> None:
+    site = _site(tmp_path / "site", 300, relabel=1)
+    ck = tmp_path / "ck"
+    common = ["--data", str(site), "--base", str(mnist_path), "--from", "bundled", "--members", "1", "--force"]
+    r = cli("train", *common, "--limit", "1000", "--epochs", "2", "--checkpoint", str(ck), "--quiet", timeout=600)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["guard"]["forced"] and metrics["guard"]["refused_for"]
+    assert json.loads((ck / MANIFEST).read_text())["model_id"] == metrics["model_id"]
+
+
+def test_a_site_folder_fine_tunes_the_served_model_and_reports_its_held_out_part(
+    tmp_path: Path, mnist_path: Path
+) -> None:
+    """Right labels: the guard passes, the model is published with the site's held-out figure and a
+    temperature fitted on the site's own writers; it started from the served (here the bundled) model."""
+    site = _site(tmp_path / "site", 200)
+    ck = tmp_path / "ck"
+    common = ["--data", str(site), "--base", str(mnist_path), "--members", "1"]
+    r = cli("train", *common, "--limit", "600", "--epochs", "1", "--checkpoint", str(ck), "--quiet", timeout=600)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["start"]["model_id"] == file_id(bundled().path)  # --from current: nothing published yet
+    assert metrics["recipe"] == "robust" and metrics["epochs"] == 1 and metrics["train_images"] == 600
+    own = metrics["own"]
+    assert own["pictures"] == 200 and own["train"] + own["held_out"] == 200 and 25 <= own["held_out"] <= 55
+    assert not own["refused"]
+    assert metrics["guard"]["own"]["after"] >= metrics["guard"]["own"]["before"] - 0.002
+    assert own["held_out_accuracy"] == metrics["guard"]["own"]["after"] > 0.9
+    assert 0.5 <= metrics["temperature"] <= 4.0
+    assert json.loads((ck / MANIFEST).read_text())["temperature"] == metrics["temperature"]
