@@ -17,6 +17,7 @@ said (the outbox may be collected since), for the contact sheet ``DIR/index.html
 
 from __future__ import annotations
 
+import bisect
 import csv
 import glob
 import hashlib
@@ -45,8 +46,9 @@ DEFAULT_STATUSES = ("low_confidence", "error")
 MAX_EXT = 8  # characters after the last dot that are an extension, kept for viewers (longer: part of the name)
 STEM_CHARS = 60  # of the original name kept in a gathered name: enough to recognise, short enough to list
 # A stem matches an archived name that starts with its first this-many characters: a numbered name
-# (``name.1.png``) or one cut short to NAME_MAX (``<cut>~hash.png``) keeps at least this much of it.
-PREFIX_CHARS = 24
+# (``name.1.png``) keeps all of it, one cut short to NAME_MAX (``<cut>~hash.png``) over 200 bytes of it, and 48
+# characters are at most 192 bytes; long enough that names sharing a prefix seldom need hashing.
+PREFIX_CHARS = 48
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never in a gathered name: a newline in a name breaks most tools
@@ -184,24 +186,37 @@ def _parts(rel: str) -> list[str]:
     return [p for p in rel.split("/") if p not in ("", ".", "..")] or ["unnamed"]
 
 
-def locate(row: Row, root: Path) -> Path | None:
-    """The archived file of ``row`` under ``root`` (archive/ or failed/): where its name says, else a
-    numbered or shortened variant of it there or at the top of ``root``, whichever hashes to the row."""
-    parts = _parts(row.rel)
-    name = parts[-1]
-    prefix = name.split(".", 1)[0][:PREFIX_CHARS] if not name.startswith(".") else name[:PREFIX_CHARS]
-    for folder in dict.fromkeys((root.joinpath(*parts[:-1]), root)):
-        exact = folder / name
-        candidates = [exact] if os.path.lexists(exact) else []
-        try:
-            with os.scandir(folder) as it:
-                candidates += sorted(Path(e.path) for e in it if e.name.startswith(prefix) and e.name != name)
-        except OSError:
-            continue
-        for path in candidates:
-            if _sha256(path) == row.sha256:
-                return path
-    return None
+class Archive:
+    """Finds the archived file of a row under ``root`` (archive/ or failed/): where its name says, else a
+    numbered or shortened variant of that name there or at the top of ``root`` - whichever hashes to the
+    row. Folder listings are read once a run and searched by prefix, so a big archive costs one listing."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._names: dict[Path, list[str]] = {}
+
+    def _listing(self, folder: Path) -> list[str]:
+        if folder not in self._names:
+            try:
+                self._names[folder] = sorted(os.listdir(folder))
+            except OSError:
+                self._names[folder] = []
+        return self._names[folder]
+
+    def locate(self, row: Row) -> Path | None:
+        parts = _parts(row.rel)
+        name = parts[-1]
+        prefix = name.split(".", 1)[0][:PREFIX_CHARS] if not name.startswith(".") else name[:PREFIX_CHARS]
+        for folder in dict.fromkeys((self.root.joinpath(*parts[:-1]), self.root)):
+            if _sha256(folder / name) == row.sha256:
+                return folder / name
+            names = self._listing(folder)
+            at = bisect.bisect_left(names, prefix)
+            while at < len(names) and names[at].startswith(prefix):
+                if names[at] != name and _sha256(folder / names[at]) == row.sha256:
+                    return folder / names[at]
+                at += 1
+        return None
 
 
 def gathered_name(row: Row) -> str:
@@ -267,11 +282,12 @@ def review(
     known = known_pictures(to)
     meta = _read_meta(to)
     limit = int(cfg.max_file_mb * 2**20)
+    archives = {"archive": Archive(cfg.archive), "failed": Archive(cfg.failed)}
     for row in rows:
         if row.sha256 in known:
             summary.known += 1
             continue
-        source = locate(row, cfg.failed if row.status == "error" else cfg.archive)
+        source = archives["failed" if row.status == "error" else "archive"].locate(row)
         if source is not None and source.stat().st_size > limit:
             summary.too_large += 1
             continue
