@@ -17,6 +17,7 @@ from conftest import Daemon, cli, dark_on_light
 from PIL import Image
 
 HOSTILE = '<b>&"x"'  # a name that is markup: the contact sheet must show it, not render it
+LONG = "L" * 251 + ".png"  # 255 bytes: the second of this name is cut short to be numbered
 NAME = re.compile(r"^(\d\.\d\d|error)-.+-([0-9a-f]{8})(\.\w+)?$")
 
 
@@ -31,7 +32,7 @@ def tree(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, test_digits: tuple[np.ndarray, np.ndarray]) -> Daemon:
-    """A real daemon's outbox (CSV and JSON), archive and failed folders after 32 inputs: digits, of which a
+    """A real daemon's outbox (CSV and JSON), archive and failed folders after 34 inputs: digits, of which a
     strict ``low_confidence`` makes most unsure, a blank page, a text file, and two unreadable files of one name."""
     x, _ = test_digits
     root = tmp_path_factory.mktemp("served")
@@ -47,9 +48,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, test_digits: tuple[np.ndarr
     Image.new("L", (80, 80), 255).save(d.inbox / "blank.png")
     (d.inbox / "notes.txt").write_text("not a picture")
     (d.inbox / "same.png").write_text("first unreadable file")
-    d.wait_rows(31)
-    (d.inbox / "same.png").write_text("second unreadable file, same name")  # archived as failed/same.1.png
+    (d.inbox / LONG).write_text("first unreadable file of a long name")
     d.wait_rows(32)
+    (d.inbox / "same.png").write_text("second unreadable file, same name")  # archived as failed/same.1.png
+    (d.inbox / LONG).write_text("second, archived as <cut>~<hash>.1.png")  # the name cut to fit NAME_MAX
+    d.wait_rows(34)
+    assert len([p for p in d.failed.iterdir() if p.name.startswith("L" * 48) and p.suffix == ".png"]) == 2
     assert d.stop() == 0
     return d
 
@@ -66,7 +70,7 @@ def test_unsure_and_unreadable_inputs_are_copied_with_their_confidence(served: D
     rows = rows_by_sha(served)
     unsure = {s for s, row in rows.items() if row["status"] == "low_confidence"}
     errors = {s for s, row in rows.items() if row["status"] == "error"}
-    assert len(unsure) >= 3 and len(errors) == 6 and len(rows) - len(unsure) - len(errors) >= 3
+    assert len(unsure) >= 3 and len(errors) == 8 and len(rows) - len(unsure) - len(errors) >= 3
     gathered = {p: sha(p) for p in (to / "unlabelled").rglob("*") if p.is_file()}
     assert sorted(gathered.values()) == sorted(unsure | errors)  # each once, the exact bytes
     for path, digest in gathered.items():
@@ -126,7 +130,16 @@ def test_inputs_are_found_from_the_csv_alone_after_a_clash_of_names(served: Daem
     r = cli("review", "--config", str(root / "config.yaml"), "--to", str(tmp_path / "to"), "--status", "error")
     assert r.returncode == 0, r.stderr
     names = sorted(p.name.split("-", 1)[1] for p in (tmp_path / "to" / "unlabelled" / "x").iterdir())
-    assert [n.rsplit("-", 1)[0] for n in names] == [HOSTILE, "=formula", "blank", "notes", "same", "same"]
+    assert [n.rsplit("-", 1)[0] for n in names] == [
+        HOSTILE,
+        "=formula",
+        "L" * 60,
+        "L" * 60,
+        "blank",
+        "notes",
+        "same",
+        "same",
+    ]
 
 
 def test_refusals_are_one_line_with_the_documented_exit_code(served: Daemon, tmp_path: Path) -> None:
