@@ -9,10 +9,11 @@ that could not go where its row said, the top of ``failed/``. The file whose byt
 ``DIR/unlabelled/<suggested digit, or x for errors>/<confidence>-<stem>-<sha8><ext>``, durably: a
 hidden temporary name, fsync, rename without replacing, fsync of the folder.
 
-A picture already anywhere in DIR - gathered before, or moved by a person into ``DIR/<digit>/`` - is
-known by its bytes' hash and not gathered again. ``DIR/.review.json`` keeps what each gathered row
-said (the outbox may be collected since), for the contact sheet ``DIR/index.html``
-(:mod:`.review_sheet`).
+A picture gathered before (even if a person has deleted it since: a rejection), or anywhere in DIR
+(moved by a person into ``DIR/<digit>/``, renamed, copied in by hand) is known by its bytes' hash and
+not gathered again. ``DIR/.review.json`` keeps what each gathered row said (the outbox may be
+collected since): the memory of what was gathered, and the contact sheet's text (``DIR/index.html``,
+:mod:`.review_sheet`).
 """
 
 from __future__ import annotations
@@ -279,8 +280,8 @@ def review(
     summary = Summary()
     rows = wanted(read_outbox(cfg.outbox, summary), statuses, since)
     make_dirs(to)
-    known = known_pictures(to)
     meta = _read_meta(to)
+    known = known_pictures(to) | set(meta)  # gathered before, even if a person has deleted it since: rejected
     limit = int(cfg.max_file_mb * 2**20)
     archives = {"archive": Archive(cfg.archive), "failed": Archive(cfg.failed)}
     for row in rows:

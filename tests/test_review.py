@@ -98,16 +98,19 @@ def test_a_rerun_skips_what_was_gathered_or_labelled_and_the_sheet_follows(serve
     for p in labelled:  # a person labels three: moved (and renamed) into DIR/<digit>/
         (to / "7").mkdir(exist_ok=True)
         p.rename(to / "7" / f"mine-{p.name}")
+    rejected = [p for p in waiting if p.parent.name == "x"][-1]
+    rejected.unlink()  # and deletes one: no digit, never to be gathered again
+    labelled.append(rejected)
     again = cli("review", "--config", config, "--to", str(to))
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"review: 0 gathered into {to / 'unlabelled'}; {len(waiting)} already gathered")
     assert sorted(p for p in (to / "unlabelled").rglob("*") if p.is_file()) == sorted(set(waiting) - set(labelled))
 
     sheet = (to / "index.html").read_text(encoding="utf-8")
-    assert f"{len(waiting) - 3} pictures to label" in sheet and "7: 3" in sheet
+    assert f"{len(waiting) - 4} pictures to label" in sheet and "7: 3" in sheet
     assert HOSTILE not in sheet and html.escape(HOSTILE) in sheet  # shown, never rendered
     links = set(re.findall(r'src="([^"]+)"', sheet))
-    assert len(links) == len(waiting) - 3
+    assert len(links) == len(waiting) - 4
     for link in links:  # relative, percent-encoded, each to a picture still waiting
         assert not link.startswith("/") and (to / unquote(link)).is_file()
     assert "no digit found" in sheet and "low_confidence" in sheet
