@@ -94,8 +94,7 @@ def listing(checkpoint: Path) -> dict[str, Any]:
 def text(report: dict[str, Any]) -> str:
     lines = [f"{'':2}{'id':<17}{'published_at':<22}{'test_acc':>9}  {'recipe':<8}held-out"]
     for r in report["models"]:
-        held = r.get("held_out")
-        held_text = " ".join(f"{k} {v:.2%}" for k, v in held.items() if isinstance(v, int | float)) if held else ""
+        held_text = " ".join(_figures(r))
         acc = f"{r['test_accuracy']:.2%}" if isinstance(r["test_accuracy"], int | float) else "-"
         mark = "* " if r["served"] else "  "
         lines.append(f"{mark}{r['id']:<17}{r['published_at']:<22}{acc:>9}  {r['recipe'] or '-':<8}{held_text}")
@@ -106,6 +105,17 @@ def text(report: dict[str, Any]) -> str:
     elif not any(r["served"] for r in report["models"]):
         lines.append(f"served: {report['served']} (named by latest.json; no metrics file for it here)")
     return "\n".join(lines)
+
+
+def _figures(row: dict[str, Any]) -> list[str]:
+    """``usps 99.10%``, ...: each held-out figure a model's metrics carry (``held_out`` and any ``*held_out*``)."""
+    out = []
+    for key, value in row.items():
+        if "held_out" not in key:
+            continue
+        named = value if isinstance(value, dict) else {key: value}
+        out += [f"{k} {v:.2%}" for k, v in named.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return out
 
 
 def find(checkpoint: Path, wanted: str) -> Model:

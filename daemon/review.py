@@ -263,6 +263,8 @@ def _check_folders(cfg: Config, to: Path, statuses: tuple[str, ...]) -> None:
     for key, folder in needed:
         if not folder.is_dir():
             raise NoInputError(f"{key} {folder} does not exist: nothing to review (is this the service's config?)")
+    if os.path.lexists(to) and not to.is_dir():
+        raise ConfigError(f"--to {to} is not a folder")
     real = Path(os.path.realpath(to))
     for key in ("inbox", "outbox", "archive", "failed", "checkpoint"):
         home = Path(os.path.realpath(getattr(cfg, key)))

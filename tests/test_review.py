@@ -149,6 +149,9 @@ def test_refusals_are_one_line_with_the_documented_exit_code(served: Daemon, tmp
     config = str(served.root / "config.yaml")
     gone = cli("review", "--config", config, "--outbox", str(tmp_path / "nowhere"), "--to", str(tmp_path / "t"))
     assert gone.returncode == 66 and "nowhere does not exist" in gone.stderr and gone.stderr.count("\n") == 1
+    (tmp_path / "a-file").write_text("")
+    a_file = cli("review", "--config", config, "--to", str(tmp_path / "a-file"))
+    assert a_file.returncode == 78 and "is not a folder" in a_file.stderr
     inside = cli("review", "--config", config, "--to", str(served.inbox / "labels"))
     assert inside.returncode == 78 and "inside the inbox" in inside.stderr
     for flags in (["--status", "ok,unsure"], ["--since", "yesterday"]):
