@@ -52,6 +52,10 @@ STEM_CHARS = 60  # of the original name kept in a gathered name: enough to recog
 PREFIX_CHARS = 48
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+STAMP = re.compile(r"^results-(\d{8}T\d{6})\d{3}Z-")  # outbox.batch_stem's UTC time in a results file's name
+# A file named before ``--since`` by more than this holds no row processed since: rows are stamped while their
+# batch is read, moments before the file is named (an hour: any clock step or slow batch is far shorter).
+STAMP_MARGIN = timedelta(hours=1)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never in a gathered name: a newline in a name breaks most tools
 
 
@@ -95,10 +99,22 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def read_outbox(outbox: Path, summary: Summary) -> list[Row]:
-    """Every row of the outbox's published results files (CSV and JSON; hidden temporaries skipped)."""
+def _written_before(name: str, since: datetime | None) -> bool:
+    """Whether a results file's name (``results-<UTC time>-...``) says it was written well before ``since``."""
+    stamp = STAMP.match(name)
+    if since is None or not stamp:
+        return False
+    written = datetime.strptime(stamp[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return written < since - STAMP_MARGIN
+
+
+def read_outbox(outbox: Path, summary: Summary, since: datetime | None = None) -> list[Row]:
+    """Every row of the outbox's published results files (CSV and JSON; hidden temporaries skipped), but
+    those of files written well before ``since``."""
     rows: list[Row] = []
     for path in sorted(glob.glob(glob.escape(str(outbox)) + "/results-*")):
+        if _written_before(os.path.basename(path), since):
+            continue
         try:
             if path.endswith(".json"):
                 rows += [_json_row(r) for r in json.loads(Path(path).read_text(encoding="utf-8"))]
@@ -280,7 +296,7 @@ def review(
 
     _check_folders(cfg, to, statuses)
     summary = Summary()
-    rows = wanted(read_outbox(cfg.outbox, summary), statuses, since)
+    rows = wanted(read_outbox(cfg.outbox, summary, since), statuses, since)
     make_dirs(to)
     meta = _read_meta(to)
     known = known_pictures(to) | set(meta)  # gathered before, even if a person has deleted it since: rejected

@@ -159,3 +159,15 @@ def test_refusals_are_one_line_with_the_documented_exit_code(served: Daemon, tmp
         assert bad.returncode == 2 and flags[1] in bad.stderr
     assert not (tmp_path / "t").exists() and not (served.inbox / "labels").exists()
     assert not os.listdir(served.inbox)
+
+
+def test_since_skips_results_files_named_well_before_it(served: Daemon, tmp_path: Path) -> None:
+    """A big outbox is not read whole for a short --since: a file's name says when it was written."""
+    root = tmp_path / "copy"
+    shutil.copytree(served.root, root, ignore=shutil.ignore_patterns(".digitwatch-state", "inbox"))
+    for f in (root / "outbox").iterdir():  # the same rows, in files named as written in 2001
+        f.rename(f.with_name(re.sub(r"results-\d{8}", "results-20010101", f.name)))
+    config = str(root / "config.yaml")
+    recent = cli("review", "--config", config, "--to", str(tmp_path / "a"), "--since", "2h")
+    assert recent.returncode == 0 and recent.stdout.startswith("review: 0 gathered"), recent.stdout
+    assert re.match(r"review: [1-9]\d* gathered", cli("review", "--config", config, "--to", str(tmp_path / "b")).stdout)
