@@ -106,6 +106,10 @@ def test_a_rerun_skips_what_was_gathered_or_labelled_and_the_sheet_follows(serve
     assert again.stdout.startswith(f"review: 0 gathered into {to / 'unlabelled'}; {len(waiting)} already gathered")
     assert sorted(p for p in (to / "unlabelled").rglob("*") if p.is_file()) == sorted(set(waiting) - set(labelled))
 
+    from digitwatch.training.labelled import scan  # the folder review writes is the folder train --data reads
+
+    assert scan(to) == [(to / "7" / f"mine-{p.name}", 7) for p in sorted(labelled[:3], key=lambda p: f"mine-{p.name}")]
+
     sheet = (to / "index.html").read_text(encoding="utf-8")
     assert f"{len(waiting) - 4} pictures to label" in sheet and "7: 3" in sheet
     assert HOSTILE not in sheet and html.escape(HOSTILE) in sheet  # shown, never rendered
