@@ -26,7 +26,11 @@ METRICS_SUFFIX = ".metrics.json"
 # not import the training package (numpy, matplotlib) to rewrite a small JSON file; a test keeps them equal.
 CONVERSION_FIELDS = ("litert_file", "litert_id", "litert_variant", "keras_canary_accuracy")
 TEMPERATURES = (0.1, 10.0)  # the range the daemon's manifest check accepts (registry._temperature_ok)
-MIN_PREFIX = 4  # hex digits of an id a person may type instead of all 16, when no other model shares them
+MIN_PREFIX = 4
+# Why 16 MB: a metrics file is tens of KB (per-epoch histories of a few members); a planted or runaway one is skipped.
+MAX_METRICS_BYTES = (
+    16 * 2**20
+)  # hex digits of an id a person may type instead of all 16, when no other model shares them
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def published(checkpoint: Path) -> list[Model]:
     for path in checkpoint.glob(f"model-*{METRICS_SUFFIX}"):
         model_id = path.name[len("model-") : -len(METRICS_SUFFIX)]
         try:
-            if path.stat().st_size > registry.MAX_MANIFEST_BYTES * 16:  # metrics carry histories: bigger
+            if path.stat().st_size > MAX_METRICS_BYTES:
                 continue
             metrics = json.loads(path.read_text(encoding="utf-8"))
             order = path.stat().st_mtime
