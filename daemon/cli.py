@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config as config_mod
 from .errors import DigitwatchError, ExitCode, NoInputError
+from .loop_cli import add_loop_commands
 from .version import package_version
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="one JSON object instead of text")
     _add_config_flags(st)
     st.set_defaults(func=cmd_status)
+    add_loop_commands(sub, _add_config, _add_config_flags, _config_from)  # review, models
     return parser
 
 
