@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli
+from conftest import Daemon, cli
 from digitwatch.daemon.registry import MANIFEST, bundled, file_id
 from digitwatch.training import writers
 from PIL import Image
@@ -68,3 +68,47 @@ def test_a_site_folder_fine_tunes_the_served_model_and_reports_its_held_out_part
     assert own["held_out_accuracy"] == metrics["guard"]["own"]["after"] > 0.9
     assert 0.5 <= metrics["temperature"] <= 4.0
     assert json.loads((ck / MANIFEST).read_text())["temperature"] == metrics["temperature"]
+
+
+def test_the_whole_loop_review_label_train_and_the_daemon_serves_the_new_model(
+    tmp_path: Path, mnist_path: Path
+) -> None:
+    """A daemon reads pictures by other writers; ``review`` gathers the ones it was unsure of; a script
+    (the person) files each under its true digit; ``train --data`` fine-tunes the served model on them,
+    the guard passes, it is published into the daemon's checkpoint; the daemon's next rows carry it."""
+    ws = writers.load("uci").part("held-out")
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "config.yaml").write_text(
+        "inbox: inbox\noutbox: outbox\narchive: archive\nfailed: failed\ncheckpoint: checkpoints\n"
+        "low_confidence: 0.9999\n"  # strict: most pictures are unsure, so review has plenty to gather
+    )
+    d = Daemon(root, "--config", str(root / "config.yaml"), "--model-poll-s", "0.2").start()
+    first_model = d.wait_event("model_loaded")["model"]
+    truth = {}
+    for i in range(120):
+        name = f"w{i:04d}"
+        truth[name] = int(ws.y[i])
+        Image.fromarray(np.kron(ws.x[i], np.ones((4, 4), np.uint8))).save(d.inbox / f"{name}.png")
+    d.wait_rows(120)
+
+    labelling = tmp_path / "labelling"
+    r = cli("review", "--config", str(root / "config.yaml"), "--to", str(labelling))
+    assert r.returncode == 0, r.stderr
+    gathered = [p for p in (labelling / "unlabelled").rglob("*.png")]
+    assert len(gathered) >= 20
+    for picture in gathered:  # the person: each picture into the folder of its true digit
+        digit = truth[next(part for part in picture.stem.split("-") if part.startswith("w"))]
+        (labelling / str(digit)).mkdir(exist_ok=True)
+        picture.rename(labelling / str(digit) / picture.name)
+
+    common = ["--data", str(labelling), "--base", str(mnist_path), "--limit", "600", "--epochs", "1"]
+    r = cli("train", "--config", str(root / "config.yaml"), *common, "--quiet", timeout=900)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["start"]["model_id"] == first_model and metrics["own"]["pictures"] == len(gathered)
+    assert d.wait_event("model_loaded", count=2, timeout=120)["model"] == metrics["model_id"]
+    Image.fromarray(np.kron(ws.x[200], np.ones((4, 4), np.uint8))).save(d.inbox / "after.png")
+    row = next(r for r in d.wait_rows(121) if r["file"].endswith("after.png"))
+    assert row["model"] == metrics["model_id"]
+    assert d.stop() == 0
