@@ -112,3 +112,14 @@ def test_the_whole_loop_review_label_train_and_the_daemon_serves_the_new_model(
     row = next(r for r in d.wait_rows(121) if r["file"].endswith("after.png"))
     assert row["model"] == metrics["model_id"]
     assert d.stop() == 0
+
+
+def test_evaluate_reads_a_site_folder_as_the_daemon_would(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site", 60)
+    (site / "3" / "notes.txt").write_text("not a picture")  # counted, refused with the daemon's reason
+    r = cli("evaluate", "--data", str(site))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["data"] == str(site) and report["own"]["n"] == report["n"] == 60
+    assert "61 pictures, 1 refused" in report["own"]["data"]
+    assert report["accuracy"] > 0.9 and sum(map(sum, report["confusion"])) == 60 and "mnist" not in report

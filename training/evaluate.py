@@ -11,7 +11,7 @@ from digitwatch.daemon.fsutil import atomic_write
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.registry import ModelRef
 
-from . import calibrate, writers
+from . import calibrate, labelled, own, writers
 from . import data as mnist_data
 from .inputs import prepare
 
@@ -19,13 +19,21 @@ from .inputs import prepare
 def evaluate(
     ref: ModelRef, data: str | None, real: bool = False, low_confidence: float = 0.8, plots: Path | None = None
 ) -> dict[str, Any]:
-    """MNIST test (from ``data``) and, with ``real``, every real set's held-out part: accuracy, loss, ECE,
+    """MNIST test (from ``data``; or, when ``data`` is a folder of a site's labelled pictures, all of them)
+    and, with ``real``, every real set's held-out part: accuracy, loss, ECE,
     the ``ok`` rows at ``low_confidence`` and their errors, a confusion matrix (rows: true digit, columns:
     predicted). With ``plots``, a reliability diagram and a confusion matrix PNG per set in that folder."""
     predictor = Predictor.load(ref)
     sets: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    ds = mnist_data.load(data)
-    sets["mnist"] = (prepare(ds.x_test, use_normalize=True)[..., 0], ds.y_test.astype(np.int64), ds.source)
+    if data and own.is_labelled_folder(Path(data)):  # a site's labelled pictures, every one of them
+        items = labelled.scan(Path(data))
+        x, y, refused = labelled.served_inputs(items)
+        sets["own"] = (x, y, f"{data}: {len(items)} pictures, {len(refused)} refused by the daemon")
+        data_source = data
+    else:
+        ds = mnist_data.load(data)
+        sets["mnist"] = (prepare(ds.x_test, use_normalize=True)[..., 0], ds.y_test.astype(np.int64), ds.source)
+        data_source = ds.source
     if real:
         for name in writers.available():
             part = writers.load(name).part("held-out")
@@ -45,9 +53,10 @@ def evaluate(
             title = f"{name}: model {ref.model_id}"
             atomic_write(plots / f"reliability-{name}.png", calibrate.reliability_png(probs, y, title))
             atomic_write(plots / f"confusion-{name}.png", _confusion_png(report[name]["confusion"], title))
-    # Kept at the top level for scripts written against the MNIST-only report.
-    report.update({k: report["mnist"][k] for k in ("n", "accuracy", "loss", "errors", "confusion")})
-    report["data"] = ds.source
+    # The first set's figures at the top level too, for scripts written against the MNIST-only report.
+    first = report[next(iter(sets))]
+    report.update({k: first[k] for k in ("n", "accuracy", "loss", "errors", "confusion")})
+    report["data"] = data_source
     return report
 
 
@@ -106,14 +115,14 @@ def summary(report: dict[str, Any]) -> str:
         f"{'set':8s} {'n':>6s} {'accuracy':>9s} {'errors':>7s} {'ECE':>6s}  ok rows wrong (confidence >= "
         f"{report['low_confidence']:g})",
     ]
-    for name in ("mnist", *writers.LOADERS):
+    for name in ("own", "mnist", *writers.LOADERS):
         if name in report:
             r = report[name]
             lines.append(
                 f"{name:8s} {r['n']:6d} {r['accuracy']:9.2%} {r['errors']:7d} {r['ece']:6.2%}  "
                 f"{r['ok_wrong']} of {r['ok_rows']}"
             )
-    lines += ["MNIST confusion matrix (rows: true digit, columns: predicted):"]
+    lines += [f"{report['data']}: confusion matrix (rows: true digit, columns: predicted):"]
     lines.append("      " + " ".join(f"{d:>5}" for d in range(10)))
     lines += [f"  {t}:  " + " ".join(f"{v:>5}" for v in row) for t, row in enumerate(report["confusion"])]
     return "\n".join(lines)
