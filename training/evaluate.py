@@ -3,6 +3,9 @@ by other writers (the held-out parts of :mod:`training.writers`), through the se
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +26,28 @@ def evaluate(
     and, with ``real``, every real set's held-out part: accuracy, loss, ECE,
     the ``ok`` rows at ``low_confidence`` and their errors, a confusion matrix (rows: true digit, columns:
     predicted). With ``plots``, a reliability diagram and a confusion matrix PNG per set in that folder."""
+    from tqdm import tqdm
+
     predictor = Predictor.load(ref)
-    sets: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
+    loaders: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, str]]] = {}
     if data and own.is_labelled_folder(Path(data)):  # a site's labelled pictures, every one of them
-        items = labelled.scan(Path(data))
-        x, y, refused = labelled.served_inputs(items)
-        sets["own"] = (x, y, f"{data}: {len(items)} pictures, {len(refused)} refused by the daemon")
+        loaders["own"] = lambda: _site(Path(str(data)))
         data_source = data
     else:
         ds = mnist_data.load(data)
-        sets["mnist"] = (prepare(ds.x_test, use_normalize=True)[..., 0], ds.y_test.astype(np.int64), ds.source)
+        loaders["mnist"] = lambda: (prepare(ds.x_test, True)[..., 0], ds.y_test.astype(np.int64), ds.source)
         data_source = ds.source
     if real:
         for name in writers.available():
-            part = writers.load(name).part("held-out")
-            x, y = writers.served_inputs(part, writers.MEASURED_SIZES)
-            sets[name] = (x, y, f"{part.source} (held-out part, own size and 4x)")
+            loaders[name] = functools.partial(_held_out, name)
     report: dict[str, Any] = {
         "model": ref.model_id,
         "model_path": str(ref.path),
         "temperature": ref.temperature,
         "low_confidence": low_confidence,
     }
-    for name, (x, y, source) in sets.items():
+    for name, load in tqdm(loaders.items(), unit="set", file=sys.stderr, disable=not sys.stderr.isatty()):
+        x, y, source = load()
         probs = np.concatenate([predictor.predict(x[i : i + 1024]) for i in range(0, len(x), 1024)])
         report[name] = _scores(probs, y, source, low_confidence)
         if plots is not None:
@@ -54,10 +56,22 @@ def evaluate(
             atomic_write(plots / f"reliability-{name}.png", calibrate.reliability_png(probs, y, title))
             atomic_write(plots / f"confusion-{name}.png", _confusion_png(report[name]["confusion"], title))
     # The first set's figures at the top level too, for scripts written against the MNIST-only report.
-    first = report[next(iter(sets))]
+    first = report[next(iter(loaders))]
     report.update({k: first[k] for k in ("n", "accuracy", "loss", "errors", "confusion")})
     report["data"] = data_source
     return report
+
+
+def _site(folder: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    items = labelled.scan(folder)
+    x, y, refused = labelled.served_inputs(items)
+    return x, y, f"{folder}: {len(items)} pictures, {len(refused)} refused by the daemon"
+
+
+def _held_out(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+    part = writers.load(name).part("held-out")
+    x, y = writers.served_inputs(part, writers.MEASURED_SIZES)
+    return x, y, f"{part.source} (held-out part, own size and 4x)"
 
 
 def _scores(probs: np.ndarray, y: np.ndarray, source: str, low_confidence: float) -> dict[str, Any]:
