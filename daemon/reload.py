@@ -3,8 +3,9 @@
 The worker reads ``keeper.current`` once per batch, so a swap happens between
 batches. A model that fails to load, to pass its checks or to warm up - for any
 reason, not only a ModelError - is logged (``model_rejected`` with the reason)
-and remembered (its id is a content hash, so the same bytes are not retried
-until SIGHUP); the old model keeps serving.
+and remembered with the manifest it came under: the same bytes are not retried
+each poll, but are once a manifest is put in place again (a new publish,
+``models pin``) or on SIGHUP; the old model keeps serving.
 
 The thread is supervised: ``alive()`` says whether it runs, and ``supervise()``,
 called by the service's main loop each second, logs ``model_thread_died`` and
@@ -13,6 +14,7 @@ starts a new one if it has died anyway.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -36,7 +38,8 @@ class ModelKeeper:
         self.since = ""
         self.restarts = 0
         self.reloads = {"loaded": 0, "rejected": 0}  # new models after the first: the reloads metric
-        self._rejected: set[str] = set()
+        # model id -> the manifest it was rejected under: rewritten (a pin, a new publish) it is tried again
+        self._rejected: dict[str, tuple[int, int, int] | None] = {}
         self._forced = False
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -106,7 +109,7 @@ class ModelKeeper:
         if ref is None:
             return
         serving = self.current.model_id if self.current else None
-        if ref.model_id in (serving, *self._rejected):
+        if ref.model_id == serving or self._rejected.get(ref.model_id, -1) == self._manifest():
             return
         try:
             predictor = Predictor.load(ref, self.canary_min_accuracy)
@@ -115,6 +118,14 @@ class ModelKeeper:
             self._reject(ref, exc)
             return
         self._swap(predictor)
+
+    def _manifest(self) -> tuple[int, int, int] | None:
+        """Which manifest is in place (inode, size, mtime): publish and ``models pin`` rename a new one in."""
+        try:
+            st = os.stat(self.checkpoint / registry.MANIFEST)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _warm_current(self) -> None:
         predictor = self.current
@@ -127,7 +138,7 @@ class ModelKeeper:
 
     def _reject(self, ref: ModelRef, exc: BaseException) -> None:
         self.reloads["rejected"] += 1
-        self._rejected.add(ref.model_id)
+        self._rejected[ref.model_id] = self._manifest()
         self._log.error("model_rejected", model=ref.model_id, path=str(ref.path), reason=_reason(exc))
 
     def _swap(self, predictor: Predictor) -> None:

@@ -352,3 +352,37 @@ def test_a_conversion_that_changes_answers_is_not_published(tmp_path: Path, monk
     pub.publish(tmp_path / "m.keras", {"recipe": "test", "history": history}, tmp_path / "ck", variant="float32")
     assert "litert_file" not in json.loads((tmp_path / "ck" / MANIFEST).read_text())
     assert Predictor.load(registry.current(tmp_path / "ck")).runtime == "keras"
+
+
+def test_a_rejected_model_is_tried_again_when_its_manifest_is_rewritten(tmp_path: Path) -> None:
+    """Published by hand with its LiteRT file not yet copied: rejected, and not retried every poll; once
+    the file is there and the manifest is put in place again (a new publish, ``models pin``), it serves."""
+    ck = tmp_path / "ck"
+    keeper, rec = _keeper(ck)
+    keeper.load_initial()
+    stop = threading.Event()
+    thread = keeper.start(stop)
+    try:
+        fields = _checkpoint_with_bundled(ck, b"late")
+        lite = ck / fields["litert_file"]
+        held = lite.read_bytes()
+        lite.unlink()
+        keeper.trigger()
+        deadline = time.monotonic() + 10
+        while not rec.named("model_rejected") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # six more polls of an unchanged manifest: no second attempt
+        assert len(rec.named("model_rejected")) == 1 and keeper.current is not None
+        assert keeper.current.ref.source == "bundled"
+        lite.write_bytes(held)
+        manifest = (ck / MANIFEST).read_text()
+        (ck / "new.json").write_text(manifest)
+        os.replace(ck / "new.json", ck / MANIFEST)  # the same manifest, renamed in anew
+        deadline = time.monotonic() + 10
+        while keeper.current.model_id != fields["model_id"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert keeper.current.model_id == fields["model_id"] and len(rec.named("model_rejected")) == 1
+    finally:
+        stop.set()
+        keeper.trigger()
+        thread.join(10)
