@@ -25,7 +25,6 @@ METRICS_SUFFIX = ".metrics.json"
 # publish.MANIFEST_FIELDS (the conversion's fields the manifest carries), named here so that ``models`` does
 # not import the training package (numpy, matplotlib) to rewrite a small JSON file; a test keeps them equal.
 CONVERSION_FIELDS = ("litert_file", "litert_id", "litert_variant", "keras_canary_accuracy")
-TEMPERATURES = (0.1, 10.0)  # the range the daemon's manifest check accepts (registry._temperature_ok)
 MIN_PREFIX = 4
 # Why 16 MB: a metrics file is tens of KB (per-epoch histories of a few members); a planted or runaway one is skipped.
 MAX_METRICS_BYTES = (
@@ -159,7 +158,7 @@ def manifest_for(checkpoint: Path, model: Model) -> dict[str, Any]:
         "pinned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     t = manifest["temperature"]
-    if not isinstance(t, int | float) or isinstance(t, bool) or not TEMPERATURES[0] <= t <= TEMPERATURES[1]:
+    if not registry.temperature_ok(t):
         raise ModelError(f"{model.model_id}: its temperature {t!r} is not in 0.1..10; the daemon would refuse it")
     return manifest
 

@@ -79,7 +79,7 @@ def by_hand(path: Path) -> ModelRef:
                 break
         except (OSError, ValueError, AttributeError):
             continue
-    fitted = float(temperature) if _temperature_ok(temperature) else 1.0
+    fitted = float(temperature) if temperature_ok(temperature) else 1.0
     return ModelRef(file_id(path), path, "file", temperature=fitted)
 
 
@@ -121,12 +121,13 @@ def _ref(meta: dict[str, Any], folder: Path, source: str, default_file: str | No
         folder=folder,
         problem=f"manifest names {bad[0]!r}: model files must be plain names inside {folder}"
         if bad
-        else (None if _temperature_ok(temperature) else f"manifest's temperature {temperature!r} is not in 0.1..10"),
-        temperature=float(temperature) if _temperature_ok(temperature) else 1.0,
+        else (None if temperature_ok(temperature) else f"manifest's temperature {temperature!r} is not in 0.1..10"),
+        temperature=float(temperature) if temperature_ok(temperature) else 1.0,
     )
 
 
-def _temperature_ok(value: Any) -> bool:
+def temperature_ok(value: Any) -> bool:
+    """Whether a manifest's temperature is one the daemon serves at (a number in 0.1..10)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 10
 
 

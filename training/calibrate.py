@@ -36,15 +36,20 @@ def _nll(probs: np.ndarray, y: np.ndarray) -> float:
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = BINS) -> float:
     """Expected calibration error: the answers binned by confidence, |accuracy - confidence| weighted by
     each bin's share."""
-    conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    conf, right, which = _binned(probs, y, bins)
     total = 0.0
     for b in range(bins):
         inside = which == b
         if inside.any():
             total += inside.mean() * abs(right[inside].mean() - conf[inside].mean())
     return float(total)
+
+
+def _binned(probs: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each answer's confidence, whether it is right, and its confidence bin (0..bins-1, equal widths)."""
+    conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
+    which = np.clip(np.digitize(conf, np.linspace(0.0, 1.0, bins + 1)[1:-1]), 0, bins - 1)
+    return conf, right, which
 
 
 def threshold_for(probs: np.ndarray, y: np.ndarray, target: float) -> float:
@@ -66,9 +71,8 @@ def reliability_png(probs: np.ndarray, y: np.ndarray, title: str, bins: int = BI
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
+    _, right, which = _binned(probs, y, bins)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
     centers = (edges[:-1] + edges[1:]) / 2
     acc = np.array([right[which == b].mean() if (which == b).any() else np.nan for b in range(bins)])
     counts = np.bincount(which, minlength=bins)

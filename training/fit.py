@@ -21,6 +21,7 @@ from digitwatch.daemon.registry import file_id
 
 from . import data as mnist_data
 from . import own
+from .ensemble import load_predict, predict_fn
 from .evaluate import scores
 from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
@@ -115,8 +116,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         test_acc, test_loss = _accuracy(model, x_test, y_test)
         if site is not None and opts.start is not None:
             more["guard"] = own.guard(
-                _keras_predict(opts.start),
-                lambda x: model.predict(x, batch_size=512, verbose=0),
+                load_predict(opts.start),
+                predict_fn(model),
                 {"mnist": (x_test, y_test), "own": (site.x_held, site.y_held)},
                 force=opts.force,
             )
@@ -313,17 +314,10 @@ def _more(opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
 def _calibration(model: Any, site: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """The temperature fitted on a site's held-out pictures, else on the real sets' calibration parts (1.0 when
     there are neither), and held-out figures - what the daemon will serve (publish puts it in the manifest)."""
-    fitted = calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0), site=site)
+    fitted = calibration_fit(predict_fn(model), site=site)
     if fitted.get("temperature", 1.0) != 1.0:
         _log(f"confidence temperature {fitted['temperature']:g}")
     return fitted
-
-
-def _keras_predict(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    import keras
-
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-    return lambda x: model.predict(x, batch_size=512, verbose=0)
 
 
 def _start_members(path: Path | None) -> list[Any]:
@@ -344,15 +338,12 @@ def _teacher(path: Path | None) -> Callable[[np.ndarray], np.ndarray] | None:
         return None
     if not path.is_file():
         raise DataError(f"--teacher {path}: no such model file")
-    import keras
-
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-    return lambda x: model.predict(x, batch_size=512, verbose=0)
+    return load_predict(path)
 
 
 def _accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``x`` with integer labels ``y``."""
-    return scores(model.predict(x, batch_size=512, verbose=0), y)
+    return scores(predict_fn(model)(x), y)
 
 
 def _log(message: str) -> None:

@@ -187,15 +187,14 @@ def bundle(model_file: Path, models: Path) -> dict[str, Any]:
     measured again on the real sets' parts as they are now) in ``models``, then converted as
     :func:`convert_bundled` does. ``python -m digitwatch.training.publish
     --bundle CHECKPOINT/model-<id>.keras`` (into ``daemon/models``)."""
+    from .ensemble import load_predict
     from .extra import calibration_fit
 
     metrics = json.loads(model_file.with_suffix(".metrics.json").read_text())
     keep = {k: v for k, v in metrics.items() if k not in MANIFEST_FIELDS and not k.startswith("litert_")}
     with quiet_native_stderr():
-        import keras
-
-        model = keras.models.load_model(model_file, safe_mode=True, compile=False)
-    keep.update(calibration_fit(lambda x: model.predict(x, batch_size=512, verbose=0)))  # on today's parts
+        predict = load_predict(model_file)
+    keep.update(calibration_fit(predict))  # on today's parts
     atomic_write(models / "default.keras", model_file.read_bytes())
     atomic_write(models / "default.json", json.dumps(keep, indent=2, sort_keys=True).encode())
     return convert_bundled(models / "default.keras")
