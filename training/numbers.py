@@ -40,6 +40,7 @@ class Knobs:
     dash_share: float = 0.1  # share of render_set's numbers of 4+ digits written with a dash (zip+4, IDs)
     margin: tuple[float, float] = (0.3, 1.0)  # paper round the ink, share of H per side
     ink: float = 0.1  # coverage above which a pixel is ink (crops and boxes)
+    binary_blur: float = 0.5  # blur (source px) of a two-level digit (Semeion): enlarging shows its stair steps
     camera_share: float = 0.25  # scans that also pass through camera blur and noise (a phone scan app)
 
 
@@ -85,7 +86,10 @@ def glyph(digit: np.ndarray, height: float, shear: float) -> np.ndarray:
         raise DataError("a digit without ink")
     src = src[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     s = height / src.shape[0]
-    h = math.ceil(height) + 2
+    if np.isin(src, (0.0, 1.0)).all():  # padded: room for the blurred edge, cropped again below
+        s = height / (src.shape[0] + 2.56 * K.binary_blur)  # coverage 0.1 lies 1.28 sigma out of a blurred edge
+        src = ndimage.gaussian_filter(np.pad(src, 1), K.binary_blur)
+    h = math.ceil(s * src.shape[0]) + 2
     w = math.ceil(s * src.shape[1] + abs(shear) * h) + 2
     ox = abs(shear) * h / 2 + 1  # x_out = s*x_in + shear*(h/2 - y_out) + ox
     coeffs = (1 / s, shear / s, (-ox - shear * h / 2) / s, 0.0, 1 / s, -1 / s)
@@ -182,8 +186,7 @@ def _on_paper(alpha: np.ndarray, rng: np.random.Generator, style: str) -> Image.
         alpha = ndimage.gaussian_filter(alpha, rng.uniform(0.3, 0.8))
     ink = np.clip(np.asarray(dark_ink(rng), np.float32) / paper + rng.uniform(0.0, 0.1), 0, 1)
     # ink transmits a share of the paper's light (paper.paste with multiply=True, in one pass)
-    cover = (alpha * np.float32(rng.uniform(0.8, 1.0)))[..., None] * (1 - ink)
-    canvas = base[..., None] * tint * (1 - cover)
+    canvas = base[..., None] * (tint - alpha[..., None] * (tint * (1 - ink) * np.float32(rng.uniform(0.8, 1.0))))
     if style == "photo" and rng.random() < 0.3:
         h, w = shape
         with np.errstate(over="ignore"):  # the shadow's soft edge saturates far from it
