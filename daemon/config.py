@@ -40,6 +40,7 @@ class Config:
     max_batch: int = 256
     max_wait_ms: int = 20
     low_confidence: float = 0.95  # ok rows >= 99.5% right on real sets held out (docs/other-writers.md)
+    max_digits: int = 12  # digits read in one picture: a number (1: one digit only, a number refused)
     polling: bool = False
     poll_interval_s: float = 1.0
     rescan_interval_s: float = 60.0
@@ -77,6 +78,7 @@ HELP = {
     "max_batch": "network batch size",
     "max_wait_ms": "wait after a batch's first image for more",
     "low_confidence": "below this top probability a row's status is low_confidence",
+    "max_digits": "digits read in one picture (1 refuses a number)",
     "polling": "polling observer, for NFS/CIFS shares and bind mounts",
     "poll_interval_s": "polling observer interval",
     "rescan_interval_s": "full listing of the inbox, for anything events missed",
@@ -252,6 +254,7 @@ def _validate(c: Config, origins: Mapping[str, str]) -> None:
     need(1 <= c.max_batch <= 4096, "max_batch", "must be between 1 and 4096")
     need(0 <= c.max_wait_ms <= 60_000, "max_wait_ms", "must be between 0 and 60000")
     need(0.0 <= c.low_confidence <= 1.0, "low_confidence", "must be between 0 and 1")
+    need(1 <= c.max_digits <= 64, "max_digits", "must be between 1 and 64")
     need(c.poll_interval_s > 0, "poll_interval_s", "must be positive")
     need(c.rescan_interval_s > 0, "rescan_interval_s", "must be positive")
     need(c.settle_ms >= 0, "settle_ms", "must not be negative")

@@ -47,6 +47,7 @@ class Decoded:
     gray: np.ndarray  # 2-D, as the picture looks: uint8 (0..255) for 8-bit files, else float32 (0..1)
     frames: int  # number of frames in the file (FRAME_COUNT_CAP + 1: more than the cap); only the first is read
     reduced: bool = False  # a large JPEG decoded at a fraction of its size (draft mode)
+    scale: float = 1.0  # ...the file's pixels per decoded pixel
 
 
 def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True, max_memory: int = DEFAULT_MEMORY) -> Decoded:
@@ -80,7 +81,7 @@ def decode(data: bytes, max_pixels: int = 40_000_000, reduce: bool = True, max_m
             img.load()
             reduced = img.size != (width, height)
             gray = _oriented(_luminance(img), orientation)
-            return Decoded(gray=gray, frames=frames, reduced=reduced)
+            return Decoded(gray=gray, frames=frames, reduced=reduced, scale=width / img.size[0])
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as exc:

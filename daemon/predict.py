@@ -48,7 +48,7 @@ def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO
             print(f"digitwatch: error: no files in {' '.join(found)}", file=sys.stderr)
         return ExitCode.no_input
     predictor = Predictor.load(ref)
-    limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
+    limits = Limits.of(cfg)
     errors = 0
     # A bar only for a person watching folders go by: never on a pipe, a file or the journal.
     bar = _Bar(len(items), any(Path(a).is_dir() for a in found) and sys.stderr.isatty())
@@ -58,7 +58,7 @@ def predict(args: list[str], ref: ModelRef, cfg: Config, fmt: str, out: BinaryIO
             chunk = items[start : start + CHUNK]
             prepared = pool.prepare([p for _, p in chunk], limits, progress=bar.tick)
             names = [clean_text(n) for n, _ in chunk]
-            results = classify(names, prepared, predictor, cfg.low_confidence)
+            results = classify(names, prepared, predictor, cfg.low_confidence, cfg.max_digits)
             errors += sum(r.status == "error" for r in results)
             if fmt == "csv":
                 data = to_csv(results)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .config import Config
 from .decode import DEFAULT_MEMORY, FRAME_COUNT_CAP, Decoded, decode
 from .errors import ImageError
 from .infer import Predictor
-from .preprocess import FINE_WORK_MAX, WORK_MAX, FaintInkError, views
+from .numbers import Reading, read_number
+from .preprocess import FINE_WORK_MAX, WORK_MAX, FaintInkError, Lattice, read
 from .results import Result, utc_now
 
 SECOND_LOOK = 0.95  # a picture's second view is read when the network is less sure than this on its first
@@ -28,6 +30,11 @@ class Limits:
     max_pixels: int = 40_000_000
     max_bytes: int = 50 * 1024 * 1024
     max_memory: int = DEFAULT_MEMORY  # bytes one decode may hold (config: decode_memory_mb)
+    max_digits: int = 12  # digits read in one picture (config: max_digits; 1 refuses a number)
+
+    @classmethod
+    def of(cls, cfg: Config) -> Limits:
+        return cls(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20, cfg.max_digits)
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class Prepared:
     """One input after reading and preprocessing, before the network."""
 
     sha256: str
-    x: np.ndarray | None  # the digit's views (V, 28, 28) float32 (preprocess.views), or None when it could not be read
+    x: Lattice | None  # the candidate digits (one for a picture of a digit), or None when it could not be read
     error: str = ""
     note: str = ""
 
@@ -73,7 +80,14 @@ def read_input(path: Path, max_bytes: int) -> bytes:
 
 
 def digit_input(data: bytes, max_pixels: int, max_memory: int = DEFAULT_MEMORY) -> tuple[np.ndarray, Decoded]:
-    """The network's inputs for one file's bytes (its views, (V, 28, 28)), and the decoded picture.
+    """The network's inputs for one file's bytes of one digit (its views, (V, 28, 28)), and the decoded
+    picture (see :func:`picture_input`); training reads its pictures so."""
+    lattice, decoded = picture_input(data, Limits(max_pixels, max_memory=max_memory, max_digits=1))
+    return lattice.x[0], decoded
+
+
+def picture_input(data: bytes, limits: Limits) -> tuple[Lattice, Decoded]:
+    """The network's inputs for one file's bytes (its candidate digits: preprocess.read), and the decoded picture.
 
     A big picture is looked at on a copy reduced to WORK_MAX (a large JPEG is even decoded at
     reduced scale: several times faster), where nothing is lost for a digit of ordinary size. A
@@ -81,15 +95,22 @@ def digit_input(data: bytes, max_pixels: int, max_memory: int = DEFAULT_MEMORY) 
     paper's noise there; when nothing stands out, the full-resolution picture is looked at on a
     copy twice as fine before the file is refused. (Only for that refusal: looked at more finely,
     a blank sheet on a grainy desk can show grains that pass for ink.)"""
-    decoded = decode(data, max_pixels, max_memory=max_memory)
+    decoded = decode(data, limits.max_pixels, max_memory=limits.max_memory)
     try:
-        return views(decoded.gray), decoded
+        return _scaled(read(decoded.gray, WORK_MAX, limits.max_digits), decoded), decoded
     except FaintInkError:
         if decoded.reduced:
-            decoded = decode(data, max_pixels, reduce=False, max_memory=max_memory)
+            decoded = decode(data, limits.max_pixels, reduce=False, max_memory=limits.max_memory)
         elif max(decoded.gray.shape) <= WORK_MAX:
             raise
-    return views(decoded.gray, FINE_WORK_MAX), decoded
+    return _scaled(read(decoded.gray, FINE_WORK_MAX, limits.max_digits), decoded), decoded
+
+
+def _scaled(lattice: Lattice, decoded: Decoded) -> Lattice:
+    """Boxes on a picture decoded at reduced scale (a large JPEG's draft) put on the file's own pixels."""
+    if decoded.scale == 1:
+        return lattice
+    return replace(lattice, boxes=np.round(lattice.boxes * decoded.scale).astype(np.int64))
 
 
 def prepare(path: Path, limits: Limits) -> Prepared:
@@ -98,7 +119,7 @@ def prepare(path: Path, limits: Limits) -> Prepared:
     try:
         data = read_input(path, limits.max_bytes)
         digest = hashlib.sha256(data).hexdigest()
-        x, decoded = digit_input(data, limits.max_pixels, limits.max_memory)
+        x, decoded = picture_input(data, limits)
         note = _frames_note(decoded.frames)
         return Prepared(digest, x, note=note)
     except ImageError as exc:
@@ -113,35 +134,59 @@ def _frames_note(frames: int) -> str:
     return f"multi-frame file: read frame 1 of {frames}" if frames > 1 else ""
 
 
-def classify(names: list[str], prepared: list[Prepared], predictor: Predictor, low_confidence: float) -> list[Result]:
-    """Run the network over every readable input; one Result per input, in order (see _read)."""
-    ok = [i for i, p in enumerate(prepared) if p.x is not None]
-    by_index = dict(zip(ok, _read([x for x in (prepared[i].x for i in ok) if x is not None], predictor)))
+def classify(
+    names: list[str], prepared: list[Prepared], predictor: Predictor, low_confidence: float, max_digits: int = 12
+) -> list[Result]:
+    """Run the network over every readable input's candidate digits in one call (see _read); one
+    Result per input, in order: its reading through numbers.read_number."""
+    lattices = [p.x for p in prepared if p.x is not None]
+    probs = _read([v for lat in lattices for v in lat.x], predictor)
     now = utc_now()
-    results = []
-    for i, (name, p) in enumerate(zip(names, prepared)):
-        if i not in by_index:
+    results, at = [], 0
+    for name, p in zip(names, prepared):
+        if p.x is None:
             results.append(Result(name, None, None, "error", p.error, predictor.model_id, now, p.sha256, p.note))
             continue
-        row = by_index[i]
-        digit = int(row.argmax())
-        confidence = float(row[digit])
-        status = "ok" if confidence >= low_confidence else "low_confidence"
-        results.append(
-            Result(
-                name,
-                digit,
-                round(confidence, 6),
-                status,
-                "",
-                predictor.model_id,
-                now,
-                p.sha256,
-                p.note,
-                [round(float(v), 6) for v in row],
-            )
-        )
+        reading = read_number(p.x, probs[at : at + p.x.size])
+        at += p.x.size
+        results.append(_row(name, p, reading, predictor.model_id, now, low_confidence, max_digits))
     return results
+
+
+def _row(
+    name: str, p: Prepared, reading: Reading | None, model: str, now: str, low_confidence: float, max_digits: int
+) -> Result:
+    """One picture's row: a digit (``digit`` and ``text`` agree), or a number (``digit`` empty)."""
+    if reading is None:
+        return Result(
+            name, None, None, "error", "no digit found: no piece of the ink reads as one", model, now, p.sha256
+        )
+    n = len(reading.text)
+    if n > max_digits:
+        error = f"{n} digits found: more than max_digits ({max_digits})"
+        return Result(name, None, None, "error", error, model, now, p.sha256, p.note, text=reading.text)
+    sure = reading.sure and reading.confidence >= low_confidence
+    note = "; ".join(filter(None, [p.note, *_mark_notes(reading)]))
+    one = reading.digits[0] if n == 1 else None
+    return Result(
+        name,
+        None if one is None else one.digit,
+        round(reading.confidence, 6),
+        "ok" if sure else "low_confidence",
+        "",
+        model,
+        now,
+        p.sha256,
+        note,
+        None if one is None else one.probabilities,
+        text=reading.text,
+        digits=[asdict(d) for d in reading.digits],
+    )
+
+
+def _mark_notes(reading: Reading) -> list[str]:
+    """A mark left out of the number (a dash in a zip+4, a decimal comma), where it stood."""
+    return [f"{kind} after digit {after} left out" for after, kind in reading.marks]
 
 
 def _read(inputs: list[np.ndarray], predictor: Predictor) -> np.ndarray:

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import quote
 
-CSV_COLUMNS = ("file", "digit", "confidence", "status", "error", "model", "processed_at", "sha256", "note")
+CSV_COLUMNS = ("file", "digit", "confidence", "status", "error", "model", "processed_at", "sha256", "note", "text")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 # A cell that already starts with the escape character is escaped too, so unescaping is never ambiguous.
 ESCAPE = "'"
@@ -41,6 +41,8 @@ class Result:
     note: str = ""
     probabilities: list[float] | None = field(default=None)
     file_bytes: str = ""  # the exact name, percent-encoded (JSON only; see the module docstring)
+    text: str = ""  # the digits read left to right ("94107"; for one digit, the digit)
+    digits: list[dict[str, object]] | None = None  # each digit: digit, confidence, box, probabilities (JSON only)
 
 
 def utc_now() -> str:
@@ -99,6 +101,7 @@ def to_csv(results: list[Result]) -> bytes:
                 r.processed_at,
                 r.sha256,
                 csv_cell(r.note),
+                r.text,
             ]
         )
     return buf.getvalue().encode("utf-8")

@@ -69,7 +69,7 @@ class Worker:
         self.stop = stop
         self.stats = Stats()
         self.backlog: list[Claimed] = []  # adopted from a dead daemon; processed first
-        self._limits = Limits(cfg.max_pixels, int(cfg.max_file_mb * 2**20), cfg.decode_memory_mb * 2**20)
+        self._limits = Limits.of(cfg)
         self._pool = PreparePool(cfg.decode_workers, cfg.decode_processes, cfg.file_timeout_s)
         self._attempts = Attempts(journal, cfg.max_attempts, cfg.max_batch)
         self._seq = 0
@@ -279,7 +279,7 @@ class Worker:
         """One row per claim; if the batch fails, file by file, and a file that still fails gets an error row."""
         names = [clean_text(c.rel) for c in claims]
         try:
-            results = classify(names, prepared, predictor, self.cfg.low_confidence)
+            results = classify(names, prepared, predictor, self.cfg.low_confidence, self.cfg.max_digits)
         except Exception:
             self._log.exception("classify_failed", files=len(claims))
             results = [self._classify_one(n, p, predictor) for n, p in zip(names, prepared)]
@@ -287,7 +287,7 @@ class Worker:
 
     def _classify_one(self, name: str, prepared: Prepared, predictor: Predictor) -> Result:
         try:
-            return classify([name], [prepared], predictor, self.cfg.low_confidence)[0]
+            return classify([name], [prepared], predictor, self.cfg.low_confidence, self.cfg.max_digits)[0]
         except Exception as exc:
             error, model = _reason("cannot classify", exc), predictor.model_id
             return Result(name, None, None, "error", error, model, utc_now(), prepared.sha256, prepared.note)

@@ -135,8 +135,8 @@ def test_served_inputs_are_what_the_daemon_reads_and_refusals_are_listed(folders
     assert "not an allowed image format" in reasons[folders / "5" / "notes.txt"]
     read = [p for p, _ in items if p not in reasons]
     for i in (0, 7, 29):  # exactly the daemon's first view, bit for bit
-        served = prepare(read[i], Limits()).x
-        assert served is not None and np.array_equal(x[i], served[0])
+        served = prepare(read[i], Limits(max_digits=1)).x
+        assert served is not None and np.array_equal(x[i], served.x[0][0])
     assert list(y) == [d for p, d in items if p not in reasons]
 
 

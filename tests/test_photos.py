@@ -425,7 +425,7 @@ def test_thin_pen_digits_read_at_two_stroke_widths(predictor: Predictor, name: s
     (THICK_STROKE) and the two answers averaged, they are right."""
     path = Path(__file__).parent / "data" / name
     prepared = prepare(path, Limits())
-    assert prepared.x is not None and prepared.x.shape == (2, 28, 28), prepared
+    assert prepared.x is not None and prepared.x.x[0].shape == (2, 28, 28), prepared
     (row,) = recognise(predictor, [path])
     if name == "photo-thin-6-read-as-0.jpg" and row.digit == 0:  # its loop broken open: since issue 29's
         assert row.confidence is not None and row.confidence < Config.low_confidence, row  # model, unsure

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from conftest import dark_on_light
 from digitwatch.daemon.pool import PreparePool
-from digitwatch.daemon.recognize import Limits
+from digitwatch.daemon.recognize import Limits, Prepared
 
 
 def _files(tmp_path: Path, test_digits, n: int = 40) -> list[Path]:
@@ -31,7 +31,7 @@ def test_processes_match_threads(tmp_path: Path, test_digits) -> None:
         procs.close()
         threads.close()
     assert [p.sha256 for p in a] == [p.sha256 for p in b]
-    assert all(np.array_equal(p.x, q.x) for p, q in zip(a, b))
+    assert all(np.array_equal(_views(p), _views(q)) for p, q in zip(a, b))
 
 
 def test_killed_worker_is_replaced(tmp_path: Path, test_digits) -> None:
@@ -82,3 +82,8 @@ def test_workers_die_with_the_daemon(daemon_factory, test_digits) -> None:
     while any(_running(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in workers if _running(p)], "orphaned workers"
+
+
+def _views(p: Prepared) -> np.ndarray | None:
+    """A picture's candidates' views, stacked (one candidate for a digit)."""
+    return None if p.x is None else np.concatenate(p.x.x)

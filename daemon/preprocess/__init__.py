@@ -12,8 +12,9 @@ from __future__ import annotations
 from .context import Strokes
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
 from .measure import stroke_width as _stroke_width
+from .number import Lattice
 from .params import PARAMS
-from .views import normalize, strokes, views
+from .views import normalize, read, strokes, views
 
 WORK_MAX = PARAMS.work_max
 FINE_WORK_MAX = PARAMS.fine_work_max
@@ -31,11 +32,13 @@ __all__ = [
     "THICK_STROKE",
     "WORK_MAX",
     "FaintInkError",
+    "Lattice",
     "NoDigitError",
     "SeveralDigitsError",
     "Strokes",
     "_stroke_width",
     "normalize",
+    "read",
     "strokes",
     "views",
 ]

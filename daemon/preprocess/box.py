@@ -49,6 +49,13 @@ def boxed(strokes: Strokes, least: float) -> np.ndarray:
     return to_mnist_box(thicken(strokes, least))
 
 
+def views_of(strokes: Strokes) -> np.ndarray:
+    """The digit's views, (V, 28, 28): boxed at min_stroke, and at thick_stroke too when its pen is thin
+    enough to be thickened that far (see views.views)."""
+    widths = (P.min_stroke, P.thick_stroke) if growth(strokes, P.thick_stroke) >= 1.0 else (P.min_stroke,)
+    return np.stack([boxed(strokes, least) for least in widths])
+
+
 def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
     top, bottom, left, right = bounds(soft > P.visible)

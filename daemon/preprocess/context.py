@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from .number import Lattice
 
 
 class Paper(NamedTuple):
@@ -52,7 +55,13 @@ class Context:
     mask: np.ndarray | None = None  # the digit's pixels
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels
-    strokes: Strokes | None = None  # the result: set by the stage that finishes the reading
+    max_digits: int = 1  # more than one: a number is read (number.lattice), not refused
+    origin: tuple[float, float] = (1.0, 0.0)  # ``g``'s pixels to the picture's: (scale, then less offset)
+    strokes: Strokes | None = None  # the result: set by the stage that finishes the reading...
+    number: Lattice | None = None  # ...or this one, a number's candidate digits
+
+    def done(self) -> bool:
+        return self.strokes is not None or self.number is not None
 
     def box(self) -> tuple[int, int, int, int]:
         """The digit's box on the working copy: top, bottom, left, right (bottom and right exclusive)."""

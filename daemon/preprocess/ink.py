@@ -150,5 +150,5 @@ def refuse(ctx: Context) -> None:
         return
     assert ctx.paper is not None and ctx.detect is not None
     refuse_noise(ctx.paper, ctx.detect)
-    if ctx.beside:
+    if ctx.beside and ctx.max_digits <= 1:
         raise SeveralDigitsError("more than one digit, side by side: a picture is read as one digit")

@@ -158,6 +158,34 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Number:
+    """A number's ink split into candidate digits (number.py) and the path read through them (numbers.py)."""
+
+    split_width: float = 0.95  # a group wider than this share of the line's height may hold touching digits
+    least_piece: float = 0.02  # a piece of a number has this share of the largest piece's ink (less: a speck)
+    reference_height: float = 0.6  # pieces this share of the tallest are digits the line is measured on
+    join_overlap: float = 0.5  # pieces sharing this share of the narrower one's columns are one digit's (a 5's flag)
+    join_gap: float = 0.0  # a candidate digit may span groups whose columns meet (a broken stroke); apart: never
+    mark_height: float = 0.4  # a group shorter than this share of the line is a mark (dash, comma), not a digit
+    dash_aspect: float = 1.5  # ...a dash when this many times as wide as tall
+    least_cut_height: int = 16  # one piece of ink lower than this (picture px) is read as one digit, never cut
+    least_part: float = 0.15  # a cut leaves at least this share of the height on each side (no sliver digits)
+    least_digit: float = 0.35  # a group holds at most its width over this share of the height in digits
+    most_parts: int = 4  # a candidate digit joins at most this many parts
+    most_slant: float = 0.5  # slants up to this (x per y) are taken out before cutting...
+    slants: int = 21  # ...looked for in this many steps
+    wide_digit: float = 1.2  # in a row of digits, a candidate wider than this share of the height costs
+    wide_penalty: float = 6.0  # ...this per share more (MNIST: 99% of digits are narrower than 1.25)
+    lone_wide_digit: float = 1.25  # one piece of ink alone is more likely one wide digit (a 0, a 2):
+    lone_wide_penalty: float = 4.0  # ...its halves, read alone, can pass for digits too
+    short_digit: float = 0.55  # a candidate shorter than this share costs short_penalty per share less
+    short_penalty: float = 8.0
+    digit_cost: float = 1.0  # every candidate digit costs this (log): a digit split in two must read e times surer
+    least_height: int = 28  # a line lower than this (working px) is read again at a finer working scale
+    most_work: int = 1536  # ...whose longer side is at most this
+
+
+@dataclass(frozen=True)
 class Zoom:
     """A small digit re-read at full resolution (zoom.py)."""
 
@@ -195,6 +223,7 @@ class Params:
     sheet: Sheet = field(default_factory=Sheet)
     select: Select = field(default_factory=Select)
     row: Row = field(default_factory=Row)
+    number: Number = field(default_factory=Number)
     zoom: Zoom = field(default_factory=Zoom)
     box: Box = field(default_factory=Box)
 

@@ -8,21 +8,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from . import box, desk, ink, refit, shadow, size, zoom
+from . import box, desk, ink, number, refit, shadow, size, zoom
 from .context import Context
 
 Stage = Callable[[Context], None]
 T = TypeVar("T")
 
 # A reading of a picture (or of a crop of it, in the zoom stage): each stage reads and fills the context;
-# the first that sets ``ctx.strokes`` ends it.
+# the first that sets ``ctx.strokes`` (or ``ctx.number``) ends it.
 READ: list[tuple[str, Stage]] = [
     ("reduce", size.reduce),  # the working copy
     ("sheet", desk.find_sheet),  # a photo's desk round the sheet becomes paper
     ("ink", ink.first_read),  # ink on a page-sized window's map, the digit on it, its stroke width
     ("shadow", shadow.check),  # a shadow taken for the digit: the pen measured on strong ink, a fine retry
     ("paper", refit.refit),  # the paper's level again with a window fitted to the strokes
-    ("refuse", ink.refuse),  # a blank page or several digits refused
+    ("refuse", ink.refuse),  # a blank page refused, or several digits when one is asked for
+    ("number", number.segment),  # several digits, or one too wide to be sure: candidate digits for the network
     ("zoom", zoom.zoom),  # a small digit on a large page re-read at full resolution
     ("crop", box.crop),  # the soft ink map cropped to the digit
 ]
@@ -33,9 +34,9 @@ _clock: Callable[[], float] = time.perf_counter
 
 
 def run(ctx: Context, stages: list[tuple[str, Stage]] = STAGES) -> Context:
-    """Run ``stages`` over ``ctx`` in order until one sets the result (``ctx.strokes``)."""
+    """Run ``stages`` over ``ctx`` in order until one sets the result (``ctx.strokes`` or ``ctx.number``)."""
     for name, stage in stages:
-        if ctx.strokes is not None:
+        if ctx.done():
             break
         if _timings is None:
             stage(ctx)

@@ -86,7 +86,10 @@ def prepare(ctx: Context) -> None:
         raise ImageError(f"expected a 2-D grayscale image, got shape {g.shape}")
     if g.dtype != np.uint8:
         g = as_unit_float(g)  # 8-bit images stay 8-bit until reduced: converting a scan costs ms
-    ctx.g = paper_beyond_frame(unzoomed(g))
+    own = unzoomed(g)
+    ctx.g = paper_beyond_frame(own)
+    zoomed, pad = g.shape[0] / own.shape[0], (ctx.g.shape[0] - own.shape[0]) // 2
+    ctx.origin = (zoomed, pad * zoomed)
     ctx.factor = max(1, -(-max(ctx.g.shape) // ctx.work_max))
 
 

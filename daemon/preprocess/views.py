@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .box import boxed, growth
+from .box import boxed, views_of
 from .context import Context, Strokes
+from .number import Lattice, picture_box, single
 from .params import PARAMS
 from .pipeline import run, timed_step
 
@@ -34,9 +35,30 @@ def views(gray: np.ndarray, work_max: int = WORK_MAX) -> np.ndarray:
     thick_stroke, that is the second view, which the network reads when it is unsure of the first
     (recognize.SECOND_LOOK), the answers averaged. Raises like normalize.
     """
-    found = strokes(gray, work_max)
-    widths = (B.min_stroke, B.thick_stroke) if growth(found, B.thick_stroke) >= 1.0 else (B.min_stroke,)
-    return timed_step("box", lambda: np.stack([boxed(found, least) for least in widths]))
+    return _views(strokes(gray, work_max))
+
+
+def _views(found: Strokes) -> np.ndarray:
+    return timed_step("box", lambda: views_of(found))
+
+
+def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1) -> Lattice:
+    """What the network reads of ``gray``: the one digit's :func:`views` as a lattice of one candidate,
+    or, when ``max_digits`` > 1 and the picture holds a number, its candidate digits (number.lattice).
+    A number written low on a wide picture is read again at a finer working scale, so its digits
+    are not a few pixels tall."""
+    ctx = run(Context(gray, work_max=work_max, max_digits=max_digits))
+    if ctx.number is None:
+        assert ctx.strokes is not None
+        return single(_views(ctx.strokes), picture_box(ctx, *ctx.box()))
+    lowest = PARAMS.number.least_height
+    if ctx.factor > 1 and ctx.number.height < lowest:
+        finer = min(PARAMS.number.most_work, int(work_max * lowest / max(ctx.number.height, 1.0)))
+        if finer > work_max:
+            again = run(Context(gray, work_max=finer, max_digits=max_digits))
+            if again.number is not None:
+                return again.number
+    return ctx.number
 
 
 def strokes(gray: np.ndarray, work_max: int = WORK_MAX) -> Strokes:

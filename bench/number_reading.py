@@ -1,0 +1,61 @@
+"""Numbers read back: exact whole-number reading and `ok`-but-wrong rows per gap band, on numbers
+rendered from digits the model was not trained on (MNIST test, the writer sets' held-out parts).
+
+    python bench/number_reading.py [--count 300] [--sources mnist,usps,semeion,uci]
+
+Prints one line per (source, band): pictures, exact %, ok %, ok-wrong %, ms a picture and a digit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from digitwatch.daemon.config import Config
+from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.pool import PreparePool
+from digitwatch.daemon.recognize import Limits, classify
+from digitwatch.daemon.registry import bundled
+from digitwatch.training import numbers
+
+BANDS = {"apart": (0.12, 0.4), "close": (0.0, 0.12), "overlapping": (-0.1, 0.0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=300, help="pictures per source and band")
+    ap.add_argument("--sources", default=",".join(numbers.sources()))
+    args = ap.parse_args()
+    predictor, cfg = Predictor.load(bundled()), Config()
+    pool = PreparePool(2, processes=True)
+    print(
+        f"{'source':8} {'band':12} {'pics':>5} {'exact%':>7} {'ok%':>6} {'okwrong%':>9} {'ms/pic':>7} {'ms/digit':>8}"
+    )
+    try:
+        for source in args.sources.split(","):
+            for band, gaps in BANDS.items():
+                made = numbers.render_set(source, args.count, gaps, lengths=(2, 8), seed=7)
+                with tempfile.TemporaryDirectory() as tmp:
+                    paths = numbers.write(made, Path(tmp))
+                    started = time.perf_counter()
+                    prepared = pool.prepare(paths, Limits.of(cfg))
+                    rows = classify([p.name for p in paths], prepared, predictor, cfg.low_confidence, cfg.max_digits)
+                    took = time.perf_counter() - started
+                exact = sum(r.text == m.digits for r, m in zip(rows, made))
+                ok = sum(r.status == "ok" for r in rows)
+                wrong = sum(r.status == "ok" and r.text != m.digits for r, m in zip(rows, made))
+                digits = sum(len(m.digits) for m in made)
+                n = len(made)
+                print(
+                    f"{source:8} {band:12} {n:5d} {100 * exact / n:7.1f} {100 * ok / n:6.1f} {100 * wrong / n:9.2f}"
+                    f" {1000 * took / n:7.2f} {1000 * took / digits:8.2f}",
+                    flush=True,
+                )
+    finally:
+        pool.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Reading a number: the path through its candidate digits (preprocess.number) the network reads most surely.
+
+Each candidate scores the log of the network's confidence in it plus its shape's log-prior; a
+reading is a path from the line's first part to its last, and its score the candidates' sum.
+The best few readings are kept at every part (a k-best Viterbi walk), so how far the best
+stands above the best with another text - the segmentation's own margin - is known.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .preprocess import Lattice
+
+KEEP = 4  # readings kept per part: enough for the runner-up with another text
+SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
+SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure
+ALONE_WIDTH = 1.25  # ...and a picture of one digit wider than this (99% of MNIST's digits are narrower)
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: int
+    confidence: float
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 on the picture
+    probabilities: list[float]
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    digits: list[Digit]
+    margin: float  # log-score of the best reading over the best with another text (inf: no other)
+    marks: tuple[tuple[int, str], ...]  # marks left out: (digits before it, what)
+    alone: bool = False  # a picture of one digit, read as one (not cut: preprocess.number.single)
+
+    @property
+    def sure(self) -> bool:
+        """The segmentation is sure: no other text comes close, and no digit may be two touching."""
+        widest = max((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in self.digits)
+        return self.margin >= SURE_MARGIN and widest <= (ALONE_WIDTH if self.alone else SURE_WIDTH)
+
+    @property
+    def confidence(self) -> float:
+        return min(d.confidence for d in self.digits)
+
+
+def read_number(lattice: Lattice, probs: np.ndarray) -> Reading | None:
+    """The best reading of ``lattice`` given the network's answers on its candidates ((S, 10)); None
+    when no path crosses it (every candidate of some part too small to read)."""
+    confidence = probs.max(axis=1)
+    score = np.log(np.maximum(confidence, 1e-12)) + lattice.prior
+    ending: list[list[tuple[float, str, tuple[int, ...]]]] = [[] for _ in range(lattice.parts + 1)]
+    ending[0] = [(0.0, "", ())]
+    by_start: dict[int, list[int]] = {}
+    for s, (i, _) in enumerate(lattice.spans):
+        by_start.setdefault(i, []).append(s)
+    for i in range(lattice.parts):
+        if not ending[i]:
+            continue
+        for s in by_start.get(i, []):
+            j = lattice.spans[s][1]
+            digit = str(int(probs[s].argmax()))
+            for total, text, path in ending[i]:
+                ending[j].append((total + float(score[s]), text + digit, (*path, s)))
+        for j in {lattice.spans[s][1] for s in by_start.get(i, [])}:
+            ending[j] = _best_distinct(ending[j])
+    final = _best_distinct(ending[lattice.parts])
+    if not final:
+        return None
+    best_score, text, path = final[0]
+    margin = best_score - final[1][0] if len(final) > 1 else math.inf
+    digits = [
+        Digit(
+            int(probs[s].argmax()),
+            round(float(confidence[s]), 6),
+            (int(lattice.boxes[s][0]), int(lattice.boxes[s][1]), int(lattice.boxes[s][2]), int(lattice.boxes[s][3])),
+            [round(float(v), 6) for v in probs[s]],
+        )
+        for s in path
+    ]
+    before = [sum(1 for s in path if lattice.spans[s][1] <= at) for at, _ in lattice.marks]
+    marks = tuple((n, kind) for n, (_, kind) in zip(before, lattice.marks))
+    return Reading(text, digits, margin, marks, alone=lattice.height == 0)
+
+
+def _best_distinct(readings: list[tuple[float, str, tuple[int, ...]]]) -> list[tuple[float, str, tuple[int, ...]]]:
+    """The KEEP best readings, one per text (the best path of each)."""
+    out: list[tuple[float, str, tuple[int, ...]]] = []
+    seen: set[str] = set()
+    for r in sorted(readings, key=lambda r: -r[0]):
+        if r[1] not in seen:
+            seen.add(r[1])
+            out.append(r)
+            if len(out) == KEEP:
+                break
+    return out

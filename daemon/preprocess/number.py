@@ -1,0 +1,311 @@
+"""A number: the ink on the line split into candidate digits for the network to choose among.
+
+Over-segmentation, then recognition picks the path (the classic zip-code and cheque readers'
+way): the line is deslanted, its pieces grouped by column (a 5's floating flag, a broken stroke
+join their digit), a group too wide for one digit gets candidate cuts at the valleys of its
+column profile, and every run of consecutive parts that could be one digit is boxed as a single
+digit is (box.boxed) - the network reads them all in the batch's one call, and
+numbers.read_number walks the lattice.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .box import views_of
+from .context import Context, Strokes
+from .errors import NoDigitError
+from .measure import dilated, label, quantile
+from .params import PARAMS
+from .select import _border
+
+P = PARAMS.number
+B = PARAMS.box
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """Candidate digits of one picture: a reading is a path of candidates from part 0 to part ``parts``."""
+
+    x: list[np.ndarray]  # each candidate's views, (V, 28, 28) as preprocess.views gives a single digit
+    spans: list[tuple[int, int]]  # the parts [i, j) each candidate covers
+    prior: np.ndarray  # (S,) log-prior of each candidate's shape (0: a digit's shape; below: too wide, too short)
+    boxes: np.ndarray  # (S, 4) int: x0, y0, x1, y1 of each candidate on the picture
+    parts: int  # how many parts the line was cut into
+    height: float  # the line's height, in working-copy pixels
+    marks: tuple[tuple[int, str], ...]  # non-digit marks left out: (how many parts stand before it, what)
+
+    @property
+    def size(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class _Group:
+    """Pieces of ink standing in one column (one digit, or several touching)."""
+
+    labels: list[int]
+    left: float  # deslanted extent
+    right: float
+    top: int
+    bottom: int
+
+
+def single(views: np.ndarray, box: tuple[int, int, int, int]) -> Lattice:
+    """The lattice of a picture of one digit: one candidate, one part."""
+    boxes = np.asarray([box], np.int64)
+    return Lattice([views], [(0, 1)], np.zeros(1, np.float32), boxes, 1, 0.0, ())
+
+
+def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> tuple[int, int, int, int]:
+    """A box on the working copy (rows and columns, ends exclusive) as x0, y0, x1, y1 on the picture."""
+    zoomed, offset = ctx.origin
+    scale = ctx.factor * zoomed
+    return (
+        round(left * scale - offset),
+        round(top * scale - offset),
+        round(right * scale - offset),
+        round(bottom * scale - offset),
+    )
+
+
+def segment(ctx: Context) -> None:
+    """Stage: when a number may be asked for and the page holds digits in a row, or one piece too
+    wide to be sure it is one digit, the line's candidate digits are the result."""
+    if ctx.max_digits <= 1 or not ctx.allow_zoom or not (ctx.beside or wide(ctx)):
+        return
+    ctx.number = lattice(ctx)
+
+
+def wide(ctx: Context) -> bool:
+    """Whether the one digit found is too wide, deslanted, to be sure it is one digit (touching digits)."""
+    top, bottom, left, right = ctx.box()
+    height = bottom - top
+    if right - left <= P.split_width * height:  # (the common case: deslanting seldom widens a digit)
+        return False
+    if height * ctx.factor < P.least_cut_height:
+        return False  # (too few pixels to cut a digit from its neighbour)
+    if ctx.factor > 1 and max(height, right - left) < PARAMS.zoom.min_digit_work:
+        return False  # (a small digit on a large page is read at full resolution by the zoom stage)
+    assert ctx.paper is not None
+    if ctx.paper.spread > PARAMS.zoom.grain_share * max(ctx.paper.peak - ctx.paper.level, PARAMS.measure.eps_level):
+        return False  # (on grainy paper the grain the digit took in would be cut into digits)
+    assert ctx.mask is not None
+    ys, xs = np.nonzero(ctx.mask)
+    xp = _deslanted(ys, xs, _slant(ys, xs))
+    return float(xp.max() - xp.min() + 1) > P.split_width * height
+
+
+def lattice(ctx: Context) -> Lattice:
+    """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage)."""
+    assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
+    labels, n = label(ctx.found if ctx.beside else ctx.mask)
+    ids = _on_line(labels, n) if n else []
+    if not ids:
+        raise NoDigitError("no digit found: no ink after thresholding")
+    ys_all, xs_all = np.nonzero(np.isin(labels, np.asarray(ids) + 1))
+    slant = _slant(ys_all, xs_all)
+    groups = _groups(labels, ids, slant)
+    height = _line_height(groups)
+    marks, digits = [], []
+    for g in groups:
+        if (g.bottom - g.top) < P.mark_height * height:
+            marks.append((g, _mark_kind(g, height)))
+        else:
+            digits.append(g)
+    if not digits:
+        raise NoDigitError("no digit found: only marks smaller than a digit")
+    parts: list[tuple[_Group, float, float]] = []  # (group, deslanted left, right) of each part
+    for g in digits:
+        cuts = _cuts(labels, g, slant, height)
+        edges = [g.left, *cuts, g.right + 1]
+        parts += [(g, a, b) for a, b in itertools.pairwise(edges)]
+    # One solid group: one wide digit or touching ones, with no row to measure a digit's width by.
+    lone = len(digits) == 1 and _solid(labels, digits[0], slant)
+    builder = _Builder(ctx, labels, slant, height, lone)
+    join = [False] + [  # a candidate may run on into the next group across a gap this narrow (a broken stroke)
+        a[0] is b[0] or b[0].left - a[0].right <= P.join_gap * height for a, b in itertools.pairwise(parts)
+    ]
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts) + 1):
+            if j > i + 1 and not join[j - 1]:
+                break
+            g = parts[i][0]
+            whole = parts[j - 1][0] is g and (i == 0 or parts[i - 1][0] is not g)
+            whole = whole and (j == len(parts) or parts[j][0] is not g)
+            if j - i <= P.most_parts or whole:  # (a group is always a candidate of its own)
+                builder.add([p[0] for p in parts[i:j]], parts[i][1], parts[j - 1][2], (i, j))
+    mark_at = tuple(
+        (sum(1 for p in parts if p[1] < m.left), kind) for m, kind in sorted(marks, key=lambda mk: mk[0].left)
+    )
+    return builder.done(len(parts), height, mark_at)
+
+
+class _Builder:
+    """Boxes candidates as single digits are boxed, with their shape prior and picture box."""
+
+    def __init__(self, ctx: Context, labels: np.ndarray, slant: float, height: float, lone: bool) -> None:
+        self.ctx, self.labels, self.slant, self.height, self.lone = ctx, labels, slant, height, lone
+        self.x: list[np.ndarray] = []
+        self.spans: list[tuple[int, int]] = []
+        self.prior: list[float] = []
+        self.boxes: list[tuple[int, int, int, int]] = []
+
+    def add(self, groups: list[_Group], left: float, right: float, span: tuple[int, int]) -> None:
+        mask = np.isin(self.labels, np.asarray([i for g in groups for i in g.labels]) + 1)
+        ys, xs = np.nonzero(mask)
+        xp = _deslanted(ys, xs, self.slant)
+        keep = (xp >= left) & (xp < right)
+        ys, xs, xp = ys[keep], xs[keep], xp[keep]
+        if len(ys) < PARAMS.select.least_digit_pixels:
+            return
+        t, b, l, r = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        part = np.zeros((b - t, r - l), bool)
+        part[ys - t, xs - l] = True
+        assert self.ctx.ink is not None
+        soft = self.ctx.ink[t:b, l:r] * dilated(part)[: b - t, : r - l] if part.size else part
+        core = quantile(soft[part], B.core_q)
+        strokes = Strokes(
+            np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), self.ctx.width, max(b - t, r - l)
+        )
+        self.x.append(views_of(strokes))
+        self.spans.append(span)
+        self.prior.append(_prior(float(xp.max() - xp.min() + 1), b - t, self.height, self.lone))
+        self.boxes.append(picture_box(self.ctx, t, b, l, r))
+
+    def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...]) -> Lattice:
+        boxes = np.asarray(self.boxes, np.int64).reshape(-1, 4)
+        return Lattice(self.x, self.spans, np.asarray(self.prior, np.float32), boxes, parts, height, marks)
+
+
+def _prior(width: float, height: int, line: float, lone: bool) -> float:
+    """Log-prior of a candidate's shape: a digit is no wider than wide_digit of the line's height
+    (lone_wide_digit in a picture of one piece of ink) and no shorter than short_digit of it; each
+    share beyond costs its penalty. Every digit costs digit_cost: fewer digits are likelier."""
+    wide, penalty = (P.lone_wide_digit, P.lone_wide_penalty) if lone else (P.wide_digit, P.wide_penalty)
+    too_wide = max(0.0, width / line - wide)
+    too_short = max(0.0, P.short_digit - height / line)
+    return -penalty * too_wide - P.short_penalty * too_short - P.digit_cost
+
+
+def _on_line(labels: np.ndarray, n: int) -> list[int]:
+    """Pieces on the line of the largest: not specks, not border noise, overlapping the line's rows."""
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    border = _border(labels.shape)
+    in_band = np.bincount(labels[border], minlength=n + 1)[1:] > PARAMS.select.in_band * areas
+    candidates = [i for i in range(n) if not in_band[i]] or list(range(n))
+    largest = max(candidates, key=lambda i: areas[i])
+    least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
+    sized = [i for i in candidates if areas[i] >= least]
+    tall = max(boxes[i][0].stop - boxes[i][0].start for i in sized)
+    ref = [i for i in sized if boxes[i][0].stop - boxes[i][0].start >= P.reference_height * tall]
+    top = float(np.median([boxes[i][0].start for i in ref]))
+    bottom = float(np.median([boxes[i][0].stop for i in ref]))
+    out = []
+    for i in sized:
+        t, b = boxes[i][0].start, boxes[i][0].stop
+        if min(b, bottom) - max(t, top) >= PARAMS.row.same_line * min(b - t, bottom - top):
+            out.append(i)
+    return out
+
+
+def _slant(ys: np.ndarray, xs: np.ndarray) -> float:
+    """The shear (x per y) that makes the strokes most upright: the sharpest column profile."""
+    if len(ys) == 0:
+        return 0.0
+    yc = ys.mean()
+    best, best_score = 0.0, -1.0
+    for s in np.linspace(-P.most_slant, P.most_slant, P.slants):
+        xp = np.round(xs - s * (ys - yc)).astype(np.int64)
+        hist = np.bincount(xp - xp.min())
+        score = float(np.dot(hist, hist))
+        if score > best_score * (1 + 1e-9):
+            best, best_score = float(s), score
+    return best
+
+
+def _deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:
+    """Columns with the strokes' slant taken out (rows stay): one frame for every piece of the line."""
+    return xs - slant * ys
+
+
+def _groups(labels: np.ndarray, ids: list[int], slant: float) -> list[_Group]:
+    """Pieces that share columns (deslanted) by at least join_overlap of the narrower, as one group."""
+    boxes = ndimage.find_objects(labels)
+    pieces = []
+    for i in ids:
+        sl = boxes[i]
+        ys, xs = np.nonzero(labels[sl] == i + 1)
+        xp = _deslanted(ys + sl[0].start, xs + sl[1].start, slant)
+        pieces.append(_Group([i], float(xp.min()), float(xp.max()), sl[0].start, sl[0].stop))
+    pieces.sort(key=lambda g: g.left)
+    groups: list[_Group] = []
+    for p in pieces:
+        for g in groups:
+            overlap = min(g.right, p.right) - max(g.left, p.left) + 1
+            if overlap >= P.join_overlap * min(g.right - g.left + 1, p.right - p.left + 1):
+                g.labels += p.labels
+                g.left, g.right = min(g.left, p.left), max(g.right, p.right)
+                g.top, g.bottom = min(g.top, p.top), max(g.bottom, p.bottom)
+                break
+        else:
+            groups.append(p)
+    return sorted(groups, key=lambda g: g.left)
+
+
+def _one_group(labels: np.ndarray, ids: list[int], slant: float) -> _Group:
+    """The pieces the digit's selection kept (select.digit) as one group: a digit too wide to be sure of."""
+    ys, xs = np.nonzero(labels)
+    xp = _deslanted(ys, xs, slant)
+    return _Group(list(ids), float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1)
+
+
+def _solid(labels: np.ndarray, g: _Group, slant: float) -> bool:
+    """Whether the group's ink covers every column it spans (deslanted): no paper between its pieces."""
+    ys, xs = np.nonzero(np.isin(labels, np.asarray(g.labels) + 1))
+    xp = np.floor(_deslanted(ys, xs, slant) - g.left).astype(np.int64)
+    return bool(np.bincount(np.clip(xp, 0, None)).all())
+
+
+def _line_height(groups: list[_Group]) -> float:
+    """The digits' height: the median of the groups' near the tallest (marks and fragments left out)."""
+    heights = np.array([g.bottom - g.top for g in groups], float)
+    return float(np.median(heights[heights >= P.reference_height * heights.max()]))
+
+
+def _mark_kind(g: _Group, height: float) -> str:
+    return "dash" if (g.right - g.left + 1) >= P.dash_aspect * (g.bottom - g.top) else "mark"
+
+
+def _cuts(labels: np.ndarray, g: _Group, slant: float, height: float) -> list[float]:
+    """Candidate cuts inside a group too wide to be sure it is one digit: the valleys of its
+    deslanted column profile, at least least_part of the height from its edges and each other, the
+    lowest first, as many as the group's width could hold digits."""
+    width = g.right - g.left + 1
+    if width <= P.split_width * height:
+        return []
+    ys, xs = np.nonzero(np.isin(labels, np.asarray(g.labels) + 1))
+    xp = np.floor(_deslanted(ys, xs, slant) - g.left).astype(np.int64)
+    profile = np.bincount(np.clip(xp, 0, None), minlength=int(width) + 1).astype(float)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    edge = P.least_part * height
+    reach = max(1, int(edge / 2))
+    valleys = [
+        c
+        for c in range(int(np.ceil(edge)), int(width - edge) + 1)
+        if smooth[c] <= smooth[max(0, c - reach) : c + reach + 1].min()
+    ]
+    chosen: list[int] = []
+    most = max(1, int(width / (P.least_digit * height)) - 1)
+    for c in sorted(valleys, key=lambda c: smooth[c]):
+        if any(abs(c - o) < edge for o in chosen):
+            continue
+        chosen.append(c)
+        if len(chosen) >= most:
+            break
+    return [g.left + c for c in sorted(chosen)]

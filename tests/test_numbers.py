@@ -1,0 +1,106 @@
+"""Numbers: every digit in a picture read, left to right; never a number passed off as one digit.
+
+The pictures are tests/data/numbers (bench/make_number_samples.py: MNIST test and UCI held-out
+digits, rendered by training/numbers.py), read by the real `digitwatch predict` and classify."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from digitwatch.daemon.config import Config
+from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.recognize import Limits, classify, prepare
+from digitwatch.daemon.registry import bundled
+from digitwatch.daemon.results import Result
+from PIL import Image
+
+DATA = Path(__file__).parent / "data" / "numbers"
+TRUTH = {r["file"]: r for r in csv.DictReader((DATA / "labels.csv").open(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.load(bundled())
+
+
+def read(predictor: Predictor, names: list[str], max_digits: int = 12) -> list[Result]:
+    paths = [DATA / n for n in names]
+    prepared = [prepare(p, Limits(max_digits=max_digits)) for p in paths]
+    return classify(names, prepared, predictor, Config().low_confidence, max_digits)
+
+
+def test_digits_standing_apart_are_read_in_order(predictor: Predictor) -> None:
+    for row in read(predictor, ["apart-1.png", "one_seven-1.png", "one_seven-2.png", "five_flag-1.png"]):
+        assert (row.text, row.digit, row.error) == (TRUTH[row.file]["digits"], None, ""), row
+    rows = read(predictor, ["one_seven-1.png", "one_seven-2.png"])
+    assert [r.status for r in rows] == ["ok", "ok"]  # a 1 beside a 7: sure of both
+
+
+def test_a_five_whose_flag_floats_free_is_one_digit(predictor: Predictor) -> None:
+    (row,) = read(predictor, ["five_flag-1.png"])
+    assert row.text == "059" and len(row.digits or []) == 3, row
+
+
+def test_a_dash_in_a_zip_plus_four_is_left_out_and_noted(predictor: Predictor) -> None:
+    (row,) = read(predictor, ["zip4-1.png"])
+    assert row.text == "941071234", row
+    assert "dash after digit 5 left out" in row.note, row
+
+
+def test_more_digits_than_max_digits_is_an_error_that_says_how_many(predictor: Predictor) -> None:
+    (row,) = read(predictor, ["thirteen-1.png"])
+    assert row.status == "error" and row.error == "13 digits found: more than max_digits (12)", row
+    (row,) = read(predictor, ["thirteen-1.png"], max_digits=13)
+    assert row.status != "error" and len(row.text) == 13, row
+
+
+def test_max_digits_one_refuses_a_number_as_before(predictor: Predictor) -> None:
+    for row in read(predictor, ["apart-1.png", "zip4-1.png"], max_digits=1):
+        assert row.error == "more than one digit, side by side: a picture is read as one digit", row
+    (row,) = read(predictor, ["single-1.png"], max_digits=1)
+    assert (row.digit, row.text) == (1, "1"), row
+
+
+def test_close_touching_and_overlapping_digits_are_never_an_ok_wrong_number(predictor: Predictor) -> None:
+    names = [n for n, t in TRUTH.items() if t["case"] in ("close", "touching", "overlapping")]
+    rows = read(predictor, names)
+    wrong_ok = [r for r in rows if r.status == "ok" and r.text != TRUTH[r.file]["digits"]]
+    assert not wrong_ok, wrong_ok
+    assert all(r.digit is None or r.status != "ok" for r in rows), rows  # never an ok single digit
+    assert sum(r.text == TRUTH[r.file]["digits"] for r in rows) >= 3, [(r.file, r.text) for r in rows]
+
+
+def test_a_single_digit_reads_as_before(predictor: Predictor) -> None:
+    for row in read(predictor, ["single-1.png"]):
+        assert (row.digit, row.text, row.status) == (1, "1", "ok"), row
+        assert row.probabilities is not None and row.digits is not None and len(row.digits) == 1
+
+
+def test_predict_writes_text_and_each_digits_box_on_the_picture(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "digitwatch.daemon.cli", "predict", "--format", "jsonl", str(DATA / "apart-1.png")],
+        capture_output=True,
+        check=True,
+    ).stdout
+    (rec,) = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert rec["text"] == "26023" and rec["digit"] is None, rec
+    width, height = Image.open(DATA / "apart-1.png").size
+    boxes = [d["box"] for d in rec["digits"]]
+    assert all(0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height for x0, y0, x1, y1 in boxes), boxes
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)  # left to right
+    truth = json.loads((DATA / "boxes.json").read_text())["apart-1.png"]["boxes"]
+    for got, want in zip(boxes, truth):  # each box lies on its digit (within a few pixels)
+        assert all(abs(g - w) <= 6 for g, w in zip(got, want)), (got, want)
+    assert rec["confidence"] == min(d["confidence"] for d in rec["digits"])
+    csv_out = subprocess.run(
+        [sys.executable, "-m", "digitwatch.daemon.cli", "predict", str(DATA / "apart-1.png")],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    header, row = list(csv.reader(csv_out.splitlines()))[:2]
+    assert header[-1] == "text" and row[header.index("text")] == "26023" and row[header.index("digit")] == ""
