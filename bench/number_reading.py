@@ -20,7 +20,13 @@ from digitwatch.daemon.recognize import Limits, classify
 from digitwatch.daemon.registry import bundled
 from digitwatch.training import numbers
 
-BANDS = {"apart": (0.12, 0.4), "close": (0.0, 0.12), "overlapping": (-0.1, 0.0)}
+# band -> (gaps, lengths); "single" (one digit, same paper) is the cost a digit is compared with
+BANDS = {
+    "single": ((0.2, 0.2), (1, 1)),
+    "apart": ((0.12, 0.4), (2, 7)),
+    "close": ((0.0, 0.12), (2, 7)),
+    "overlapping": ((-0.1, 0.0), (2, 7)),
+}
 
 
 def main() -> None:
@@ -35,8 +41,8 @@ def main() -> None:
     )
     try:
         for source in args.sources.split(","):
-            for band, gaps in BANDS.items():
-                made = numbers.render_set(source, args.count, gaps, lengths=(2, 8), seed=7)
+            for band, (gaps, lengths) in BANDS.items():
+                made = numbers.render_set(source, args.count, gaps, lengths=lengths, seed=7)
                 with tempfile.TemporaryDirectory() as tmp:
                     paths = numbers.write(made, Path(tmp))
                     started = time.perf_counter()

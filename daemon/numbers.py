@@ -15,6 +15,7 @@ import numpy as np
 
 from .preprocess import Lattice
 
+WHOLE_WEIGHT = 1.0  # the checker's log-odds count as much as the digit network's
 KEEP = 4  # readings kept per part: enough for the runner-up with another text
 SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
 SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure
@@ -48,11 +49,14 @@ class Reading:
         return min(d.confidence for d in self.digits)
 
 
-def read_number(lattice: Lattice, probs: np.ndarray) -> Reading | None:
-    """The best reading of ``lattice`` given the network's answers on its candidates ((S, 10)); None
-    when no path crosses it (every candidate of some part too small to read)."""
+def read_number(lattice: Lattice, probs: np.ndarray, whole: np.ndarray | None = None) -> Reading | None:
+    """The best reading of ``lattice`` given the network's answers on its candidates ((S, 10)) and
+    how likely each is one whole digit (segment_check; ``None``: weigh shapes only); None when no
+    path crosses it (every candidate of some part too small to read)."""
     confidence = probs.max(axis=1)
     score = np.log(np.maximum(confidence, 1e-12)) + lattice.prior
+    if whole is not None:
+        score = score + WHOLE_WEIGHT * np.log(np.maximum(whole, 1e-6))
     ending: list[list[tuple[float, str, tuple[int, ...]]]] = [[] for _ in range(lattice.parts + 1)]
     ending[0] = [(0.0, "", ())]
     by_start: dict[int, list[int]] = {}

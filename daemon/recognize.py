@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import segment_check
 from .config import Config
 from .decode import DEFAULT_MEMORY, FRAME_COUNT_CAP, Decoded, decode
 from .errors import ImageError
@@ -142,16 +143,34 @@ def classify(
     Result per input, in order: its reading through numbers.read_number."""
     lattices = [p.x for p in prepared if p.x is not None]
     probs = _read([v for lat in lattices for v in lat.x], predictor)
+    whole = _whole(lattices)
     now = utc_now()
     results, at = [], 0
     for name, p in zip(names, prepared):
         if p.x is None:
             results.append(Result(name, None, None, "error", p.error, predictor.model_id, now, p.sha256, p.note))
             continue
-        reading = read_number(p.x, probs[at : at + p.x.size])
+        reading = read_number(p.x, probs[at : at + p.x.size], whole[at : at + p.x.size])
         at += p.x.size
         results.append(_row(name, p, reading, predictor.model_id, now, low_confidence, max_digits))
     return results
+
+
+def _whole(lattices: list[Lattice]) -> np.ndarray:
+    """How likely each candidate is one whole digit (segment_check, one call for the batch's
+    numbers); 1 for a picture's only candidate - there is nothing to choose."""
+    whole = np.ones(sum(lat.size for lat in lattices), np.float32)
+    checker = segment_check.bundled()
+    at, where = 0, list[int]()
+    for lat in lattices:
+        if lat.height > 0:
+            where += range(at, at + lat.size)
+        at += lat.size
+    if checker is not None and where:
+        views = np.stack([v[0] for lat in lattices for v in lat.x])[where]
+        shapes = np.concatenate([lat.shape for lat in lattices])[where]
+        whole[where] = checker(views, shapes)
+    return whole
 
 
 def _row(

@@ -34,6 +34,7 @@ class Lattice:
     x: list[np.ndarray]  # each candidate's views, (V, 28, 28) as preprocess.views gives a single digit
     spans: list[tuple[int, int]]  # the parts [i, j) each candidate covers
     prior: np.ndarray  # (S,) log-prior of each candidate's shape (0: a digit's shape; below: too wide, too short)
+    shape: np.ndarray  # (S, 3) each candidate's width, height and middle's offset from the line's, shares of its height
     boxes: np.ndarray  # (S, 4) int: x0, y0, x1, y1 of each candidate on the picture
     parts: int  # how many parts the line was cut into
     height: float  # the line's height, in working-copy pixels
@@ -53,12 +54,28 @@ class _Group:
     right: float
     top: int
     bottom: int
+    ys: np.ndarray  # its pixels' rows...
+    xs: np.ndarray  # ...columns...
+    xp: np.ndarray  # ...and deslanted columns
+
+    @classmethod
+    def of(cls, labels: list[int], ys: np.ndarray, xs: np.ndarray, slant: float) -> _Group:
+        xp = _deslanted(ys, xs, slant)
+        return cls(labels, float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1, ys, xs, xp)
+
+    def join(self, other: _Group) -> None:
+        self.labels += other.labels
+        self.left, self.right = min(self.left, other.left), max(self.right, other.right)
+        self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
+        self.ys, self.xs = np.concatenate([self.ys, other.ys]), np.concatenate([self.xs, other.xs])
+        self.xp = np.concatenate([self.xp, other.xp])
 
 
 def single(views: np.ndarray, box: tuple[int, int, int, int]) -> Lattice:
     """The lattice of a picture of one digit: one candidate, one part."""
     boxes = np.asarray([box], np.int64)
-    return Lattice([views], [(0, 1)], np.zeros(1, np.float32), boxes, 1, 0.0, ())
+    shape = np.zeros((1, 3), np.float32)
+    return Lattice([views], [(0, 1)], np.zeros(1, np.float32), shape, boxes, 1, 0.0, ())
 
 
 def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> tuple[int, int, int, int]:
@@ -104,7 +121,7 @@ def lattice(ctx: Context) -> Lattice:
     """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage)."""
     assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
     labels, n = label(ctx.found if ctx.beside else ctx.mask)
-    ids = _on_line(labels, n) if n else []
+    ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
     if not ids:
         raise NoDigitError("no digit found: no ink after thresholding")
     ys_all, xs_all = np.nonzero(np.isin(labels, np.asarray(ids) + 1))
@@ -121,12 +138,13 @@ def lattice(ctx: Context) -> Lattice:
         raise NoDigitError("no digit found: only marks smaller than a digit")
     parts: list[tuple[_Group, float, float]] = []  # (group, deslanted left, right) of each part
     for g in digits:
-        cuts = _cuts(labels, g, slant, height)
+        cuts = _cuts(g, height)
         edges = [g.left, *cuts, g.right + 1]
         parts += [(g, a, b) for a, b in itertools.pairwise(edges)]
     # One solid group: one wide digit or touching ones, with no row to measure a digit's width by.
-    lone = len(digits) == 1 and _solid(labels, digits[0], slant)
-    builder = _Builder(ctx, labels, slant, height, lone)
+    lone = len(digits) == 1 and _solid(digits[0])
+    middle = float(np.median([(g.top + g.bottom) / 2 for g in digits]))
+    builder = _Builder(ctx, labels, slant, height, middle, lone)
     join = [False] + [  # a candidate may run on into the next group across a gap this narrow (a broken stroke)
         a[0] is b[0] or b[0].left - a[0].right <= P.join_gap * height for a, b in itertools.pairwise(parts)
     ]
@@ -148,17 +166,19 @@ def lattice(ctx: Context) -> Lattice:
 class _Builder:
     """Boxes candidates as single digits are boxed, with their shape prior and picture box."""
 
-    def __init__(self, ctx: Context, labels: np.ndarray, slant: float, height: float, lone: bool) -> None:
+    def __init__(
+        self, ctx: Context, labels: np.ndarray, slant: float, height: float, middle: float, lone: bool
+    ) -> None:
         self.ctx, self.labels, self.slant, self.height, self.lone = ctx, labels, slant, height, lone
+        self.middle = middle
+        self.shape: list[tuple[float, float, float]] = []
         self.x: list[np.ndarray] = []
         self.spans: list[tuple[int, int]] = []
         self.prior: list[float] = []
         self.boxes: list[tuple[int, int, int, int]] = []
 
     def add(self, groups: list[_Group], left: float, right: float, span: tuple[int, int]) -> None:
-        mask = np.isin(self.labels, np.asarray([i for g in groups for i in g.labels]) + 1)
-        ys, xs = np.nonzero(mask)
-        xp = _deslanted(ys, xs, self.slant)
+        ys, xs, xp = (np.concatenate([getattr(g, k) for g in groups]) for k in ("ys", "xs", "xp"))
         keep = (xp >= left) & (xp < right)
         ys, xs, xp = ys[keep], xs[keep], xp[keep]
         if len(ys) < PARAMS.select.least_digit_pixels:
@@ -174,12 +194,15 @@ class _Builder:
         )
         self.x.append(views_of(strokes))
         self.spans.append(span)
-        self.prior.append(_prior(float(xp.max() - xp.min() + 1), b - t, self.height, self.lone))
+        width = float(xp.max() - xp.min() + 1)
+        self.prior.append(_prior(width, b - t, self.height, self.lone))
+        self.shape.append((width / self.height, (b - t) / self.height, ((t + b) / 2 - self.middle) / self.height))
         self.boxes.append(picture_box(self.ctx, t, b, l, r))
 
     def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...]) -> Lattice:
         boxes = np.asarray(self.boxes, np.int64).reshape(-1, 4)
-        return Lattice(self.x, self.spans, np.asarray(self.prior, np.float32), boxes, parts, height, marks)
+        shape = np.asarray(self.shape, np.float32).reshape(-1, 3)
+        return Lattice(self.x, self.spans, np.asarray(self.prior, np.float32), shape, boxes, parts, height, marks)
 
 
 def _prior(width: float, height: int, line: float, lone: bool) -> float:
@@ -241,34 +264,23 @@ def _groups(labels: np.ndarray, ids: list[int], slant: float) -> list[_Group]:
     for i in ids:
         sl = boxes[i]
         ys, xs = np.nonzero(labels[sl] == i + 1)
-        xp = _deslanted(ys + sl[0].start, xs + sl[1].start, slant)
-        pieces.append(_Group([i], float(xp.min()), float(xp.max()), sl[0].start, sl[0].stop))
+        pieces.append(_Group.of([i], ys + sl[0].start, xs + sl[1].start, slant))
     pieces.sort(key=lambda g: g.left)
     groups: list[_Group] = []
     for p in pieces:
         for g in groups:
             overlap = min(g.right, p.right) - max(g.left, p.left) + 1
             if overlap >= P.join_overlap * min(g.right - g.left + 1, p.right - p.left + 1):
-                g.labels += p.labels
-                g.left, g.right = min(g.left, p.left), max(g.right, p.right)
-                g.top, g.bottom = min(g.top, p.top), max(g.bottom, p.bottom)
+                g.join(p)
                 break
         else:
             groups.append(p)
     return sorted(groups, key=lambda g: g.left)
 
 
-def _one_group(labels: np.ndarray, ids: list[int], slant: float) -> _Group:
-    """The pieces the digit's selection kept (select.digit) as one group: a digit too wide to be sure of."""
-    ys, xs = np.nonzero(labels)
-    xp = _deslanted(ys, xs, slant)
-    return _Group(list(ids), float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1)
-
-
-def _solid(labels: np.ndarray, g: _Group, slant: float) -> bool:
+def _solid(g: _Group) -> bool:
     """Whether the group's ink covers every column it spans (deslanted): no paper between its pieces."""
-    ys, xs = np.nonzero(np.isin(labels, np.asarray(g.labels) + 1))
-    xp = np.floor(_deslanted(ys, xs, slant) - g.left).astype(np.int64)
+    xp = np.floor(g.xp - g.left).astype(np.int64)
     return bool(np.bincount(np.clip(xp, 0, None)).all())
 
 
@@ -282,15 +294,14 @@ def _mark_kind(g: _Group, height: float) -> str:
     return "dash" if (g.right - g.left + 1) >= P.dash_aspect * (g.bottom - g.top) else "mark"
 
 
-def _cuts(labels: np.ndarray, g: _Group, slant: float, height: float) -> list[float]:
+def _cuts(g: _Group, height: float) -> list[float]:
     """Candidate cuts inside a group too wide to be sure it is one digit: the valleys of its
     deslanted column profile, at least least_part of the height from its edges and each other, the
     lowest first, as many as the group's width could hold digits."""
     width = g.right - g.left + 1
     if width <= P.split_width * height:
         return []
-    ys, xs = np.nonzero(np.isin(labels, np.asarray(g.labels) + 1))
-    xp = np.floor(_deslanted(ys, xs, slant) - g.left).astype(np.int64)
+    xp = np.floor(g.xp - g.left).astype(np.int64)
     profile = np.bincount(np.clip(xp, 0, None), minlength=int(width) + 1).astype(float)
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
     edge = P.least_part * height
