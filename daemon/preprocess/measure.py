@@ -237,3 +237,19 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     ``ndimage.label(mask, EIGHT)`` numbers them (OpenCV's Wu algorithm: a scan with union-find)."""
     n, labels = cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_WU)
     return labels, n - 1
+
+
+def labelled_median(a: np.ndarray, labels: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``ndimage.median(a, labels, index)`` (in ``a``'s type; the two middle values averaged), sorting only the
+    labelled pixels once - scipy's selects over the whole picture per call, a tenth of the speed on a
+    page holding a number's several large pieces."""
+    index = np.asarray(index)
+    picked = np.isin(labels, index)
+    values, which = a[picked], labels[picked]
+    order = np.lexsort((values, which))
+    values, which = values[order], which[order]
+    starts = np.searchsorted(which, index, side="left")
+    ends = np.searchsorted(which, index, side="right")
+    counts = ends - starts
+    low, high = values[starts + (counts - 1) // 2], values[starts + counts // 2]
+    return (low + high) / a.dtype.type(2) if a.dtype.kind == "f" else (low + high) / 2

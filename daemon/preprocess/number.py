@@ -241,6 +241,8 @@ def _slant(ys: np.ndarray, xs: np.ndarray) -> float:
     """The shear (x per y) that makes the strokes most upright: the sharpest column profile."""
     if len(ys) == 0:
         return 0.0
+    step = max(1, len(ys) // P.slant_pixels)  # (a sample is as sharp a measure, at a fraction of the cost)
+    ys, xs = ys[::step], xs[::step]
     yc = ys.mean()
     best, best_score = 0.0, -1.0
     for s in np.linspace(-P.most_slant, P.most_slant, P.slants):

@@ -174,6 +174,7 @@ class Number:
     most_parts: int = 4  # a candidate digit joins at most this many parts
     most_slant: float = 0.5  # slants up to this (x per y) are taken out before cutting...
     slants: int = 21  # ...looked for in this many steps
+    slant_pixels: int = 2000  # ...on about this many of the ink's pixels
     wide_digit: float = 1.2  # in a row of digits, a candidate wider than this share of the height costs
     wide_penalty: float = 6.0  # ...this per share more (MNIST: 99% of digits are narrower than 1.25)
     lone_wide_digit: float = 1.25  # one piece of ink alone is more likely one wide digit (a 0, a 2):

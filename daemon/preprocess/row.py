@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from .measure import labelled_median
 from .params import PARAMS
 
 P = PARAMS.row
@@ -26,7 +26,7 @@ def digits_beside(
     like = which[digit_sized(top, bottom, left, right, b - t) & in_line & enough]
     if len(like) == 0:
         return 0
-    middle = np.asarray(ndimage.median(ink, labels, np.r_[like, keep[0]] + 1))
+    middle = labelled_median(ink, labels, np.r_[like, keep[0]] + 1)
     return int(np.sum(middle[:-1] >= PARAMS.select.piece_strength * middle[-1]))
 
 

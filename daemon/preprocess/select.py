@@ -11,7 +11,7 @@ from scipy import ndimage
 from .context import Sheet
 from .desk import outline
 from .errors import NoDigitError
-from .measure import box_edges, label, pieces
+from .measure import box_edges, label, labelled_median, pieces
 from .params import PARAMS
 from .row import digits_beside, digits_within
 
@@ -103,7 +103,7 @@ def strongest_large(labels: np.ndarray, ink: np.ndarray, areas: np.ndarray, cand
     large = [i for i in candidates if areas[i] >= P.large_share * areas[largest]]
     if len(large) < 2:
         return largest
-    strength = np.asarray(ndimage.median(ink, labels, np.asarray(large) + 1))
+    strength = labelled_median(ink, labels, np.asarray(large) + 1)
     strongest = int(np.argmax(strength))
     if strength[large.index(largest)] < P.piece_strength * strength[strongest]:
         return large[strongest]
@@ -116,7 +116,7 @@ def strong_pieces(labels: np.ndarray, ink: np.ndarray, largest: int, rest: list[
     taken with it they make it a cloud; a faint piece of a digit on clean paper is its own ink
     (see grain_pieces)."""
     index = np.asarray([*rest, largest]) + 1
-    peak, middle = (np.asarray(f(ink, labels, index)) for f in (ndimage.maximum, ndimage.median))
+    peak, middle = np.asarray(ndimage.maximum(ink, labels, index)), labelled_median(ink, labels, index)
     eps = PARAMS.measure.eps_level
     ratio = np.maximum(peak[:-1] / max(peak[-1], eps), middle[:-1] / max(middle[-1], eps))
     return [i for i, r in zip(rest, ratio) if r >= P.piece_strength]
