@@ -1,14 +1,16 @@
 """Numbers read back: exact whole-number reading and `ok`-but-wrong rows per gap band, on numbers
 rendered from digits the model was not trained on (MNIST test, the writer sets' held-out parts).
 
-    python bench/number_reading.py [--count 300] [--sources mnist,usps,semeion,uci]
+    python bench/number_reading.py [--count 150] [--sources mnist,usps,semeion,uci] [--styles paper,photo]
 
-Prints one line per (source, band): pictures, exact %, ok %, ok-wrong %, ms a picture and a digit.
+Prints one line per (source, style, band): pictures, exact %, ok %, ok-wrong %, ms a picture and a
+digit ("single": one digit on the same paper, the cost a digit of a number is compared with).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +33,8 @@ BANDS = {
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--count", type=int, default=300, help="pictures per source and band")
+    ap.add_argument("--count", type=int, default=150, help="pictures per source, style and band")
+    ap.add_argument("--styles", default="paper,photo", help="training/numbers.py styles, each measured apart")
     ap.add_argument("--sources", default=",".join(numbers.sources()))
     args = ap.parse_args()
     predictor, cfg = Predictor.load(bundled()), Config()
@@ -40,9 +43,9 @@ def main() -> None:
         f"{'source':8} {'band':12} {'pics':>5} {'exact%':>7} {'ok%':>6} {'okwrong%':>9} {'ms/pic':>7} {'ms/digit':>8}"
     )
     try:
-        for source in args.sources.split(","):
+        for source, style in itertools.product(args.sources.split(","), args.styles.split(",")):
             for band, (gaps, lengths) in BANDS.items():
-                made = numbers.render_set(source, args.count, gaps, lengths=lengths, seed=7)
+                made = numbers.render_set(source, args.count, gaps, lengths=lengths, seed=7, styles=(style,))
                 with tempfile.TemporaryDirectory() as tmp:
                     paths = numbers.write(made, Path(tmp))
                     started = time.perf_counter()
@@ -55,7 +58,7 @@ def main() -> None:
                 digits = sum(len(m.digits) for m in made)
                 n = len(made)
                 print(
-                    f"{source:8} {band:12} {n:5d} {100 * exact / n:7.1f} {100 * ok / n:6.1f} {100 * wrong / n:9.2f}"
+                    f"{source:8} {style:6} {band:12} {n:5d} {100 * exact / n:7.1f} {100 * ok / n:6.1f} {100 * wrong / n:9.2f}"
                     f" {1000 * took / n:7.2f} {1000 * took / digits:8.2f}",
                     flush=True,
                 )

@@ -161,7 +161,7 @@ class Row:
 class Number:
     """A number's ink split into candidate digits (number.py) and the path read through them (numbers.py)."""
 
-    split_width: float = 0.95  # a group wider than this share of the line's height may hold touching digits
+    split_width: float = 0.75  # a group wider than this share of the line's height may hold touching digits
     least_piece: float = 0.02  # a piece of a number has this share of the largest piece's ink (less: a speck)
     reference_height: float = 0.6  # pieces this share of the tallest are digits the line is measured on
     join_overlap: float = 0.5  # pieces sharing this share of the narrower one's columns are one digit's (a 5's flag)
