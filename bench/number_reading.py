@@ -58,8 +58,8 @@ def main() -> None:
                 digits = sum(len(m.digits) for m in made)
                 n = len(made)
                 print(
-                    f"{source:8} {style:6} {band:12} {n:5d} {100 * exact / n:7.1f} {100 * ok / n:6.1f} {100 * wrong / n:9.2f}"
-                    f" {1000 * took / n:7.2f} {1000 * took / digits:8.2f}",
+                    f"{source:8} {style:6} {band:12} {n:5d} {100 * exact / n:7.1f} {100 * ok / n:6.1f}"
+                    f" {100 * wrong / n:9.2f} {1000 * took / n:7.2f} {1000 * took / digits:8.2f}",
                     flush=True,
                 )
     finally:
