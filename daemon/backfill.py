@@ -58,32 +58,51 @@ def backfill(opts: Options, ref: ModelRef, cfg: Config) -> int:
     from .backfill_ray import cluster, recognise, require_ray
 
     require_ray()  # a missing extra is said before the listing is worth anything
-    rows = errors = 0
-    writer = ChunkWriter(opts.out, opts.fmt)
-    cluster_s = 0.0
+    writer, tally = ChunkWriter(opts.out, opts.fmt), Tally()
     if todo:
         bar = _Bar(len(todo), sys.stderr.isatty())  # as predict: on a terminal only
         t0 = time.perf_counter()
         with cluster(opts.address, opts.workers) as actors:
-            cluster_s = time.perf_counter() - t0
+            tally.cluster_s = time.perf_counter() - t0
             for results in recognise(todo, ref, cfg, actors, opts.batch_size):
                 writer.add(results)
-                rows += len(results)
-                errors += sum(r.status == "error" for r in results)
+                tally.add(results)
                 for _ in results:
                     bar.tick()
             writer.flush()
         bar.close()
     elapsed = time.perf_counter() - started
-    print(
-        f"backfill: {len(items)} files, {len(items) - len(todo)} already done, {rows} rows written "
-        f"({errors} errors) to {writer.files} files in {elapsed:.1f} s ({cluster_s:.1f} s starting Ray), "
-        f"{rows / elapsed if elapsed else 0:.1f} images/s",
-        file=sys.stderr,
-    )
+    print(tally.summary(len(items), len(items) - len(todo), writer.files, elapsed), file=sys.stderr)
     if missing or not items:
         return ExitCode.no_input
-    return ExitCode.data_error if rows and errors == rows else ExitCode.ok
+    return ExitCode.data_error if tally.rows and tally.errors == tally.rows else ExitCode.ok
+
+
+@dataclass
+class Tally:
+    """What a run did, for its summary line; the steady rate counts from the first batch in (actors up)."""
+
+    rows: int = 0
+    errors: int = 0
+    cluster_s: float = 0.0
+    first: tuple[float, int] | None = None  # (when, rows) at the first batch's arrival
+    last: float = 0.0
+
+    def add(self, results: list[Result]) -> None:
+        self.rows += len(results)
+        self.errors += sum(r.status == "error" for r in results)
+        self.last = time.perf_counter()
+        self.first = self.first or (self.last, self.rows)
+
+    def summary(self, files: int, skipped: int, written: int, elapsed: float) -> str:
+        steady = "-"
+        if self.first and self.last > self.first[0]:
+            steady = f"{(self.rows - self.first[1]) / (self.last - self.first[0]):.1f}"
+        return (
+            f"backfill: {files} files, {skipped} already done, {self.rows} rows written ({self.errors} errors) to "
+            f"{written} files in {elapsed:.1f} s ({self.cluster_s:.1f} s starting Ray), "
+            f"{self.rows / elapsed if elapsed else 0:.1f} images/s; {steady} images/s once the actors were up"
+        )
 
 
 def done_rows(out: Path) -> set[tuple[str, str]]:

@@ -98,7 +98,6 @@ def recognise(
         num_cpus=CPUS_PER_ACTOR,
         batch_size=batch_size,
         batch_format="numpy",
-        runtime_env={"env_vars": dict.fromkeys(THREAD_VARIABLES, str(CPUS_PER_ACTOR))},
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         yield [Result(**json.loads(text)) for text in batch["row"]]
@@ -109,6 +108,7 @@ class Recognizer:
 
     def __init__(self, ref: ModelRef, cfg: Config, cpus: int) -> None:
         self._slot = pin(cpus)  # before infer is imported: its thread count is the CPUs this process may use
+        os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(cpus)))  # before TensorFlow is, if it is
         from .infer import Predictor
         from .pool import PreparePool
         from .recognize import Limits

@@ -52,6 +52,8 @@ def test_three_daemons_one_inbox_one_killed_and_restarted(daemon_factory: Daemon
     a, b, c = daemons
     found = daemons_seen(a.inbox, alive=3)
     assert sorted(d["pid"] for d in found if d["alive"]) == sorted(d.pid for d in daemons), found
+    shown = cli("status", "--inbox", str(a.inbox)).stdout
+    assert "daemons     3 on this inbox, 3 alive" in shown and all(f"pid {d.pid} alive" in shown for d in daemons)
 
     for name in names:
         os.rename(staging / name, a.inbox / name)
