@@ -46,6 +46,9 @@ class Options:
 
 def backfill(opts: Options, ref: ModelRef, cfg: Config) -> int:
     """Recognise every input not yet in ``opts.out``; the exit code as predict's (66, 65, 0)."""
+    from .backfill_ray import cluster, recognise, require_ray
+
+    require_ray()  # a missing extra is said before anything is listed
     started = time.perf_counter()
     missing = [a for a in opts.paths if not os.path.lexists(a)]
     for arg in missing:
@@ -55,22 +58,21 @@ def backfill(opts: Options, ref: ModelRef, cfg: Config) -> int:
         print(f"digitwatch: error: no files in {' '.join(opts.paths)}", file=sys.stderr)
     opts.out.mkdir(parents=True, exist_ok=True)
     todo = pending(items, done_rows(opts.out))
-    from .backfill_ray import cluster, recognise, require_ray
-
-    require_ray()  # a missing extra is said before the listing is worth anything
     writer, tally = ChunkWriter(opts.out, opts.fmt), Tally()
     if todo:
         bar = _Bar(len(todo), sys.stderr.isatty())  # as predict: on a terminal only
         t0 = time.perf_counter()
-        with cluster(opts.address, opts.workers) as actors:
-            tally.cluster_s = time.perf_counter() - t0
-            for results in recognise(todo, ref, cfg, actors, opts.batch_size):
-                writer.add(results)
-                tally.add(results)
-                for _ in results:
-                    bar.tick()
+        try:
+            with cluster(opts.address, opts.workers) as actors:
+                tally.cluster_s = time.perf_counter() - t0
+                for results in recognise(todo, ref, cfg, actors, opts.batch_size):
+                    writer.add(results)
+                    tally.add(results)
+                    for _ in results:
+                        bar.tick()
+        finally:  # interrupted too: the rows in hand are kept, and a re-run skips their inputs
             writer.flush()
-        bar.close()
+            bar.close()
     elapsed = time.perf_counter() - started
     print(tally.summary(len(items), len(items) - len(todo), writer.files, elapsed), file=sys.stderr)
     if missing or not items:

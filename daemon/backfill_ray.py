@@ -29,7 +29,7 @@ from .registry import ModelRef
 from .results import Result
 
 CPUS_PER_ACTOR = 1  # one decode process and one LiteRT thread per actor: more actors scale better than wider ones
-SLOT_DIR = Path(tempfile.gettempdir()) / "digitwatch-backfill-cpus"  # per node: which CPUs actors hold
+SLOT_DIR = Path(tempfile.gettempdir()) / f"digitwatch-backfill-cpus-{os.getuid()}"  # per node and user: CPUs held
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # Keras path, BLAS
 
 
@@ -138,9 +138,12 @@ def pin(cpus: int) -> int | None:
     released when the process dies); return the lock's descriptor, or None when every slot is held."""
     allowed = sorted(os.sched_getaffinity(0))
     slots = max(1, len(allowed) // cpus)
-    SLOT_DIR.mkdir(mode=0o777, exist_ok=True)
     for slot in range(slots):
-        fd = os.open(SLOT_DIR / f"slot-{cpus}-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(SLOT_DIR / f"slot-{cpus}-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            break  # no private temporary folder: share, as below
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

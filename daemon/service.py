@@ -133,7 +133,8 @@ def serve(cfg: Config) -> int:
             stop.set()
 
     clean = _drain(intake, threads[0], watchdog, probe)
-    status.publish(cfg.state_dir, work.instance, _snapshot(cfg, keeper, intake, worker, scanner, probe))
+    # Stopped cleanly: its line leaves `status`; else it stays, and shows the daemon gone.
+    status.publish(cfg.state_dir, work.instance, _snapshot(cfg, keeper, intake, worker, scanner, probe), own=not clean)
     exports.close()
     return _closed(clean, code, work, journal, worker)
 
@@ -172,7 +173,6 @@ def _closed(clean: bool, code: int, work: WorkArea, journal: Journal, worker: Wo
     if clean:
         work.close()
         journal.close()
-        status.forget(work.root.parent, work.instance)
     else:
         logger.error("stop_timed_out", timeout_s=STOP_TIMEOUT_S)
         code = code or ExitCode.software

@@ -45,10 +45,14 @@ def write(path: Path, snapshot: dict[str, Any]) -> bool:
     return True
 
 
-def publish(state_dir: Path, instance: str, snapshot: dict[str, Any]) -> None:
-    """The shared ``status.json`` (the latest writer's) and this daemon's own file under ``daemons/``."""
+def publish(state_dir: Path, instance: str, snapshot: dict[str, Any], own: bool = True) -> None:
+    """The shared ``status.json`` (the latest writer's) and this daemon's own file under ``daemons/``
+    (removed when ``own`` is false: the daemon stopped cleanly)."""
     write(state_dir / "status.json", snapshot)
-    write(state_dir / DAEMONS / f"{instance}.json", {"id": instance, **snapshot})
+    if own:
+        write(state_dir / DAEMONS / f"{instance}.json", {"id": instance, **snapshot})
+    else:
+        forget(state_dir, instance)
 
 
 def forget(state_dir: Path, instance: str) -> None:
