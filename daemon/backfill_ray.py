@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -30,6 +31,7 @@ from .results import Result
 
 CPUS_PER_ACTOR = 1  # one decode process and one LiteRT thread per actor: more actors scale better than wider ones
 SLOT_DIR = Path(tempfile.gettempdir()) / f"digitwatch-backfill-cpus-{os.getuid()}"  # per node and user: CPUs held
+CONNECT_TIMEOUT_S = 10.0  # a head node that does not accept a connection by then is not there
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # Keras path, BLAS
 
 
@@ -60,6 +62,7 @@ def cluster(address: str | None, workers: int | None) -> Iterator[int]:
     local_cpus = workers or len(os.sched_getaffinity(0))
     try:
         if address:
+            _reachable(address)
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
             ray.init(
@@ -71,7 +74,8 @@ def cluster(address: str | None, workers: int | None) -> Iterator[int]:
                 log_to_driver=False,
             )
     except ConnectionError as exc:
-        raise ClusterUnavailable(f"cannot reach the Ray cluster at {address}: {exc}") from None
+        hint = "" if os.environ.get("RAY_AUTH_MODE") else " (a `ray start` cluster wants RAY_AUTH_MODE=token)"
+        raise ClusterUnavailable(f"cannot reach the Ray cluster at {address}: {exc}{hint}") from None
     try:
         from ray.data import DataContext
 
@@ -82,6 +86,17 @@ def cluster(address: str | None, workers: int | None) -> Iterator[int]:
         ray.shutdown()
         if temp:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _reachable(address: str) -> None:
+    """A plain HOST:PORT that does not answer is said at once (ray.init would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return  # ray://, "auto": Ray's own lookups
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterUnavailable(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def recognise(
