@@ -69,11 +69,14 @@ def daemons(state_dir: Path, now: float) -> list[dict[str, Any]]:
     for path in sorted((state_dir / DAEMONS).glob("*.json")):
         try:
             snap = json.loads(path.read_text(encoding="utf-8"))
-            claimed = len(os.listdir(state_dir / "work" / path.stem))
-        except FileNotFoundError:
-            claimed = 0  # a clean stop removes its (empty) work folder
         except (OSError, ValueError):
-            continue  # being replaced, or unreadable: it is shown at the next look
+            continue  # removed meanwhile, or unreadable: it is shown at the next look, if still there
+        try:
+            claimed = len(os.listdir(state_dir / "work" / path.stem))
+        except OSError:
+            claimed = 0  # a clean stop removes its (empty) work folder; a peer's adoption too
+        if not isinstance(snap, dict):
+            continue
         fresh = now - float(snap.get("updated_at_unix") or 0) <= STALE_AFTER_S
         alive = snap.get("state") == "serving" and fresh and _alive(int(snap.get("pid") or 0))
         keys = ("id", "pid", "done", "failed", "last_batch", "updated_at")
