@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as config_mod
 from .errors import DigitwatchError, ExitCode, NoInputError
 from .loop_cli import add_loop_commands
+from .scale_cli import add_scale_commands
 from .version import package_version
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(st)
     st.set_defaults(func=cmd_status)
     add_loop_commands(sub, _add_config, _add_config_flags, _config_from)  # review, models
+    add_scale_commands(sub, _add_config, _model_ref)  # backfill
     return parser
 
 

@@ -117,10 +117,9 @@ def serve(cfg: Config) -> int:
     ready_s = round(time.monotonic() - started, 2)
     notify("READY=1\nSTATUS=serving")
     logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=_model_id(keeper), startup_s=ready_s)
-    state_file = cfg.state_dir / "status.json"
     code = 0
     while True:  # status and metrics first: `digitwatch status` right after READY finds the daemon
-        status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, probe))
+        status.publish(cfg.state_dir, work.instance, _snapshot(cfg, keeper, intake, worker, scanner, probe))
         exports.tick()
         if stop.wait(min(TICK_S, cfg.metrics_interval_s)):
             break
@@ -134,7 +133,8 @@ def serve(cfg: Config) -> int:
             stop.set()
 
     clean = _drain(intake, threads[0], watchdog, probe)
-    status.write(state_file, _snapshot(cfg, keeper, intake, worker, scanner, probe))
+    # Stopped cleanly: its line leaves `status`; else it stays, and shows the daemon gone.
+    status.publish(cfg.state_dir, work.instance, _snapshot(cfg, keeper, intake, worker, scanner, probe), own=not clean)
     exports.close()
     return _closed(clean, code, work, journal, worker)
 
@@ -243,6 +243,7 @@ def recover(cfg: Config, work: WorkArea, journal: Journal) -> list[Claimed]:
             logger.error("recovery_failed", instance=instance, stage="adopt", reason=failures.reason(exc))
             continue
         backlog.extend(claims)
+        status.forget(cfg.state_dir, instance)
         logger.info("recovered", instance=instance, batches=len(batches), reclaimed=len(claims), orphans=orphans)
     return backlog
 

@@ -21,15 +21,15 @@ UNSAFE_BITS = stat.S_IWGRP | stat.S_IWOTH  # anyone else who can write there can
 
 
 def prepare_state_dir(c: Config) -> None:
-    """Create the state folder and its ``work`` folder if needed, then check them."""
+    """Create the state folder, its ``work`` and ``daemons`` (status per daemon) folders if needed; check them."""
     state = c.state_dir
     folders = [state.parent, state] if state.parent.name == STATE_FOLDER else [state]
-    for folder in [*folders, state / "work"]:
+    for folder in [*folders, state / "work", state / "daemons"]:
         try:
             folder.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create state folder {folder} ('state_dir'): {exc.strerror}") from None
-    for folder in [*folders, state / "work"]:
+    for folder in [*folders, state / "work", state / "daemons"]:
         _check_private(folder)
     _check_same_filesystem(state, c.inbox)
 

@@ -15,6 +15,7 @@ from .config import Config
 from .errors import ExitCode
 
 STALE_AFTER_S = 10.0  # the daemon rewrites its status file every second: ten missed, it is not serving
+DAEMONS = "daemons"  # <state_dir>/daemons/<instance>.json: each daemon's own status, for several on one inbox
 
 _counter = itertools.count()  # with pid and thread id: a temporary name no other writer uses
 _failing = threading.Event()  # set while writes fail: one log line per outage, not one a second
@@ -44,6 +45,45 @@ def write(path: Path, snapshot: dict[str, Any]) -> bool:
     return True
 
 
+def publish(state_dir: Path, instance: str, snapshot: dict[str, Any], own: bool = True) -> None:
+    """The shared ``status.json`` (the latest writer's) and this daemon's own file under ``daemons/``
+    (removed when ``own`` is false: the daemon stopped cleanly)."""
+    write(state_dir / "status.json", snapshot)
+    if own:
+        write(state_dir / DAEMONS / f"{instance}.json", {"id": instance, **snapshot})
+    else:
+        forget(state_dir, instance)
+
+
+def forget(state_dir: Path, instance: str) -> None:
+    """Remove a daemon's own status file: it stopped cleanly, or a peer adopted what it left."""
+    try:
+        (state_dir / DAEMONS / f"{instance}.json").unlink(missing_ok=True)
+    except OSError:
+        pass  # advisory: `status` shows it as gone
+
+
+def daemons(state_dir: Path, now: float) -> list[dict[str, Any]]:
+    """Every daemon with a status file on this inbox: id, pid, alive, files claimed, done, last batch."""
+    out = []
+    for path in sorted((state_dir / DAEMONS).glob("*.json")):
+        try:
+            snap = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # removed meanwhile, or unreadable: it is shown at the next look, if still there
+        try:
+            claimed = len(os.listdir(state_dir / "work" / path.stem))
+        except OSError:
+            claimed = 0  # a clean stop removes its (empty) work folder; a peer's adoption too
+        if not isinstance(snap, dict):
+            continue
+        fresh = now - float(snap.get("updated_at_unix") or 0) <= STALE_AFTER_S
+        alive = snap.get("state") == "serving" and fresh and _alive(int(snap.get("pid") or 0))
+        keys = ("id", "pid", "done", "failed", "last_batch", "updated_at")
+        out.append({**{k: snap.get(k) for k in keys}, "alive": alive, "claimed": claimed})
+    return out
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -60,6 +100,13 @@ def facts(cfg: Config, now: float | None = None) -> tuple[dict[str, Any], ExitCo
     """What ``status`` reports and its exit code: 0 serving and healthy, 3 not running (no status file,
     the process gone, a file not rewritten for STALE_AFTER_S), 4 running but unhealthy or unreadable."""
     path = cfg.state_dir / "status.json"
+    now = now if now is not None else time.time()
+    report, code = _shared(path, now)
+    return {**report, "daemons": daemons(cfg.state_dir, now)}, code
+
+
+def _shared(path: Path, now: float) -> tuple[dict[str, Any], ExitCode]:
+    """The report from ``status.json``, the latest writer's (any daemon on this inbox)."""
     try:
         snap = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(snap, dict):
@@ -71,7 +118,7 @@ def facts(cfg: Config, now: float | None = None) -> tuple[dict[str, Any], ExitCo
         why = f"cannot read {path}: {exc}"
         return {"running": False, "state": "unknown", "healthy": False, "reasons": [why]}, ExitCode.unhealthy
     pid = int(snap.get("pid") or 0)
-    age = (now if now is not None else time.time()) - float(snap.get("updated_at_unix") or 0)
+    age = now - float(snap.get("updated_at_unix") or 0)
     if snap.get("state") != "serving":
         why = f"the daemon {snap.get('state', 'stopped')} (pid {pid})"
     elif not _alive(pid):
@@ -91,7 +138,25 @@ def facts(cfg: Config, now: float | None = None) -> tuple[dict[str, Any], ExitCo
 
 
 def text(report: dict[str, Any]) -> str:
-    """The same facts for a person."""
+    """The same facts for a person, and one line per daemon on this inbox."""
+    return "\n".join([_text(report), *_daemon_lines(report.get("daemons") or [])])
+
+
+def _daemon_lines(found: list[dict[str, Any]]) -> list[str]:
+    alive = sum(d["alive"] for d in found)
+    lines = [f"  daemons     {len(found)} on this inbox, {alive} alive"] if found else []
+    for d in found:
+        batch = d.get("last_batch") or {}
+        last = f"{batch.get('size')} files in {batch.get('ms')} ms" if batch else "-"
+        state = "alive" if d["alive"] else "GONE"
+        lines.append(
+            f"    {d['id']}  pid {d['pid']} {state}, {d['claimed']} claimed, {d['done']} ok, {d['failed']} failed,"
+            f" last batch {last}, status of {d['updated_at']}"
+        )
+    return lines
+
+
+def _text(report: dict[str, Any]) -> str:
     if not report["running"]:
         lines = [f"digitwatch: not running ({'; '.join(report['reasons'])})"]
         last = report.get("last_status")
