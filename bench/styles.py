@@ -1,7 +1,7 @@
 """The bundled model on the synthetic handwriting styles of ``training.styles``, per style.
 
 Every style is drawn N times (fresh random pen, slant, canvas...), written to PNG by Pillow and read
-through the daemon's path (``recognize.digit_input`` on the bytes, then ``classify`` with the bundled
+through the daemon's path (``recognize.picture_input`` on the bytes, then ``classify`` with the bundled
 model). Styles the model reads badly are the ones training on them should fix; a style read badly
 *after* such training, or by eye, is a renderer bug. Also prints sampling speed and, with
 ``--sheet PATH``, saves a contact sheet (one row per style) to look at.
@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 from digitwatch.daemon.errors import ImageError
 from digitwatch.daemon.infer import Predictor
-from digitwatch.daemon.recognize import Limits, Prepared, classify, digit_input
+from digitwatch.daemon.recognize import Limits, Prepared, classify, picture_input
 from digitwatch.daemon.registry import bundled
 from digitwatch.training import styles
 from PIL import Image
@@ -36,7 +36,7 @@ def read(pictures: list[np.ndarray], predictor: Predictor) -> list[int | None]:
     prepared = []
     for pic in pictures:
         try:
-            prepared.append(Prepared("", digit_input(png(pic), Limits().max_pixels)[0]))
+            prepared.append(Prepared("", picture_input(png(pic), Limits(max_digits=1))[0]))
         except ImageError as exc:
             prepared.append(Prepared("", None, error=str(exc)))
     rows = classify([str(i) for i in range(len(pictures))], prepared, predictor, 0.5)

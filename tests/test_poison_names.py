@@ -290,7 +290,7 @@ def test_one_files_bad_data_or_claim_error_never_escapes_the_worker(tmp_path: Pa
 
     fake = SimpleNamespace(
         work=SimpleNamespace(claim=explode),
-        cfg=SimpleNamespace(inbox=tmp_path, low_confidence=0.5),
+        cfg=SimpleNamespace(inbox=tmp_path, low_confidence=0.5, max_digits=12),
         _error=lambda event, **kw: errors.append((event, kw)),
         _log=SimpleNamespace(exception=lambda *a, **k: None),
     )
@@ -306,7 +306,10 @@ def test_one_files_bad_data_or_claim_error_never_escapes_the_worker(tmp_path: Pa
             return np.tile(np.eye(10, dtype=np.float32)[3], (len(x), 1))
 
     fake._classify_one = lambda *a: Worker._classify_one(fake, *a)  # type: ignore[arg-type]
-    good, bad = np.zeros((1, 28, 28), np.float32), np.full((1, 28, 28), np.nan, np.float32)
+    from digitwatch.daemon.preprocess.number import single
+
+    box = (0, 0, 28, 28)
+    good, bad = single(np.zeros((1, 28, 28), np.float32), box), single(np.full((1, 28, 28), np.nan, np.float32), box)
     claims = [Claimed(os.fsdecode(LATIN1), tmp_path / "a"), Claimed("b.png", tmp_path / "b")]
     results = Worker._classify(fake, claims, [Prepared("s1", good), Prepared("s2", bad)], Predictor())  # type: ignore[arg-type]
     assert [(r.file, r.status, r.digit) for r in results] == [("caf\\xe9.png", "ok", 3), ("b.png", "error", None)]

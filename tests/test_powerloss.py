@@ -41,6 +41,7 @@ from digitwatch.daemon import config, fsutil
 from digitwatch.daemon import worker as worker_mod
 from digitwatch.daemon.claim import WorkArea
 from digitwatch.daemon.journal import Journal
+from digitwatch.daemon.preprocess.number import single
 from digitwatch.daemon.recognize import Limits, Prepared
 from digitwatch.daemon.service import recover
 from digitwatch.daemon.watch import scan
@@ -70,10 +71,10 @@ class _Pool:
     """Decoding stub: inputs named ``bad-*`` cannot be read (they go to failed/)."""
 
     def prepare(self, paths: list[Path], limits: Limits, progress: object = None) -> list[Prepared]:
-        views = np.zeros((1, 28, 28), np.float32)
+        digit = single(np.zeros((1, 28, 28), np.float32), (0, 0, 28, 28))
         digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
         return [
-            Prepared(d, None, "unreadable") if "bad-" in p.name else Prepared(d, views) for d, p in zip(digests, paths)
+            Prepared(d, None, "unreadable") if "bad-" in p.name else Prepared(d, digit) for d, p in zip(digests, paths)
         ]
 
     def close(self) -> None:

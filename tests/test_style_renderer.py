@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from digitwatch.daemon.errors import ImageError
 from digitwatch.daemon.infer import Predictor
-from digitwatch.daemon.recognize import Limits, Prepared, classify, digit_input
+from digitwatch.daemon.recognize import Limits, Prepared, classify, picture_input
 from digitwatch.daemon.registry import bundled
 from digitwatch.training import styles
 from PIL import Image
@@ -120,7 +120,7 @@ def test_pictures_are_read_as_their_labels() -> None:
     prepared = []
     for pic in pics:
         try:
-            prepared.append(Prepared("", digit_input(_png(pic), Limits().max_pixels)[0]))
+            prepared.append(Prepared("", picture_input(_png(pic), Limits(max_digits=1))[0]))
         except ImageError as exc:
             prepared.append(Prepared("", None, error=str(exc)))
     assert sum(p.x is None for p in prepared) <= 2  # the daemon finds a digit in (nearly) every picture
