@@ -20,7 +20,8 @@ KEEP = 4  # readings kept per part: enough for the runner-up with another text
 SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
 SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure
 SURE_WHOLE = 0.5  # every digit of a number is more likely one whole digit than not (segment_check), or unsure
-ALONE_WIDTH = 1.25  # ...and a picture of one digit wider than this (99% of MNIST's digits are narrower)
+ONE_WIDTH = 1.25  # a reading of one digit wider than this (99% of MNIST's digits are narrower) may be two: unsure
+ONE_WHOLE = 0.05  # ...or judged whole less than this: 1% of Semeion's stretched digits, most numbers read as one
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,15 @@ class Reading:
     digits: list[Digit]
     margin: float  # log-score of the best reading over the best with another text (inf: no other)
     marks: tuple[tuple[int, str], ...]  # marks left out: (digits before it, what)
-    alone: bool = False  # a picture of one digit, read as one (not cut: preprocess.number.single)
     whole: float = 1.0  # the least likely of its digits to be one whole digit (segment_check)
 
     @property
     def sure(self) -> bool:
         """The segmentation is sure: no other text comes close, and no digit may be two touching."""
         widest = max((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in self.digits)
-        narrow = widest <= (ALONE_WIDTH if self.alone else SURE_WIDTH)
-        return self.margin >= SURE_MARGIN and narrow and self.whole >= SURE_WHOLE
+        one = len(self.digits) == 1
+        narrow = widest <= (ONE_WIDTH if one else SURE_WIDTH)
+        return self.margin >= SURE_MARGIN and narrow and self.whole >= (ONE_WHOLE if one else SURE_WHOLE)
 
     @property
     def confidence(self) -> float:
@@ -92,7 +93,7 @@ def read_number(lattice: Lattice, probs: np.ndarray, whole: np.ndarray | None = 
     before = [sum(1 for s in path if lattice.spans[s][1] <= at) for at, _ in lattice.marks]
     marks = tuple((n, kind) for n, (_, kind) in zip(before, lattice.marks))
     least_whole = 1.0 if whole is None else min(float(whole[s]) for s in path)
-    return Reading(text, digits, margin, marks, alone=lattice.height == 0, whole=least_whole)
+    return Reading(text, digits, margin, marks, whole=least_whole)
 
 
 def _best_distinct(readings: list[tuple[float, str, tuple[int, ...]]]) -> list[tuple[float, str, tuple[int, ...]]]:
