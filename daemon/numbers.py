@@ -20,8 +20,7 @@ KEEP = 4  # readings kept per part: enough for the runner-up with another text
 SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
 SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure
 SURE_WHOLE = 0.5  # every digit of a number is more likely one whole digit than not (segment_check), or unsure
-ONE_WIDTH = 1.25  # a reading of one digit wider than this (99% of MNIST's digits are narrower) may be two: unsure
-ONE_WHOLE = 0.05  # ...or judged whole less than this: 1% of Semeion's stretched digits, most numbers read as one
+ONE_WHOLE = 0.05  # a reading of one digit judged whole less than this: 1% of Semeion's digits, most numbers read as one
 
 
 @dataclass(frozen=True)
@@ -42,11 +41,13 @@ class Reading:
 
     @property
     def sure(self) -> bool:
-        """The segmentation is sure: no other text comes close, and no digit may be two touching."""
+        """The segmentation is sure: no other text comes close, and no digit may be two touching (a
+        digit of a number too wide, or any digit judged no whole one; a picture's one digit is as
+        wide as its writer made it - USPS and Semeion stretch theirs - and only the checker judges it)."""
+        if len(self.digits) == 1:
+            return self.margin >= SURE_MARGIN and self.whole >= ONE_WHOLE
         widest = max((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in self.digits)
-        one = len(self.digits) == 1
-        narrow = widest <= (ONE_WIDTH if one else SURE_WIDTH)
-        return self.margin >= SURE_MARGIN and narrow and self.whole >= (ONE_WHOLE if one else SURE_WHOLE)
+        return self.margin >= SURE_MARGIN and widest <= SURE_WIDTH and self.whole >= SURE_WHOLE
 
     @property
     def confidence(self) -> float:
