@@ -129,8 +129,8 @@ def lattice(ctx: Context) -> Lattice:
     groups = _groups(labels, ids, slant)
     height = _line_height(groups)
     marks, digits = [], []
-    for g in groups:  # (the selection's one digit has no marks: its flag or dot is its own)
-        if ctx.beside and (g.bottom - g.top) < P.mark_height * height:
+    for g in groups:
+        if (g.bottom - g.top) < P.mark_height * height:
             marks.append((g, _mark_kind(g, height)))
         else:
             digits.append(g)
@@ -157,8 +157,11 @@ def lattice(ctx: Context) -> Lattice:
             whole = whole and (j == len(parts) or parts[j][0] is not g)
             if j - i <= P.most_parts or whole:  # (a group is always a candidate of its own)
                 builder.add([p[0] for p in parts[i:j]], parts[i][1], parts[j - 1][2], (i, j))
-    if not ctx.beside and len(digits) > 1:  # the selection's one digit, whole, whatever paper its pieces leave
-        builder.add(digits, min(g.left for g in digits), max(g.right for g in digits) + 1, (0, len(parts)))
+    # The selection's one digit, whole (a flag taken for a mark, a piece paper parts from the rest
+    # are its own), when it is no wider than one digit: a number's digits then do not pass for one.
+    left, right = min(g.left for g in groups), max(g.right for g in groups) + 1
+    if not ctx.beside and len(groups) > 1 and right - left <= P.lone_wide_digit * height:
+        builder.add(groups, left, right, (0, len(parts)))
     mark_at = tuple(
         (sum(1 for p in parts if p[1] < m.left), kind) for m, kind in sorted(marks, key=lambda mk: mk[0].left)
     )
