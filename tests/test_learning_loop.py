@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Daemon, cli
+from conftest import SAMPLE, Daemon, cli
 from digitwatch.daemon.registry import MANIFEST, bundled, file_id
 from digitwatch.training import writers
 from PIL import Image
@@ -25,7 +25,10 @@ def _site(folder: Path, n: int, relabel: int = 0) -> Path:
 
 def test_the_guard_refuses_a_folder_whose_labels_are_wrong(tmp_path: Path, mnist_path: Path) -> None:
     """Every label moved by one: the fine-tuned network forgets MNIST; nothing is published, exit 65, one
-    line that says why and how to override."""
+    line that says why and how to override. Needs the full MNIST test set: on the shipped sample's
+    1,000 test digits the guard's 0.2-point tolerance is two digits, and two epochs forget ~one."""
+    if mnist_path.resolve() == SAMPLE.resolve():
+        pytest.skip("needs the full MNIST archive ($MNIST_NPZ or ../shared/data/mnist.npz), not the 1,000-digit sample")
     site = _site(tmp_path / "site", 300, relabel=1)
     ck = tmp_path / "ck"
     common = ["--data", str(site), "--base", str(mnist_path), "--from", "bundled", "--members", "1"]
