@@ -185,20 +185,27 @@ class _LiteRT:
         return made
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out, i = [], 0
-        for size in BUCKETS:
-            while len(x) - i >= size:
-                it, inp, res, shape = self._interpreter(size)
-                it.set_tensor(inp, x[i : i + size].reshape(shape))
-                it.invoke()
-                out.append(it.get_tensor(res).copy())  # the tensor's buffer is reused by the next call
-                i += size
+        out = []
+        for i, size in chunks(len(x), BUCKETS):
+            it, inp, res, shape = self._interpreter(size)
+            it.set_tensor(inp, x[i : i + size].reshape(shape))
+            it.invoke()
+            out.append(it.get_tensor(res).copy())  # the tensor's buffer is reused by the next call
         return np.concatenate(out)
 
     def warm_up(self, max_batch: int) -> None:
         for size in BUCKETS:
             if size <= max(1, max_batch):
                 self._interpreter(size)
+
+
+def chunks(n: int, buckets: tuple[int, ...]) -> Iterator[tuple[int, int]]:
+    """(start, size) of the chunks a batch of ``n`` runs as: sizes from ``buckets`` (largest first, 1 last)."""
+    i = 0
+    for size in buckets:
+        while n - i >= size:
+            yield i, size
+            i += size
 
 
 def _load_keras(content: bytes, path: Path) -> Any:

@@ -161,15 +161,12 @@ def _whole(lattices: list[Lattice]) -> np.ndarray:
     numbers); 1 for a picture's only candidate - there is nothing to choose."""
     whole = np.ones(sum(lat.size for lat in lattices), np.float32)
     checker = segment_check.bundled()
-    at, where = 0, list[int]()
-    for lat in lattices:
-        if lat.height > 0:
-            where += range(at, at + lat.size)
-        at += lat.size
-    if checker is not None and where:
-        views = np.stack([v[0] for lat in lattices for v in lat.x])[where]
-        shapes = np.concatenate([lat.shape for lat in lattices])[where]
-        whole[where] = checker(views, shapes)
+    starts = np.cumsum([0, *(lat.size for lat in lattices)])
+    numbers = [(at, lat) for at, lat in zip(starts, lattices) if lat.segmented]
+    if checker is not None and numbers:
+        where = np.concatenate([np.arange(at, at + lat.size) for at, lat in numbers])
+        views = np.stack([v[0] for _, lat in numbers for v in lat.x])
+        whole[where] = checker(views, np.concatenate([lat.shape for _, lat in numbers]))
     return whole
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .infer import THREADS, _first_native_notice
+from .infer import THREADS, _first_native_notice, chunks
 
 BUNDLED = Path(__file__).parent / "models" / "segments.tflite"
 BUCKETS = (256, 64, 16, 4, 1)  # batch sizes an interpreter is made for; a call runs as chunks of them
@@ -46,16 +46,14 @@ class SegmentChecker:
 
     def __call__(self, views: np.ndarray, shapes: np.ndarray) -> np.ndarray:
         """(N,) probability that each candidate is one whole digit; ``views`` (N, 28, 28), ``shapes`` (N, 3)."""
-        out, i = [], 0
+        out = []
         with self._lock:
-            for size in BUCKETS:
-                while len(views) - i >= size:
-                    it, view, shape, res = self._interpreter(size)
-                    it.set_tensor(view, np.ascontiguousarray(views[i : i + size, :, :, None], np.float32))
-                    it.set_tensor(shape, np.ascontiguousarray(shapes[i : i + size], np.float32))
-                    it.invoke()
-                    out.append(it.get_tensor(res)[:, 0].copy())
-                    i += size
+            for i, size in chunks(len(views), BUCKETS):
+                it, view, shape, res = self._interpreter(size)
+                it.set_tensor(view, np.ascontiguousarray(views[i : i + size, :, :, None], np.float32))
+                it.set_tensor(shape, np.ascontiguousarray(shapes[i : i + size], np.float32))
+                it.invoke()
+                out.append(it.get_tensor(res)[:, 0].copy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 

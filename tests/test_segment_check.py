@@ -21,7 +21,7 @@ def test_whole_digits_score_high_and_fragments_low() -> None:
     whole, other = [], []
     for name in ("apart-1.png", "close-1.png", "touching-1.png", "five_flag-1.png"):
         lattice = prepare(DATA / name, Limits()).x
-        assert lattice is not None and lattice.height > 0, name
+        assert lattice is not None and lattice.segmented, name
         p = checker(np.stack([v[0] for v in lattice.x]), lattice.shape)
         match = segments._iou(lattice.boxes, np.asarray(truth[name]["boxes"])).max(axis=1) >= segments.MATCH
         whole += list(p[match])

@@ -71,7 +71,7 @@ def _chunk(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             lattice, _ = picture_input(buf.getvalue(), Limits())
         except ImageError:
             continue
-        if lattice.height == 0:  # read as one digit: no candidates to choose among
+        if not lattice.segmented:  # read as one digit: no candidates to choose among
             continue
         match = _iou(lattice.boxes, np.asarray(drawn.boxes)).max(axis=1) >= MATCH
         xs += [v[0] for v in lattice.x]

@@ -19,11 +19,15 @@ def crop(ctx: Context) -> None:
     cropped to the digit and a pixel round it, scaled so the strokes' core is full ink."""
     assert ctx.ink is not None and ctx.mask is not None
     top, bottom, left, right = ctx.box()
-    mask = ctx.mask[top:bottom, left:right]
-    soft = ctx.ink[top:bottom, left:right] * dilated(mask)  # (the mask is empty round its box)
+    ctx.strokes = cropped(ctx.ink[top:bottom, left:right], ctx.mask[top:bottom, left:right], ctx.width)
+
+
+def cropped(ink: np.ndarray, mask: np.ndarray, width: float) -> Strokes:
+    """A digit's strokes from its ink map and pixels, both cropped to its box (the mask is empty round
+    it): the ink within a pixel of the digit, scaled so the strokes' core is full ink."""
+    soft = ink * dilated(mask)
     core = quantile(soft[mask], P.core_q)
-    extent = max(bottom - top, right - left)
-    ctx.strokes = Strokes(np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), ctx.width, extent)
+    return Strokes(np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), width, max(mask.shape))
 
 
 def growth(strokes: Strokes, least: float) -> float:

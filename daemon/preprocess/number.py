@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .box import views_of
-from .context import Context, Strokes
+from .box import cropped, views_of
+from .context import Context
 from .errors import NoDigitError
-from .measure import dilated, label, quantile
+from .measure import label
 from .params import PARAMS
-from .select import _border
+from .select import border_mask, off_border
+from .zoom import grainy
 
 P = PARAMS.number
-B = PARAMS.box
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,16 @@ class Lattice:
     def size(self) -> int:
         return len(self.x)
 
+    @property
+    def segmented(self) -> bool:
+        """Read as a number (candidates to choose among), not as a picture's one digit (:func:`single`)."""
+        return self.height > 0
+
 
 @dataclass
 class _Group:
     """Pieces of ink standing in one column (one digit, or several touching)."""
 
-    labels: list[int]
     left: float  # deslanted extent
     right: float
     top: int
@@ -59,12 +63,11 @@ class _Group:
     xp: np.ndarray  # ...and deslanted columns
 
     @classmethod
-    def of(cls, labels: list[int], ys: np.ndarray, xs: np.ndarray, slant: float) -> _Group:
+    def of(cls, ys: np.ndarray, xs: np.ndarray, slant: float) -> _Group:
         xp = _deslanted(ys, xs, slant)
-        return cls(labels, float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1, ys, xs, xp)
+        return cls(float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1, ys, xs, xp)
 
     def join(self, other: _Group) -> None:
-        self.labels += other.labels
         self.left, self.right = min(self.left, other.left), max(self.right, other.right)
         self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
         self.ys, self.xs = np.concatenate([self.ys, other.ys]), np.concatenate([self.xs, other.xs])
@@ -109,7 +112,7 @@ def wide(ctx: Context) -> bool:
     if ctx.factor > 1 and max(height, right - left) < PARAMS.zoom.min_digit_work:
         return False  # (a small digit on a large page is read at full resolution by the zoom stage)
     assert ctx.paper is not None
-    if ctx.paper.spread > PARAMS.zoom.grain_share * max(ctx.paper.peak - ctx.paper.level, PARAMS.measure.eps_level):
+    if grainy(ctx.paper):
         return False  # (on grainy paper the grain the digit took in would be cut into digits)
     assert ctx.mask is not None
     ys, xs = np.nonzero(ctx.mask)
@@ -124,9 +127,11 @@ def lattice(ctx: Context) -> Lattice:
     ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
     if not ids:
         raise NoDigitError("no digit found: no ink after thresholding")
-    ys_all, xs_all = np.nonzero(np.isin(labels, np.asarray(ids) + 1))
-    slant = _slant(ys_all, xs_all)
-    groups = _groups(labels, ids, slant)
+    pieces = _pieces(labels, ids)
+    ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
+    order = np.lexsort((xs, ys))  # (raster order, as the slant's sample is taken)
+    slant = _slant(ys[order], xs[order])
+    groups = _groups(pieces, slant)
     height = _line_height(groups)
     marks, digits = [], []
     for g in groups:
@@ -144,7 +149,7 @@ def lattice(ctx: Context) -> Lattice:
     # One solid group: one wide digit or touching ones, with no row to measure a digit's width by.
     lone = len(digits) == 1 and _solid(digits[0])
     middle = float(np.median([(g.top + g.bottom) / 2 for g in digits]))
-    builder = _Builder(ctx, labels, slant, height, middle, lone)
+    builder = _Builder(ctx, height, middle, lone)
     join = [False] + [  # a candidate may run on into the next group across a gap this narrow (a broken stroke)
         a[0] is b[0] or b[0].left - a[0].right <= P.join_gap * height for a, b in itertools.pairwise(parts)
     ]
@@ -171,11 +176,8 @@ def lattice(ctx: Context) -> Lattice:
 class _Builder:
     """Boxes candidates as single digits are boxed, with their shape prior and picture box."""
 
-    def __init__(
-        self, ctx: Context, labels: np.ndarray, slant: float, height: float, middle: float, lone: bool
-    ) -> None:
-        self.ctx, self.labels, self.slant, self.height, self.lone = ctx, labels, slant, height, lone
-        self.middle = middle
+    def __init__(self, ctx: Context, height: float, middle: float, lone: bool) -> None:
+        self.ctx, self.height, self.middle, self.lone = ctx, height, middle, lone
         self.shape: list[tuple[float, float, float]] = []
         self.x: list[np.ndarray] = []
         self.spans: list[tuple[int, int]] = []
@@ -192,12 +194,7 @@ class _Builder:
         part = np.zeros((b - t, r - l), bool)
         part[ys - t, xs - l] = True
         assert self.ctx.ink is not None
-        soft = self.ctx.ink[t:b, l:r] * dilated(part)[: b - t, : r - l] if part.size else part
-        core = quantile(soft[part], B.core_q)
-        strokes = Strokes(
-            np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), self.ctx.width, max(b - t, r - l)
-        )
-        self.x.append(views_of(strokes))
+        self.x.append(views_of(cropped(self.ctx.ink[t:b, l:r], part, self.ctx.width)))
         self.spans.append(span)
         width = float(xp.max() - xp.min() + 1)
         self.prior.append(_prior(width, b - t, self.height, self.lone))
@@ -224,9 +221,7 @@ def _on_line(labels: np.ndarray, n: int) -> list[int]:
     """Pieces on the line of the largest: not specks, not border noise, overlapping the line's rows."""
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     boxes = ndimage.find_objects(labels)
-    border = _border(labels.shape)
-    in_band = np.bincount(labels[border], minlength=n + 1)[1:] > PARAMS.select.in_band * areas
-    candidates = [i for i in range(n) if not in_band[i]] or list(range(n))
+    candidates = off_border(labels, n, areas, border_mask(labels.shape))
     largest = max(candidates, key=lambda i: areas[i])
     least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
     sized = [i for i in candidates if areas[i] >= least]
@@ -264,17 +259,22 @@ def _deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:
     return xs - slant * ys
 
 
-def _groups(labels: np.ndarray, ids: list[int], slant: float) -> list[_Group]:
-    """Pieces that share columns (deslanted) by at least join_overlap of the narrower, as one group."""
+def _pieces(labels: np.ndarray, ids: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each piece's label (0-based) and its pixels' rows and columns."""
     boxes = ndimage.find_objects(labels)
-    pieces = []
+    out = []
     for i in ids:
         sl = boxes[i]
         ys, xs = np.nonzero(labels[sl] == i + 1)
-        pieces.append(_Group.of([i], ys + sl[0].start, xs + sl[1].start, slant))
-    pieces.sort(key=lambda g: g.left)
+        out.append((i, ys + sl[0].start, xs + sl[1].start))
+    return out
+
+
+def _groups(pieces: list[tuple[int, np.ndarray, np.ndarray]], slant: float) -> list[_Group]:
+    """Pieces that share columns (deslanted) by at least join_overlap of the narrower, as one group."""
+    ordered = sorted((_Group.of(ys, xs, slant) for _, ys, xs in pieces), key=lambda g: g.left)
     groups: list[_Group] = []
-    for p in pieces:
+    for p in ordered:
         for g in groups:
             overlap = min(g.right, p.right) - max(g.left, p.left) + 1
             if overlap >= P.join_overlap * min(g.right - g.left + 1, p.right - p.left + 1):

@@ -51,15 +51,14 @@ def digit(
         raise NoDigitError("no digit found: no ink after thresholding")
     boxes = ndimage.find_objects(labels)
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    border = _border(mask.shape)
+    border = border_mask(mask.shape)
     if n == 1 and sheet is None:  # the common case, one piece of ink: it is the digit unless it is border noise
         lone = _lone_piece(mask, border, int(areas[0]))
         if lone is not None:
             return Found(lone, 0)
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
         border |= outline(sheet.mask)
-    in_band = np.bincount(labels[border], minlength=n + 1)[1:] > P.in_band * areas
-    candidates = [i for i in range(n) if not in_band[i]] or list(range(n))  # (ink along the edge of a tight crop)
+    candidates = off_border(labels, n, areas, border)
     edges = box_edges(boxes)
     largest = strongest_large(labels, ink, areas, candidates)
     min_area = max(P.least_piece_pixels, P.least_piece * areas[largest])
@@ -84,7 +83,14 @@ def _lone_piece(mask: np.ndarray, border: np.ndarray, area: int) -> np.ndarray |
     return mask.copy()
 
 
-def _border(shape: tuple[int, int]) -> np.ndarray:
+def off_border(labels: np.ndarray, n: int, areas: np.ndarray, border: np.ndarray) -> list[int]:
+    """The pieces (0-based) not lying mostly in the ``border`` band - or all, when every one does (ink
+    along the edge of a tight crop)."""
+    in_band = np.bincount(labels[border], minlength=n + 1)[1:] > P.in_band * areas
+    return [i for i in range(n) if not in_band[i]] or list(range(n))
+
+
+def border_mask(shape: tuple[int, int]) -> np.ndarray:
     """The picture's border band, a few percent of each side (scanner shadows, the page's edge)."""
     h, w = shape
     band_r, band_c = max(1, round(h * PARAMS.measure.border_share)), max(1, round(w * PARAMS.measure.border_share))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .context import Context
+from .context import Context, Paper
 from .errors import NoDigitError
 from .measure import enlarged, enlarged_smoothly
 from .params import PARAMS
@@ -26,10 +26,7 @@ def zoom(ctx: Context) -> None:
     top, bottom, left, right = ctx.box()
     extent = max(bottom - top, right - left)
     paper, factor = ctx.paper, ctx.factor
-    grainy = extent >= P.grainy_extent and paper.spread > P.grain_share * max(
-        paper.peak - paper.level, PARAMS.measure.eps_level
-    )
-    if extent >= P.min_digit_work or grainy:
+    if extent >= P.min_digit_work or (extent >= P.grainy_extent and grainy(paper)):
         return
     margin = max(P.least_margin, extent // 2)
     t, b = max(0, top - margin) * factor, min(ctx.small.shape[0], bottom + margin) * factor
@@ -50,6 +47,11 @@ def zoom(ctx: Context) -> None:
     h, w = zoomed.soft.shape
     if not (h * scale >= P.edge_to_edge * (b - t) and w * scale >= P.edge_to_edge * (r - l)):
         ctx.strokes = zoomed
+
+
+def grainy(paper: Paper) -> bool:
+    """Paper whose noise is grain_share of the ink's contrast or more."""
+    return paper.spread > P.grain_share * max(paper.peak - paper.level, PARAMS.measure.eps_level)
 
 
 def paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int, paper: np.ndarray | None = None) -> np.ndarray:
