@@ -143,8 +143,11 @@ def start_observer(
 
 
 def observer_alive(observer: BaseObserver | None) -> bool:
-    """The observer thread and each of its emitters must still be running."""
-    return observer is not None and observer.is_alive() and all(e.is_alive() for e in observer.emitters)
+    """The observer thread and each of its emitters must still be running (a stopping observer has none)."""
+    if observer is None or not observer.is_alive():
+        return False
+    emitters = list(observer.emitters)
+    return bool(emitters) and all(e.is_alive() for e in emitters)
 
 
 def _stop_quietly(observer: BaseObserver | None) -> None:
@@ -251,8 +254,8 @@ class Scanner:
             self._next_attempt = 0.0  # gone, or replaced by another folder (a share mounted again)
         if now < self._next_attempt:
             return
-        _stop_quietly(self.observer)
-        self.observer = None
+        dead, self.observer = self.observer, None  # unpublished first: a stopping observer looks alive
+        _stop_quietly(dead)
         if not self.cfg.inbox.is_dir():
             if not self.inbox_missing:
                 self.inbox_missing = True
