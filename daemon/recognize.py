@@ -10,7 +10,7 @@ import hashlib
 import math
 import os
 import stat
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,14 +98,15 @@ def picture_input(data: bytes, limits: Limits) -> tuple[Lattice, Decoded]:
     copy twice as fine before the file is refused. (Only for that refusal: looked at more finely,
     a blank sheet on a grainy desk can show grains that pass for ink.)"""
     decoded = decode(data, limits.max_pixels, max_memory=limits.max_memory)
+    judge = segment_check.bundled(threads=1) if limits.max_digits > 1 else None
     try:
-        return _scaled(read(decoded.gray, WORK_MAX, limits.max_digits), decoded), decoded
+        return _scaled(read(decoded.gray, WORK_MAX, limits.max_digits, judge), decoded), decoded
     except FaintInkError:
         if decoded.reduced:
             decoded = decode(data, limits.max_pixels, reduce=False, max_memory=limits.max_memory)
         elif max(decoded.gray.shape) <= WORK_MAX:
             raise
-    return _scaled(read(decoded.gray, FINE_WORK_MAX, limits.max_digits), decoded), decoded
+    return _scaled(read(decoded.gray, FINE_WORK_MAX, limits.max_digits, judge), decoded), decoded
 
 
 def _scaled(lattice: Lattice, decoded: Decoded) -> Lattice:
@@ -198,7 +199,7 @@ def _row(
         note,
         None if one is None else one.probabilities,
         text=reading.text,
-        digits=[asdict(d) for d in reading.digits],
+        digits=[d.record() for d in reading.digits],
     )
 
 

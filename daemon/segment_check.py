@@ -58,6 +58,7 @@ class SegmentChecker:
 
 
 @cache
-def bundled() -> SegmentChecker | None:
-    """The bundled checker, or None when this install has none (the path then weighs shapes only)."""
-    return SegmentChecker(BUNDLED.read_bytes()) if BUNDLED.is_file() else None
+def bundled(threads: int = THREADS) -> SegmentChecker | None:
+    """The bundled checker, or None when this install has none (the path then weighs shapes only).
+    ``threads`` 1 for a decode process's one-candidate calls (number.one_digit), where more only wait."""
+    return SegmentChecker(BUNDLED.read_bytes(), threads) if BUNDLED.is_file() else None

@@ -122,7 +122,6 @@ def start_observer(
         observer: BaseObserver = PollingObserver(timeout=poll_interval_s)
         event_filter = None
     else:
-        from watchdog.observers.inotify import InotifyObserver
         from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
 
         # watchdog holds every IN_MOVED_FROM for 0.5 s to pair it with its IN_MOVED_TO, and its
@@ -133,12 +132,46 @@ def start_observer(
         InotifyMoveEventGrouper.delay = 0.005
 
         # Full events: a file renamed in from outside the inbox is a move (ready), not a create.
-        observer = InotifyObserver(generate_full_events=True)
+        observer = _inbox_observer()
         event_filter = [FileClosedEvent, FileMovedEvent, FileCreatedEvent, DirCreatedEvent, DirMovedEvent]
     handler = _Handler(inbox, patterns, recursive, offer, polling)
     observer.schedule(handler, str(inbox), recursive=recursive, event_filter=event_filter)
     observer.daemon = True
     observer.start()
+    return observer
+
+
+def _inbox_observer() -> BaseObserver:
+    """watchdog's inotify observer with full events, blind to files leaving a flat inbox.
+
+    watchdog looks for the IN_MOVED_FROM of every IN_MOVED_TO by scanning its whole queue of
+    events not yet handled: quadratic in a burst of files renamed in (``mv batch/* inbox/``), and
+    the claims' renames out of the inbox fill that queue. The moves out do not concern us, so a flat
+    inbox's watch does not ask for them and a move in is never paired (its destination is all we
+    use). A recursive watch keeps watchdog's pairing: it needs the moves out to follow sub-folders."""
+    from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
+    from watchdog.observers.inotify_c import InotifyConstants
+    from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+
+    class Unpaired(InotifyMoveEventGrouper):
+        def _group_moved_to_event(self, to_event: Any) -> Any:
+            return to_event
+
+        def get_queued_moved_from_event(self, cookie: int) -> None:
+            return None
+
+    class Emitter(InotifyFullEmitter):
+        def get_event_mask_from_filter(self) -> Any:
+            mask = super().get_event_mask_from_filter()
+            return mask if self.watch.is_recursive else mask & ~InotifyConstants.IN_MOVED_FROM
+
+        def on_thread_start(self) -> None:
+            super().on_thread_start()
+            if not self.watch.is_recursive and self._inotify is not None:
+                self._inotify._move_event_grouper = Unpaired()
+
+    observer = InotifyObserver(generate_full_events=True)
+    observer._emitter_class = Emitter
     return observer
 
 

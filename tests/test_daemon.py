@@ -275,3 +275,26 @@ def test_two_daemons_never_take_the_same_file(daemon_factory, test_digits, tmp_p
     taken = {d.log_path.name: sum(int(e["size"]) for e in d.events("batch")) for d in (a, b)}
     assert sum(taken.values()) == len(names), taken
     assert min(taken.values()) > 0, f"one daemon took no file: {taken}"
+
+
+def test_a_burst_renamed_in_and_renames_inside_the_inbox_are_all_read(daemon_factory, test_digits, tmp_path) -> None:
+    """``mv batch/* inbox/`` (2,000 files renamed in at once) while writers rename their temporary
+    names inside the inbox: every file read once. (A flat inbox's watch does not ask for moves out,
+    so no move is paired; the destination of each move in is what counts - watch._inbox_observer.)"""
+    x, _ = test_digits
+    d: Daemon = daemon_factory().start()
+    staging = tmp_path / "batch"
+    staging.mkdir()
+    for i in range(2000):
+        dark_on_light(x[i % len(x)], size=28).save(staging / f"in-{i:04d}.png", format="PNG")
+    started = time.monotonic()
+    for f in sorted(staging.iterdir()):
+        os.rename(f, d.inbox / f.name)
+    for i in range(100):
+        drop(d.inbox, f"inside-{i:03d}.png", x[i], via_tmp=True)
+    rows = d.wait_rows(2100, timeout=120)
+    print(f"2,100 files in {time.monotonic() - started:.1f} s")
+    assert d.stop() == 0
+    names = Counter(r["file"] for r in d.rows())
+    assert len(names) == 2100 and set(names.values()) == {1}
+    assert len(rows) == 2100 and not any(n.startswith(".") for n in names)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from digitwatch.daemon.config import Config
 from digitwatch.daemon.infer import Predictor
@@ -104,3 +105,26 @@ def test_predict_writes_text_and_each_digits_box_on_the_picture(tmp_path: Path) 
     ).stdout.decode()
     header, row = list(csv.reader(csv_out.splitlines()))[:2]
     assert header[-1] == "text" and row[header.index("text")] == "26023" and row[header.index("digit")] == ""
+
+
+def test_a_wide_single_digit_is_read_uncut_when_the_checker_is_sure_and_touching_digits_still_are_cut(
+    test_digits,
+) -> None:
+    """The segment checker spares a wide piece it is sure is one digit the number's lattice (a wide
+    0 or 2 is the common case), and never spares touching digits it."""
+    from digitwatch.daemon import segment_check
+    from digitwatch.daemon.preprocess import read
+
+    judge = segment_check.bundled(threads=1)
+    assert judge is not None
+    x, y = test_digits
+    wide = [255 - np.asarray(Image.fromarray(d).resize((84, 56))) for d in x[y == 0][:20]]  # drawn broad
+    cut = [read(g, max_digits=12).segmented for g in wide]
+    spared = [not read(g, max_digits=12, one_digit=judge).segmented for g in wide]
+    assert sum(cut) >= 15, "these zeros are not wide enough to test the checker's spare"
+    assert sum(s for s, c in zip(spared, cut) if c) >= 0.7 * sum(cut), (cut, spared)
+    touching = [n for n, t in TRUTH.items() if t["case"] in ("touching", "overlapping")]
+    assert touching
+    for name in touching:
+        gray = np.asarray(Image.open(DATA / name).convert("L"))
+        assert read(gray, max_digits=12, one_digit=judge).segmented, name

@@ -3,6 +3,8 @@ by mass in 28x28 - MNIST's own normalisation."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -41,11 +43,16 @@ def thicken(strokes: Strokes, least: float) -> np.ndarray:
     if grow < 1.0:
         return soft
     size = int(round(grow)) + 1
-    padded = np.pad(soft, size)
-    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-    disk = (yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2
+    padded = cv2.copyMakeBorder(soft, size, size, size, size, cv2.BORDER_CONSTANT, value=0)  # (np.pad's, 7x faster)
     anchor = ((size - 1) // 2, (size - 1) // 2)  # (ndimage.grey_dilation's window; the disk is symmetric)
-    return cv2.dilate(padded, disk.astype(np.uint8), anchor=anchor)
+    return cv2.dilate(padded, disk(size), anchor=anchor)
+
+
+@cache
+def disk(size: int) -> np.ndarray:
+    """A disk of ``size`` pixels across, as a dilation kernel."""
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    return ((yy**2 + xx**2) <= ((size - 1) / 2 + 0.5) ** 2).astype(np.uint8)
 
 
 def boxed(strokes: Strokes, least: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -10,6 +11,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .number import Lattice
+
+Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N, 28, 28) views, (N, 3) shapes -> (N,) a score each
 
 
 class Paper(NamedTuple):
@@ -56,6 +59,7 @@ class Context:
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels
     max_digits: int = 1  # more than one: a number is read (number.lattice), not refused
+    one_digit: Judge | None = None  # ...how surely a candidate is one whole digit (segment_check), if known
     origin: tuple[float, float] = (1.0, 0.0)  # ``g``'s pixels to the picture's: (scale, then less offset)
     strokes: Strokes | None = None  # the result: set by the stage that finishes the reading...
     number: Lattice | None = None  # ...or this one, a number's candidate digits

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .box import cropped, views_of
-from .context import Context
+from .box import boxed, cropped, views_of
+from .context import Context, Strokes
 from .errors import NoDigitError
 from .measure import label
 from .params import PARAMS
@@ -96,32 +96,61 @@ def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> t
 def segment(ctx: Context) -> None:
     """Stage: when a number may be asked for and the page holds digits in a row, or one piece too
     wide to be sure it is one digit, the line's candidate digits are the result."""
-    if ctx.max_digits <= 1 or not ctx.allow_zoom or not (ctx.beside or wide(ctx)):
+    if ctx.max_digits <= 1 or not ctx.allow_zoom:
         return
-    ctx.number = lattice(ctx)
+    if ctx.beside:
+        ctx.number = lattice(ctx)
+        return
+    found = wide(ctx)
+    if found is None:
+        return
+    strokes = one_digit(ctx, found[1])
+    if strokes is not None:  # (the crop stage's own: the zoom stage passes over a digit this wide)
+        ctx.strokes = strokes
+        return
+    ctx.number = lattice(ctx, found[0])
 
 
-def wide(ctx: Context) -> bool:
-    """Whether the one digit found is too wide, deslanted, to be sure it is one digit (touching digits)."""
+def wide(ctx: Context) -> tuple[float, float] | None:
+    """The slant and deslanted width of the one digit found when it is too wide, so, to be sure it is
+    one digit (touching digits); None when it is not."""
     top, bottom, left, right = ctx.box()
     height = bottom - top
     if right - left <= P.split_width * height:  # (the common case: deslanting seldom widens a digit)
-        return False
+        return None
     if height * ctx.factor < P.least_cut_height:
-        return False  # (too few pixels to cut a digit from its neighbour)
+        return None  # (too few pixels to cut a digit from its neighbour)
     if ctx.factor > 1 and max(height, right - left) < PARAMS.zoom.min_digit_work:
-        return False  # (a small digit on a large page is read at full resolution by the zoom stage)
+        return None  # (a small digit on a large page is read at full resolution by the zoom stage)
     assert ctx.paper is not None
     if grainy(ctx.paper):
-        return False  # (on grainy paper the grain the digit took in would be cut into digits)
+        return None  # (on grainy paper the grain the digit took in would be cut into digits)
     assert ctx.mask is not None
     ys, xs = np.nonzero(ctx.mask)
-    xp = _deslanted(ys, xs, _slant(ys, xs))
-    return float(xp.max() - xp.min() + 1) > P.split_width * height
+    slant = _slant(ys, xs)
+    xp = _deslanted(ys, xs, slant)
+    width = float(xp.max() - xp.min() + 1)
+    return (slant, width) if width > P.split_width * height else None
 
 
-def lattice(ctx: Context) -> Lattice:
-    """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage)."""
+def one_digit(ctx: Context, width: float) -> Strokes | None:
+    """The wide piece's strokes when the segment checker (``ctx.one_digit``) is sure it is one whole
+    digit - a wide 0, 2 or 4 rather than touching digits - so it is read as one, uncut: the number's
+    lattice costs ten times the digit's reading, and most wide pieces are single digits. Judged on
+    the view and shape the lattice would give the piece as a whole candidate."""
+    if ctx.one_digit is None:
+        return None
+    assert ctx.ink is not None and ctx.mask is not None
+    top, bottom, left, right = ctx.box()
+    strokes = cropped(ctx.ink[top:bottom, left:right], ctx.mask[top:bottom, left:right], ctx.width)
+    shape = np.array([[width / (bottom - top), 1.0, 0.0]], np.float32)  # (one group: its own line)
+    sure = float(ctx.one_digit(boxed(strokes, PARAMS.box.min_stroke)[None], shape)[0]) >= P.sure_one_digit
+    return strokes if sure else None
+
+
+def lattice(ctx: Context, slant: float | None = None) -> Lattice:
+    """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage); ``slant``: the
+    strokes' slant when :func:`wide` measured it on the same pixels."""
     assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
     labels, n = label(ctx.found if ctx.beside else ctx.mask)
     ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
@@ -129,8 +158,9 @@ def lattice(ctx: Context) -> Lattice:
         raise NoDigitError("no digit found: no ink after thresholding")
     pieces = _pieces(labels, ids)
     ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
-    order = np.lexsort((xs, ys))  # (raster order, as the slant's sample is taken)
-    slant = _slant(ys[order], xs[order])
+    if slant is None:
+        order = np.lexsort((xs, ys))  # (raster order, as the slant's sample is taken)
+        slant = _slant(ys[order], xs[order])
     groups = _groups(pieces, slant)
     height = _line_height(groups)
     marks, digits = [], []
@@ -238,18 +268,22 @@ def _on_line(labels: np.ndarray, n: int) -> list[int]:
 
 
 def _slant(ys: np.ndarray, xs: np.ndarray) -> float:
-    """The shear (x per y) that makes the strokes most upright: the sharpest column profile."""
+    """The shear (x per y) that makes the strokes most upright: the sharpest column profile (the
+    sum of its squared counts), every shear's profile counted in one bincount."""
     if len(ys) == 0:
         return 0.0
     step = max(1, len(ys) // P.slant_pixels)  # (a sample is as sharp a measure, at a fraction of the cost)
     ys, xs = ys[::step], xs[::step]
-    yc = ys.mean()
+    shears = np.linspace(-P.most_slant, P.most_slant, P.slants)
+    xp = np.round(xs[None, :] - shears[:, None] * (ys - ys.mean())[None, :]).astype(np.int64)
+    xp -= xp.min(axis=1, keepdims=True)
+    span = int(xp.max()) + 1
+    hist = np.bincount((xp + span * np.arange(len(shears))[:, None]).ravel(), minlength=span * len(shears))
+    hist = hist.reshape(len(shears), span)
+    scores = np.einsum("ij,ij->i", hist, hist)
     best, best_score = 0.0, -1.0
-    for s in np.linspace(-P.most_slant, P.most_slant, P.slants):
-        xp = np.round(xs - s * (ys - yc)).astype(np.int64)
-        hist = np.bincount(xp - xp.min())
-        score = float(np.dot(hist, hist))
-        if score > best_score * (1 + 1e-9):
+    for s, score in zip(shears, scores.tolist()):
+        if score > best_score * (1 + 1e-9):  # (the first of equals: the least shear to the left)
             best, best_score = float(s), score
     return best
 

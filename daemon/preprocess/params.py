@@ -168,6 +168,7 @@ class Number:
     join_gap: float = 0.0  # a candidate digit may span groups whose columns meet (a broken stroke); apart: never
     mark_height: float = 0.4  # a group shorter than this share of the line is a mark (dash, comma), not a digit
     dash_aspect: float = 1.5  # ...a dash when this many times as wide as tall
+    sure_one_digit: float = 0.95  # a wide piece the segment checker judges one whole digit this surely is not cut
     least_cut_height: int = 16  # one piece of ink lower than this (picture px) is read as one digit, never cut
     least_part: float = 0.15  # a cut leaves at least this share of the height on each side (no sliver digits)
     least_digit: float = 0.35  # a group holds at most its width over this share of the height in digits

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .box import boxed, views_of
-from .context import Context, Strokes
+from .context import Context, Judge, Strokes
 from .number import Lattice, picture_box, single
 from .params import PARAMS
 from .pipeline import run, timed_step
@@ -42,12 +42,13 @@ def _views(found: Strokes) -> np.ndarray:
     return timed_step("box", lambda: views_of(found))
 
 
-def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1) -> Lattice:
+def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1, one_digit: Judge | None = None) -> Lattice:
     """What the network reads of ``gray``: the one digit's :func:`views` as a lattice of one candidate,
     or, when ``max_digits`` > 1 and the picture holds a number, its candidate digits (number.lattice).
     A number written low on a wide picture is read again at a finer working scale, so its digits
-    are not a few pixels tall."""
-    ctx = run(Context(gray, work_max=work_max, max_digits=max_digits))
+    are not a few pixels tall. ``one_digit``: the segment checker, which spares a wide piece it is
+    sure is one digit the number's reading (number.one_digit)."""
+    ctx = run(Context(gray, work_max=work_max, max_digits=max_digits, one_digit=one_digit))
     if ctx.number is None:
         assert ctx.strokes is not None
         return single(_views(ctx.strokes), picture_box(ctx, *ctx.box()))
@@ -55,7 +56,7 @@ def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1) -> Lat
     if ctx.factor > 1 and ctx.number.height < lowest:
         finer = min(PARAMS.number.most_work, int(work_max * lowest / max(ctx.number.height, 1.0)))
         if finer > work_max:
-            again = run(Context(gray, work_max=finer, max_digits=max_digits))
+            again = run(Context(gray, work_max=finer, max_digits=max_digits, one_digit=one_digit))
             if again.number is not None:
                 return again.number
     return ctx.number
