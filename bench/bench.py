@@ -1,6 +1,6 @@
 """End-to-end benchmark of the real ``digitwatch run`` daemon on this machine.
 
-    python bench/bench.py [--quick] [--small N] [--scans N] [--drops N] [--seed-sample N]
+    python bench/bench.py [--quick] [--small N] [--scans N] [--drops N] [--numbers N] [--seed-sample N]
                           [--data PATH] [--json PATH] [--keep] [--workdir DIR]
                           [--random-seed S] [--daemon-arg=ARG ...]
 
@@ -16,6 +16,9 @@ use has gone quiet, i.e. its start-up work is really done):
   inbox at once; throughput = N / (last row seen - first file renamed in);
 * ``scans``: N scan-sized pages (400-1,200 px, half JPEG half PNG, dark digit
   on light paper, digit 30-80% of the page); throughput as for ``burst``;
+* ``numbers``: N pictures of 5-digit numbers (MNIST test digits standing apart, on paper)
+  renamed in at once; pictures/s, digits/s, and a digit's cost over a single digit's (the
+  burst's): a picture of n digits should cost about n single digits;
 * ``seed``: the seed tutorial's per-image loop (PIL open, convert L, resize
   28x28, invert, /255, ``model.predict`` one image at a time) over a sample of
   the burst's files, with the model the daemon served.
@@ -43,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +59,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_JSON = HERE / "out" / "bench.json"
 
-FULL_SIZES = {"small": 5000, "scans": 1000, "drops": 200, "seed_sample": 200}
-QUICK_SIZES = {"small": 200, "scans": 40, "drops": 10, "seed_sample": 20}
+FULL_SIZES = {"small": 5000, "scans": 1000, "drops": 200, "seed_sample": 200, "numbers": 400}
+QUICK_SIZES = {"small": 200, "scans": 40, "drops": 10, "seed_sample": 20, "numbers": 10}
+NUMBER_DIGITS = 5  # the numbers workload's pictures: five MNIST test digits standing apart (a zip code)
 
 SMALL_SIDE = 56  # px: the seed tutorial's kind of input
 SCAN_SIDES = (400, 1200)  # px, each side drawn independently
@@ -137,6 +141,22 @@ def scan_image(digit: np.ndarray, rng: np.random.Generator, jpeg: bool) -> bytes
         return encode(Image.fromarray(gray), "PNG")
     warm = np.stack([gray, (gray * 0.985).astype(np.uint8), (gray * 0.95).astype(np.uint8)], axis=-1)
     return encode(Image.fromarray(warm), "JPEG", quality=88)
+
+
+def stage_numbers(folder: Path, n: int, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, str]:
+    """Write ``n`` PNGs of NUMBER_DIGITS-digit numbers on paper (digits apart, training/numbers.py) into
+    ``folder``; return {file name: the number}."""
+    from digitwatch.training.numbers import render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = {}
+    for k in range(n):
+        rng = np.random.default_rng([seed, k])
+        number = render(rng, x, y, NUMBER_DIGITS, float(rng.uniform(0.12, 0.4)), style="paper")
+        name = f"number-{k:04d}.png"
+        number.image.save(folder / name, format="PNG")
+        labels[name] = number.digits
+    return labels
 
 
 def pick(n: int, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -363,10 +383,10 @@ def batch_summary(events: list[dict[str, Any]], wall_s: float) -> dict[str, Any]
     }
 
 
-def row_quality(rows: dict[str, dict[str, str]], labels: dict[str, int]) -> dict[str, Any]:
+def row_quality(rows: dict[str, dict[str, str]], labels: Mapping[str, int | str]) -> dict[str, Any]:
     """Status counts and accuracy of the rows for ``labels``' files (a sanity check that work was done)."""
     mine = [rows[name] for name in labels if name in rows]
-    correct = sum(1 for name in labels if name in rows and rows[name]["digit"] == str(labels[name]))
+    correct = sum(1 for name in labels if name in rows and rows[name]["text"] == str(labels[name]))
     counts = {s: sum(1 for r in mine if r["status"] == s) for s in ("ok", "low_confidence", "error")}
     return {"rows": len(mine), **counts, "accuracy": round(correct / len(labels), 4) if labels else 0.0}
 
@@ -449,7 +469,9 @@ def flood(folders: Folders, names: list[str]) -> tuple[float, float]:
     return first, time.perf_counter()
 
 
-def throughput_workload(name: str, folders: Folders, labels: dict[str, int], extra_args: list[str]) -> Measurement:
+def throughput_workload(
+    name: str, folders: Folders, labels: Mapping[str, int | str], extra_args: list[str]
+) -> Measurement:
     """Rename all staged files in at once; images/s = n / (last row seen - first file renamed in)."""
     names = sorted(labels)
     timeout = 120.0 + 0.2 * len(names)
@@ -617,6 +639,8 @@ FIGURE_LABELS = {
     "p99_ms": "latency p99 (ms)",
     "max_ms": "latency max (ms)",
     "first_result_s": "spawn -> first result (s)",
+    "digits_per_s": "throughput (digits/s)",
+    "digit_cost_ratio": "ms a digit / ms a single digit (burst)",
     "ready_logged_s": "ready, as logged (s)",
 }
 
@@ -647,6 +671,7 @@ DETAILS_SHOWN = {
     "idle": ("quiet_after_ready_s", "accuracy"),
     "burst": _THROUGHPUT_DETAILS,
     "scans": _THROUGHPUT_DETAILS,
+    "numbers": _THROUGHPUT_DETAILS,
 }
 
 
@@ -719,6 +744,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--small", type=int, help=f"burst size (default {FULL_SIZES['small']})")
     p.add_argument("--scans", type=int, help=f"scan-sized images (default {FULL_SIZES['scans']})")
     p.add_argument("--drops", type=int, help=f"single drops into an idle daemon (default {FULL_SIZES['drops']})")
+    p.add_argument(
+        "--numbers", type=int, help=f"pictures of {NUMBER_DIGITS}-digit numbers (default {FULL_SIZES['numbers']})"
+    )
     p.add_argument("--seed-sample", type=int, help=f"files for the seed loop (default {FULL_SIZES['seed_sample']})")
     quick = ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items())
     p.add_argument("--quick", action="store_true", help=f"tiny sizes for CI: {quick}")
@@ -789,6 +817,14 @@ def run_all(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     scans = stage_scans(f.stage, args.scans, x, y, rng)
     step(f"scans: {args.scans} scan-sized images at once")
     results.append(throughput_workload("scans", f, scans, extra))
+
+    step(f"numbers: staging {args.numbers} pictures of {NUMBER_DIGITS}-digit numbers")
+    f = folders("numbers")
+    numbers = throughput_workload("numbers", f, stage_numbers(f.stage, args.numbers, x, y, args.random_seed), extra)
+    digits_per_s = numbers.figures["numbers.images_per_s"] * NUMBER_DIGITS
+    numbers.figures["numbers.digits_per_s"] = round(digits_per_s, 1)
+    numbers.figures["numbers.digit_cost_ratio"] = round(burst.figures["burst.images_per_s"] / digits_per_s, 2)
+    results.append(numbers)
 
     model_path = burst.details.get("model", {}).get("path")
     if not model_path:

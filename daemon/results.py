@@ -73,6 +73,8 @@ def csv_unescape(cell: str) -> str:
 
 def _clean(r: Result) -> Result:
     """Every text field valid UTF-8 (one bad byte must not stop a batch's file from being written)."""
+    if _valid(r.file, r.status, r.error, r.model, r.note, r.file_bytes):
+        return r  # (the common case, without a copy)
     return replace(
         r,
         file=clean_text(r.file),
@@ -82,6 +84,15 @@ def _clean(r: Result) -> Result:
         note=clean_text(r.note),
         file_bytes=clean_text(r.file_bytes),
     )
+
+
+def _valid(*texts: str) -> bool:
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate escape: an undecodable byte of a file name
+        return False
+    return True
 
 
 def to_csv(results: list[Result]) -> bytes:
