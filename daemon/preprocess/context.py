@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from .number import Lattice
+    from .number import Lattice, Line
 
 Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N, 28, 28) views, (N, 3) shapes -> (N,) a score each
 
@@ -62,10 +62,12 @@ class Context:
     one_digit: Judge | None = None  # ...how surely a candidate is one whole digit (segment_check), if known
     origin: tuple[float, float] = (1.0, 0.0)  # ``g``'s pixels to the picture's: (scale, then less offset)
     strokes: Strokes | None = None  # the result: set by the stage that finishes the reading...
-    number: Lattice | None = None  # ...or this one, a number's candidate digits
+    number: Lattice | None = None  # ...or this one, a number's candidate digits...
+    low_line: Line | None = None  # ...or a number's line too low to cut here: read again finer (views.read)
+    refine: bool = True  # False for that finer reading: there is no third
 
     def done(self) -> bool:
-        return self.strokes is not None or self.number is not None
+        return self.strokes is not None or self.number is not None or self.low_line is not None
 
     def box(self) -> tuple[int, int, int, int]:
         """The digit's box on the working copy: top, bottom, left, right (bottom and right exclusive)."""

@@ -95,20 +95,25 @@ def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> t
 
 def segment(ctx: Context) -> None:
     """Stage: when a number may be asked for and the page holds digits in a row, or one piece too
-    wide to be sure it is one digit, the line's candidate digits are the result."""
+    wide to be sure it is one digit, the line's candidate digits are the result - or, when the line
+    is too low on a reduced working copy, the line alone, to be read again finer (views.read)."""
     if ctx.max_digits <= 1 or not ctx.allow_zoom:
         return
-    if ctx.beside:
-        ctx.number = lattice(ctx)
+    slant = None
+    if not ctx.beside:
+        found = wide(ctx)
+        if found is None:
+            return
+        strokes = one_digit(ctx, found[1])
+        if strokes is not None:  # (the crop stage's own: the zoom stage passes over a digit this wide)
+            ctx.strokes = strokes
+            return
+        slant = found[0]
+    row = line(ctx, slant)
+    if ctx.refine and ctx.factor > 1 and row.height < P.least_height:
+        ctx.low_line = row  # (its candidates are boxed only if the finer reading finds no number)
         return
-    found = wide(ctx)
-    if found is None:
-        return
-    strokes = one_digit(ctx, found[1])
-    if strokes is not None:  # (the crop stage's own: the zoom stage passes over a digit this wide)
-        ctx.strokes = strokes
-        return
-    ctx.number = lattice(ctx, found[0])
+    ctx.number = candidates(ctx, row)
 
 
 def wide(ctx: Context) -> tuple[float, float] | None:
@@ -148,9 +153,24 @@ def one_digit(ctx: Context, width: float) -> Strokes | None:
     return strokes if sure else None
 
 
+@dataclass
+class Line:
+    """A line of ink read as a number: its groups, its digits' height, and which groups are digits and marks."""
+
+    groups: list[_Group]
+    height: float
+    digits: list[_Group]
+    marks: list[tuple[_Group, str]]
+
+
 def lattice(ctx: Context, slant: float | None = None) -> Lattice:
     """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage); ``slant``: the
     strokes' slant when :func:`wide` measured it on the same pixels."""
+    return candidates(ctx, line(ctx, slant))
+
+
+def line(ctx: Context, slant: float | None = None) -> Line:
+    """The line of ink found on ``ctx``: its pieces grouped by column (deslanted), its height, its marks."""
     assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
     labels, n = label(ctx.found if ctx.beside else ctx.mask)
     ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
@@ -171,6 +191,13 @@ def lattice(ctx: Context, slant: float | None = None) -> Lattice:
             digits.append(g)
     if not digits:
         raise NoDigitError("no digit found: only marks smaller than a digit")
+    return Line(groups, height, digits, marks)
+
+
+def candidates(ctx: Context, line: Line) -> Lattice:
+    """The line's candidate digits: each digit group, cut at its column profile's valleys when too
+    wide, and runs of neighbouring parts, boxed as single digits are."""
+    groups, height, digits, marks = line.groups, line.height, line.digits, line.marks
     parts: list[tuple[_Group, float, float]] = []  # (group, deslanted left, right) of each part
     for g in digits:
         cuts = _cuts(g, height)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .box import boxed, views_of
 from .context import Context, Judge, Strokes
-from .number import Lattice, picture_box, single
+from .number import Lattice, candidates, picture_box, single
 from .params import PARAMS
 from .pipeline import run, timed_step
 
@@ -49,16 +49,17 @@ def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1, one_di
     are not a few pixels tall. ``one_digit``: the segment checker, which spares a wide piece it is
     sure is one digit the number's reading (number.one_digit)."""
     ctx = run(Context(gray, work_max=work_max, max_digits=max_digits, one_digit=one_digit))
+    if ctx.low_line is not None:
+        lowest = PARAMS.number.least_height
+        finer = min(PARAMS.number.most_work, int(work_max * lowest / max(ctx.low_line.height, 1.0)))
+        if finer > work_max:
+            again = run(Context(gray, work_max=finer, max_digits=max_digits, one_digit=one_digit, refine=False))
+            if again.number is not None:
+                return again.number
+        return candidates(ctx, ctx.low_line)
     if ctx.number is None:
         assert ctx.strokes is not None
         return single(_views(ctx.strokes), picture_box(ctx, *ctx.box()))
-    lowest = PARAMS.number.least_height
-    if ctx.factor > 1 and ctx.number.height < lowest:
-        finer = min(PARAMS.number.most_work, int(work_max * lowest / max(ctx.number.height, 1.0)))
-        if finer > work_max:
-            again = run(Context(gray, work_max=finer, max_digits=max_digits, one_digit=one_digit))
-            if again.number is not None:
-                return again.number
     return ctx.number
 
 
