@@ -7,7 +7,6 @@ image never raise: they become an ``error`` row.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import stat
 from dataclasses import dataclass, replace
@@ -183,8 +182,7 @@ def _row(
     if n > max_digits:
         error = f"{n} digits found: more than max_digits ({max_digits})"
         return Result(name, None, None, "error", error, model, now, p.sha256, p.note, text=reading.text)
-    # ok: the whole number right with at least low_confidence - every digit's answer right together
-    sure = reading.sure and math.prod(d.confidence for d in reading.digits) >= low_confidence
+    sure = reading.trusted(low_confidence)
     note = "; ".join(filter(None, [p.note, *_mark_notes(reading)]))
     one = reading.digits[0] if n == 1 else None
     return Result(

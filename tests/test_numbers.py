@@ -128,3 +128,18 @@ def test_a_wide_single_digit_is_read_uncut_when_the_checker_is_sure_and_touching
     for name in touching:
         gray = np.asarray(Image.open(DATA / name).convert("L"))
         assert read(gray, max_digits=12, one_digit=judge).segmented, name
+
+
+def test_a_number_is_ok_only_with_less_doubt_than_one_digit() -> None:
+    """At low_confidence 0.95 one digit is ok from 0.95; a number's digits together from 0.98
+    (their answers on cut candidates are surer than they are right: numbers.NUMBER_DOUBT)."""
+    from digitwatch.daemon.numbers import Digit, Reading
+
+    def reading(*confidences: float) -> Reading:
+        digits = [Digit(1, c, (10 * i, 0, 10 * i + 8, 10), [0.0] * 10) for i, c in enumerate(confidences)]
+        return Reading("1" * len(digits), digits, margin=10.0, marks=(), whole=1.0)
+
+    assert reading(0.96).trusted(0.95)
+    assert not reading(0.99, 0.985).trusted(0.95)  # 0.975 together: ok for one digit, not for a number
+    assert reading(0.995, 0.99).trusted(0.95)
+    assert reading(0.97, 0.96).trusted(0.8) and not reading(0.96, 0.95).trusted(0.8)  # from 1 - 0.4 x 0.2 = 0.92
