@@ -63,8 +63,10 @@ def boxed(strokes: Strokes, least: float) -> np.ndarray:
 def views_of(strokes: Strokes) -> np.ndarray:
     """The digit's views, (V, 28, 28): boxed at min_stroke, and at thick_stroke too when its pen is thin
     enough to be thickened that far (see views.views)."""
-    widths = (P.min_stroke, P.thick_stroke) if growth(strokes, P.thick_stroke) >= 1.0 else (P.min_stroke,)
-    return np.stack([boxed(strokes, least) for least in widths])
+    first = boxed(strokes, P.min_stroke) if strokes.boxed is None else strokes.boxed
+    if growth(strokes, P.thick_stroke) < 1.0:
+        return first[None]
+    return np.stack([first, boxed(strokes, P.thick_stroke)])
 
 
 def to_mnist_box(soft: np.ndarray) -> np.ndarray:

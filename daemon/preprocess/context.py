@@ -37,6 +37,7 @@ class Strokes(NamedTuple):
     soft: np.ndarray  # soft ink map, 0..1, ink bright
     width: float  # stroke width, in its pixels
     extent: int  # its longer side, in its pixels
+    boxed: np.ndarray | None = None  # its view boxed at min_stroke, when already made (number.one_digit)
 
 
 @dataclass

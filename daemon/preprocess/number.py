@@ -149,8 +149,9 @@ def one_digit(ctx: Context, width: float) -> Strokes | None:
     top, bottom, left, right = ctx.box()
     strokes = cropped(ctx.ink[top:bottom, left:right], ctx.mask[top:bottom, left:right], ctx.width)
     shape = np.array([[width / (bottom - top), 1.0, 0.0]], np.float32)  # (one group: its own line)
-    sure = float(ctx.one_digit(boxed(strokes, PARAMS.box.min_stroke)[None], shape)[0]) >= P.sure_one_digit
-    return strokes if sure else None
+    view = boxed(strokes, PARAMS.box.min_stroke)
+    sure = float(ctx.one_digit(view[None], shape)[0]) >= P.sure_one_digit
+    return strokes._replace(boxed=view) if sure else None
 
 
 @dataclass
