@@ -34,13 +34,13 @@ class SegmentChecker:
             return made
         from ai_edge_litert.interpreter import Interpreter
 
-        with _first_native_notice():
+        with _first_native_notice():  # (LiteRT's notice comes with the first allocation)
             it = Interpreter(model_content=self._content, num_threads=self._threads)
-        inputs = {tuple(d["shape_signature"][1:]): d["index"] for d in it.get_input_details()}
-        view, shape = inputs[(28, 28, 1)], inputs[(3,)]
-        it.resize_tensor_input(view, [n, 28, 28, 1])
-        it.resize_tensor_input(shape, [n, 3])
-        it.allocate_tensors()
+            inputs = {tuple(d["shape_signature"][1:]): d["index"] for d in it.get_input_details()}
+            view, shape = inputs[(28, 28, 1)], inputs[(3,)]
+            it.resize_tensor_input(view, [n, 28, 28, 1])
+            it.resize_tensor_input(shape, [n, 3])
+            it.allocate_tensors()
         self._by_size[n] = made = (it, view, shape, it.get_output_details()[0]["index"])
         return made
 

@@ -298,3 +298,5 @@ def test_a_burst_renamed_in_and_renames_inside_the_inbox_are_all_read(daemon_fac
     names = Counter(r["file"] for r in d.rows())
     assert len(names) == 2100 and set(names.values()) == {1}
     assert len(rows) == 2100 and not any(n.startswith(".") for n in names)
+    for line in d.log_path.read_text().splitlines():  # the decode processes' LiteRT notices kept out of the log
+        json.loads(line)
