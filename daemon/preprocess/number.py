@@ -219,12 +219,12 @@ def candidates(ctx: Context, line: Line) -> Lattice:
             whole = parts[j - 1][0] is g and (i == 0 or parts[i - 1][0] is not g)
             whole = whole and (j == len(parts) or parts[j][0] is not g)
             if j - i <= P.most_parts or whole:  # (a group is always a candidate of its own)
-                builder.add([p[0] for p in parts[i:j]], parts[i][1], parts[j - 1][2], (i, j))
+                builder.add([p[0] for p in parts[i:j]], parts[i][1], parts[j - 1][2], (i, j), whole)
     # The selection's one digit, whole (a flag taken for a mark, a piece paper parts from the rest
     # are its own), when it is no wider than one digit: a number's digits then do not pass for one.
     left, right = min(g.left for g in groups), max(g.right for g in groups) + 1
     if not ctx.beside and len(groups) > 1 and right - left <= P.lone_wide_digit * height:
-        builder.add(groups, left, right, (0, len(parts)))
+        builder.add(groups, left, right, (0, len(parts)), True)
     mark_at = tuple(
         (sum(1 for p in parts if p[1] < m.left), kind) for m, kind in sorted(marks, key=lambda mk: mk[0].left)
     )
@@ -242,7 +242,9 @@ class _Builder:
         self.prior: list[float] = []
         self.boxes: list[tuple[int, int, int, int]] = []
 
-    def add(self, groups: list[_Group], left: float, right: float, span: tuple[int, int]) -> None:
+    def add(self, groups: list[_Group], left: float, right: float, span: tuple[int, int], whole: bool) -> None:
+        """A candidate; ``whole``: one whole group (or the lone digit), which gets a thin pen's second view
+        (views_of) as a digit alone does - a piece cut from a group reads as well without it."""
         ys, xs, xp = (np.concatenate([getattr(g, k) for g in groups]) for k in ("ys", "xs", "xp"))
         keep = (xp >= left) & (xp < right)
         ys, xs, xp = ys[keep], xs[keep], xp[keep]
@@ -252,7 +254,8 @@ class _Builder:
         part = np.zeros((b - t, r - l), bool)
         part[ys - t, xs - l] = True
         assert self.ctx.ink is not None
-        self.x.append(views_of(cropped(self.ctx.ink[t:b, l:r], part, self.ctx.width)))
+        strokes = cropped(self.ctx.ink[t:b, l:r], part, self.ctx.width)
+        self.x.append(views_of(strokes) if whole else boxed(strokes, PARAMS.box.min_stroke)[None])
         self.spans.append(span)
         width = float(xp.max() - xp.min() + 1)
         self.prior.append(_prior(width, b - t, self.height, self.lone))
