@@ -87,7 +87,7 @@ def digit_input(data: bytes, max_pixels: int, max_memory: int = DEFAULT_MEMORY) 
     return lattice.x[0], decoded
 
 
-def picture_input(data: bytes, limits: Limits) -> tuple[Lattice, Decoded]:
+def picture_input(data: bytes, limits: Limits, judged: bool = True) -> tuple[Lattice, Decoded]:
     """The network's inputs for one file's bytes (its candidate digits: preprocess.read), and the decoded picture.
 
     A big picture is looked at on a copy reduced to WORK_MAX (a large JPEG is even decoded at
@@ -95,9 +95,10 @@ def picture_input(data: bytes, limits: Limits) -> tuple[Lattice, Decoded]:
     digit a few percent of a photographed page, written with a thin or pale pen, fades into the
     paper's noise there; when nothing stands out, the full-resolution picture is looked at on a
     copy twice as fine before the file is refused. (Only for that refusal: looked at more finely,
-    a blank sheet on a grainy desk can show grains that pass for ink.)"""
+    a blank sheet on a grainy desk can show grains that pass for ink.) ``judged``: whether the segment
+    checker may spare a digit it is sure is whole its cuts (False: every cut, as its own training wants)."""
     decoded = decode(data, limits.max_pixels, max_memory=limits.max_memory)
-    judge = segment_check.bundled(threads=1) if limits.max_digits > 1 else None
+    judge = segment_check.bundled(threads=1) if limits.max_digits > 1 and judged else None
     try:
         return _scaled(read(decoded.gray, WORK_MAX, limits.max_digits, judge), decoded), decoded
     except FaintInkError:

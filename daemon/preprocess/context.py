@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from .number import Lattice, Line
+    from .line import Line
+    from .number import Lattice
 
 Judge = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N, 28, 28) views, (N, 3) shapes -> (N,) a score each
 

@@ -14,14 +14,11 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from .box import boxed, cropped, views_of
 from .context import Context, Strokes
-from .errors import NoDigitError
-from .measure import label
+from .line import Group, Line, cuts, deslanted, find, slant_of, solid
 from .params import PARAMS
-from .select import border_mask, off_border
 from .zoom import grainy
 
 P = PARAMS.number
@@ -48,30 +45,6 @@ class Lattice:
     def segmented(self) -> bool:
         """Read as a number (candidates to choose among), not as a picture's one digit (:func:`single`)."""
         return self.height > 0
-
-
-@dataclass
-class _Group:
-    """Pieces of ink standing in one column (one digit, or several touching)."""
-
-    left: float  # deslanted extent
-    right: float
-    top: int
-    bottom: int
-    ys: np.ndarray  # its pixels' rows...
-    xs: np.ndarray  # ...columns...
-    xp: np.ndarray  # ...and deslanted columns
-
-    @classmethod
-    def of(cls, ys: np.ndarray, xs: np.ndarray, slant: float) -> _Group:
-        xp = _deslanted(ys, xs, slant)
-        return cls(float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1, ys, xs, xp)
-
-    def join(self, other: _Group) -> None:
-        self.left, self.right = min(self.left, other.left), max(self.right, other.right)
-        self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
-        self.ys, self.xs = np.concatenate([self.ys, other.ys]), np.concatenate([self.xs, other.xs])
-        self.xp = np.concatenate([self.xp, other.xp])
 
 
 def single(views: np.ndarray, box: tuple[int, int, int, int]) -> Lattice:
@@ -109,7 +82,7 @@ def segment(ctx: Context) -> None:
             ctx.strokes = strokes
             return
         slant = found[0]
-    row = line(ctx, slant)
+    row = find(ctx, slant)
     if ctx.refine and ctx.factor > 1 and row.height < P.least_height:
         ctx.low_line = row  # (its candidates are boxed only if the finer reading finds no number)
         return
@@ -132,8 +105,8 @@ def wide(ctx: Context) -> tuple[float, float] | None:
         return None  # (on grainy paper the grain the digit took in would be cut into digits)
     assert ctx.mask is not None
     ys, xs = np.nonzero(ctx.mask)
-    slant = _slant(ys, xs)
-    xp = _deslanted(ys, xs, slant)
+    slant = slant_of(ys, xs)
+    xp = deslanted(ys, xs, slant)
     width = float(xp.max() - xp.min() + 1)
     return (slant, width) if width > P.split_width * height else None
 
@@ -154,59 +127,27 @@ def one_digit(ctx: Context, width: float) -> Strokes | None:
     return strokes._replace(boxed=view) if sure else None
 
 
-@dataclass
-class Line:
-    """A line of ink read as a number: its groups, its digits' height, and which groups are digits and marks."""
-
-    groups: list[_Group]
-    height: float
-    digits: list[_Group]
-    marks: list[tuple[_Group, str]]
-
-
 def lattice(ctx: Context, slant: float | None = None) -> Lattice:
     """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage); ``slant``: the
     strokes' slant when :func:`wide` measured it on the same pixels."""
-    return candidates(ctx, line(ctx, slant))
-
-
-def line(ctx: Context, slant: float | None = None) -> Line:
-    """The line of ink found on ``ctx``: its pieces grouped by column (deslanted), its height, its marks."""
-    assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
-    labels, n = label(ctx.found if ctx.beside else ctx.mask)
-    ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
-    if not ids:
-        raise NoDigitError("no digit found: no ink after thresholding")
-    pieces = _pieces(labels, ids)
-    ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
-    if slant is None:
-        order = np.lexsort((xs, ys))  # (raster order, as the slant's sample is taken)
-        slant = _slant(ys[order], xs[order])
-    groups = _groups(pieces, slant)
-    height = _line_height(groups)
-    marks, digits = [], []
-    for g in groups:
-        if (g.bottom - g.top) < P.mark_height * height:
-            marks.append((g, _mark_kind(g, height)))
-        else:
-            digits.append(g)
-    if not digits:
-        raise NoDigitError("no digit found: only marks smaller than a digit")
-    return Line(groups, height, digits, marks)
+    return candidates(ctx, find(ctx, slant))
 
 
 def candidates(ctx: Context, line: Line) -> Lattice:
     """The line's candidate digits: each digit group, cut at its column profile's valleys when too
     wide, and runs of neighbouring parts, boxed as single digits are."""
     groups, height, digits, marks = line.groups, line.height, line.digits, line.marks
-    parts: list[tuple[_Group, float, float]] = []  # (group, deslanted left, right) of each part
+    middle = float(np.median([(g.top + g.bottom) / 2 for g in digits]))
+    cut_at = {id(g): cuts(g, height) for g in digits}
+    if ctx.one_digit is not None and (ctx.beside or len(digits) > 1):  # (a lone piece was judged: one_digit)
+        for g in _sure_whole(ctx, [g for g in digits if cut_at[id(g)]], height, middle):
+            cut_at[id(g)] = []
+    parts: list[tuple[Group, float, float]] = []  # (group, deslanted left, right) of each part
     for g in digits:
-        cuts = _cuts(g, height)
-        edges = [g.left, *cuts, g.right + 1]
+        edges = [g.left, *cut_at[id(g)], g.right + 1]
         parts += [(g, a, b) for a, b in itertools.pairwise(edges)]
     # One solid group: one wide digit or touching ones, with no row to measure a digit's width by.
-    lone = len(digits) == 1 and _solid(digits[0])
-    middle = float(np.median([(g.top + g.bottom) / 2 for g in digits]))
+    lone = len(digits) == 1 and solid(digits[0])
     builder = _Builder(ctx, height, middle, lone)
     join = [False] + [  # a candidate may run on into the next group across a gap this narrow (a broken stroke)
         a[0] is b[0] or b[0].left - a[0].right <= P.join_gap * height for a, b in itertools.pairwise(parts)
@@ -231,6 +172,24 @@ def candidates(ctx: Context, line: Line) -> Lattice:
     return builder.done(len(parts), height, mark_at)
 
 
+def _sure_whole(ctx: Context, groups: list[Group], height: float, middle: float) -> list[Group]:
+    """The groups the segment checker is sure are one whole digit each (as number.one_digit, for a
+    group of a line): they are not cut - a wide 0 of a zip code is one candidate, not three."""
+    if not groups:
+        return []
+    assert ctx.ink is not None and ctx.one_digit is not None
+    views, shapes = [], []
+    for g in groups:
+        t, b, l, r = g.top, g.bottom, int(g.xs.min()), int(g.xs.max()) + 1
+        part = np.zeros((b - t, r - l), bool)
+        part[g.ys - t, g.xs - l] = True
+        views.append(boxed(cropped(ctx.ink[t:b, l:r], part, ctx.width), PARAMS.box.min_stroke))
+        width = float(g.xp.max() - g.xp.min() + 1)
+        shapes.append((width / height, (b - t) / height, ((t + b) / 2 - middle) / height))
+    sure = ctx.one_digit(np.stack(views), np.asarray(shapes, np.float32)) >= P.sure_one_digit
+    return [g for g, s in zip(groups, sure) if s]
+
+
 class _Builder:
     """Boxes candidates as single digits are boxed, with their shape prior and picture box."""
 
@@ -242,7 +201,7 @@ class _Builder:
         self.prior: list[float] = []
         self.boxes: list[tuple[int, int, int, int]] = []
 
-    def add(self, groups: list[_Group], left: float, right: float, span: tuple[int, int], whole: bool) -> None:
+    def add(self, groups: list[Group], left: float, right: float, span: tuple[int, int], whole: bool) -> None:
         """A candidate; ``whole``: one whole group (or the lone digit), which gets a thin pen's second view
         (views_of) as a digit alone does - a piece cut from a group reads as well without it."""
         ys, xs, xp = (np.concatenate([getattr(g, k) for g in groups]) for k in ("ys", "xs", "xp"))
@@ -276,119 +235,3 @@ def _prior(width: float, height: int, line: float, lone: bool) -> float:
     too_wide = max(0.0, width / line - wide)
     too_short = max(0.0, P.short_digit - height / line)
     return -penalty * too_wide - P.short_penalty * too_short - P.digit_cost
-
-
-def _on_line(labels: np.ndarray, n: int) -> list[int]:
-    """Pieces on the line of the largest: not specks, not border noise, overlapping the line's rows."""
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    boxes = ndimage.find_objects(labels)
-    candidates = off_border(labels, n, areas, border_mask(labels.shape))
-    largest = max(candidates, key=lambda i: areas[i])
-    least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
-    sized = [i for i in candidates if areas[i] >= least]
-    tall = max(boxes[i][0].stop - boxes[i][0].start for i in sized)
-    ref = [i for i in sized if boxes[i][0].stop - boxes[i][0].start >= P.reference_height * tall]
-    top = float(np.median([boxes[i][0].start for i in ref]))
-    bottom = float(np.median([boxes[i][0].stop for i in ref]))
-    out = []
-    for i in sized:
-        t, b = boxes[i][0].start, boxes[i][0].stop
-        if min(b, bottom) - max(t, top) >= PARAMS.row.same_line * min(b - t, bottom - top):
-            out.append(i)
-    return out
-
-
-def _slant(ys: np.ndarray, xs: np.ndarray) -> float:
-    """The shear (x per y) that makes the strokes most upright: the sharpest column profile (the
-    sum of its squared counts), every shear's profile counted in one bincount."""
-    if len(ys) == 0:
-        return 0.0
-    step = max(1, len(ys) // P.slant_pixels)  # (a sample is as sharp a measure, at a fraction of the cost)
-    ys, xs = ys[::step], xs[::step]
-    shears = np.linspace(-P.most_slant, P.most_slant, P.slants)
-    xp = np.round(xs[None, :] - shears[:, None] * (ys - ys.mean())[None, :]).astype(np.int64)
-    xp -= xp.min(axis=1, keepdims=True)
-    span = int(xp.max()) + 1
-    hist = np.bincount((xp + span * np.arange(len(shears))[:, None]).ravel(), minlength=span * len(shears))
-    hist = hist.reshape(len(shears), span)
-    scores = np.einsum("ij,ij->i", hist, hist)
-    best, best_score = 0.0, -1.0
-    for s, score in zip(shears, scores.tolist()):
-        if score > best_score * (1 + 1e-9):  # (the first of equals: the least shear to the left)
-            best, best_score = float(s), score
-    return best
-
-
-def _deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:
-    """Columns with the strokes' slant taken out (rows stay): one frame for every piece of the line."""
-    return xs - slant * ys
-
-
-def _pieces(labels: np.ndarray, ids: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Each piece's label (0-based) and its pixels' rows and columns."""
-    boxes = ndimage.find_objects(labels)
-    out = []
-    for i in ids:
-        sl = boxes[i]
-        ys, xs = np.nonzero(labels[sl] == i + 1)
-        out.append((i, ys + sl[0].start, xs + sl[1].start))
-    return out
-
-
-def _groups(pieces: list[tuple[int, np.ndarray, np.ndarray]], slant: float) -> list[_Group]:
-    """Pieces that share columns (deslanted) by at least join_overlap of the narrower, as one group."""
-    ordered = sorted((_Group.of(ys, xs, slant) for _, ys, xs in pieces), key=lambda g: g.left)
-    groups: list[_Group] = []
-    for p in ordered:
-        for g in groups:
-            overlap = min(g.right, p.right) - max(g.left, p.left) + 1
-            if overlap >= P.join_overlap * min(g.right - g.left + 1, p.right - p.left + 1):
-                g.join(p)
-                break
-        else:
-            groups.append(p)
-    return sorted(groups, key=lambda g: g.left)
-
-
-def _solid(g: _Group) -> bool:
-    """Whether the group's ink covers every column it spans (deslanted): no paper between its pieces."""
-    xp = np.floor(g.xp - g.left).astype(np.int64)
-    return bool(np.bincount(np.clip(xp, 0, None)).all())
-
-
-def _line_height(groups: list[_Group]) -> float:
-    """The digits' height: the median of the groups' near the tallest (marks and fragments left out)."""
-    heights = np.array([g.bottom - g.top for g in groups], float)
-    return float(np.median(heights[heights >= P.reference_height * heights.max()]))
-
-
-def _mark_kind(g: _Group, height: float) -> str:
-    return "dash" if (g.right - g.left + 1) >= P.dash_aspect * (g.bottom - g.top) else "mark"
-
-
-def _cuts(g: _Group, height: float) -> list[float]:
-    """Candidate cuts inside a group too wide to be sure it is one digit: the valleys of its
-    deslanted column profile, at least least_part of the height from its edges and each other, the
-    lowest first, as many as the group's width could hold digits."""
-    width = g.right - g.left + 1
-    if width <= P.split_width * height:
-        return []
-    xp = np.floor(g.xp - g.left).astype(np.int64)
-    profile = np.bincount(np.clip(xp, 0, None), minlength=int(width) + 1).astype(float)
-    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
-    edge = P.least_part * height
-    reach = max(1, int(edge / 2))
-    valleys = [
-        c
-        for c in range(int(np.ceil(edge)), int(width - edge) + 1)
-        if smooth[c] <= smooth[max(0, c - reach) : c + reach + 1].min()
-    ]
-    chosen: list[int] = []
-    most = max(1, int(width / (P.least_digit * height)) - 1)
-    for c in sorted(valleys, key=lambda c: smooth[c]):
-        if any(abs(c - o) < edge for o in chosen):
-            continue
-        chosen.append(c)
-        if len(chosen) >= most:
-            break
-    return [g.left + c for c in sorted(chosen)]

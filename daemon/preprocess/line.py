@@ -1,0 +1,192 @@
+"""A number's line of ink: its pieces found and deslanted, grouped by column, its height, its marks,
+and the candidate cuts of a group too wide for one digit (number.py makes the candidates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .context import Context
+from .errors import NoDigitError
+from .measure import label
+from .params import PARAMS
+from .select import border_mask, off_border
+
+P = PARAMS.number
+
+
+@dataclass
+class Group:
+    """Pieces of ink standing in one column (one digit, or several touching)."""
+
+    left: float  # deslanted extent
+    right: float
+    top: int
+    bottom: int
+    ys: np.ndarray  # its pixels' rows...
+    xs: np.ndarray  # ...columns...
+    xp: np.ndarray  # ...and deslanted columns
+
+    @classmethod
+    def of(cls, ys: np.ndarray, xs: np.ndarray, slant: float) -> Group:
+        xp = deslanted(ys, xs, slant)
+        return cls(float(xp.min()), float(xp.max()), int(ys.min()), int(ys.max()) + 1, ys, xs, xp)
+
+    def join(self, other: Group) -> None:
+        self.left, self.right = min(self.left, other.left), max(self.right, other.right)
+        self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
+        self.ys, self.xs = np.concatenate([self.ys, other.ys]), np.concatenate([self.xs, other.xs])
+        self.xp = np.concatenate([self.xp, other.xp])
+
+
+@dataclass
+class Line:
+    """A line of ink read as a number: its groups, its digits' height, and which groups are digits and marks."""
+
+    groups: list[Group]
+    height: float
+    digits: list[Group]
+    marks: list[tuple[Group, str]]
+
+
+def find(ctx: Context, slant: float | None = None) -> Line:
+    """The line of ink found on ``ctx``: its pieces grouped by column (deslanted), its height, its marks."""
+    assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
+    labels, n = label(ctx.found if ctx.beside else ctx.mask)
+    ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
+    if not ids:
+        raise NoDigitError("no digit found: no ink after thresholding")
+    pieces = _pieces(labels, ids)
+    ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
+    if slant is None:
+        order = np.lexsort((xs, ys))  # (raster order, as the slant's sample is taken)
+        slant = slant_of(ys[order], xs[order])
+    groups = _groups(pieces, slant)
+    height = _line_height(groups)
+    marks, digits = [], []
+    for g in groups:
+        if (g.bottom - g.top) < P.mark_height * height:
+            marks.append((g, _mark_kind(g, height)))
+        else:
+            digits.append(g)
+    if not digits:
+        raise NoDigitError("no digit found: only marks smaller than a digit")
+    return Line(groups, height, digits, marks)
+
+
+def _on_line(labels: np.ndarray, n: int) -> list[int]:
+    """Pieces on the line of the largest: not specks, not border noise, overlapping the line's rows."""
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    candidates = off_border(labels, n, areas, border_mask(labels.shape))
+    largest = max(candidates, key=lambda i: areas[i])
+    least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
+    sized = [i for i in candidates if areas[i] >= least]
+    tall = max(boxes[i][0].stop - boxes[i][0].start for i in sized)
+    ref = [i for i in sized if boxes[i][0].stop - boxes[i][0].start >= P.reference_height * tall]
+    top = float(np.median([boxes[i][0].start for i in ref]))
+    bottom = float(np.median([boxes[i][0].stop for i in ref]))
+    out = []
+    for i in sized:
+        t, b = boxes[i][0].start, boxes[i][0].stop
+        if min(b, bottom) - max(t, top) >= PARAMS.row.same_line * min(b - t, bottom - top):
+            out.append(i)
+    return out
+
+
+def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:
+    """The shear (x per y) that makes the strokes most upright: the sharpest column profile (the
+    sum of its squared counts), every shear's profile counted in one bincount."""
+    if len(ys) == 0:
+        return 0.0
+    step = max(1, len(ys) // P.slant_pixels)  # (a sample is as sharp a measure, at a fraction of the cost)
+    ys, xs = ys[::step], xs[::step]
+    shears = np.linspace(-P.most_slant, P.most_slant, P.slants)
+    xp = np.round(xs[None, :] - shears[:, None] * (ys - ys.mean())[None, :]).astype(np.int64)
+    xp -= xp.min(axis=1, keepdims=True)
+    span = int(xp.max()) + 1
+    hist = np.bincount((xp + span * np.arange(len(shears))[:, None]).ravel(), minlength=span * len(shears))
+    hist = hist.reshape(len(shears), span)
+    scores = np.einsum("ij,ij->i", hist, hist)
+    best, best_score = 0.0, -1.0
+    for s, score in zip(shears, scores.tolist()):
+        if score > best_score * (1 + 1e-9):  # (the first of equals: the least shear to the left)
+            best, best_score = float(s), score
+    return best
+
+
+def deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:
+    """Columns with the strokes' slant taken out (rows stay): one frame for every piece of the line."""
+    return xs - slant * ys
+
+
+def _pieces(labels: np.ndarray, ids: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each piece's label (0-based) and its pixels' rows and columns."""
+    boxes = ndimage.find_objects(labels)
+    out = []
+    for i in ids:
+        sl = boxes[i]
+        ys, xs = np.nonzero(labels[sl] == i + 1)
+        out.append((i, ys + sl[0].start, xs + sl[1].start))
+    return out
+
+
+def _groups(pieces: list[tuple[int, np.ndarray, np.ndarray]], slant: float) -> list[Group]:
+    """Pieces that share columns (deslanted) by at least join_overlap of the narrower, as one group."""
+    ordered = sorted((Group.of(ys, xs, slant) for _, ys, xs in pieces), key=lambda g: g.left)
+    groups: list[Group] = []
+    for p in ordered:
+        for g in groups:
+            overlap = min(g.right, p.right) - max(g.left, p.left) + 1
+            if overlap >= P.join_overlap * min(g.right - g.left + 1, p.right - p.left + 1):
+                g.join(p)
+                break
+        else:
+            groups.append(p)
+    return sorted(groups, key=lambda g: g.left)
+
+
+def solid(g: Group) -> bool:
+    """Whether the group's ink covers every column it spans (deslanted): no paper between its pieces."""
+    xp = np.floor(g.xp - g.left).astype(np.int64)
+    return bool(np.bincount(np.clip(xp, 0, None)).all())
+
+
+def _line_height(groups: list[Group]) -> float:
+    """The digits' height: the median of the groups' near the tallest (marks and fragments left out)."""
+    heights = np.array([g.bottom - g.top for g in groups], float)
+    return float(np.median(heights[heights >= P.reference_height * heights.max()]))
+
+
+def _mark_kind(g: Group, height: float) -> str:
+    return "dash" if (g.right - g.left + 1) >= P.dash_aspect * (g.bottom - g.top) else "mark"
+
+
+def cuts(g: Group, height: float) -> list[float]:
+    """Candidate cuts inside a group too wide to be sure it is one digit: the valleys of its
+    deslanted column profile, at least least_part of the height from its edges and each other, the
+    lowest first, as many as the group's width could hold digits."""
+    width = g.right - g.left + 1
+    if width <= P.split_width * height:
+        return []
+    xp = np.floor(g.xp - g.left).astype(np.int64)
+    profile = np.bincount(np.clip(xp, 0, None), minlength=int(width) + 1).astype(float)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    edge = P.least_part * height
+    reach = max(1, int(edge / 2))
+    valleys = [
+        c
+        for c in range(int(np.ceil(edge)), int(width - edge) + 1)
+        if smooth[c] <= smooth[max(0, c - reach) : c + reach + 1].min()
+    ]
+    chosen: list[int] = []
+    most = max(1, int(width / (P.least_digit * height)) - 1)
+    for c in sorted(valleys, key=lambda c: smooth[c]):
+        if any(abs(c - o) < edge for o in chosen):
+            continue
+        chosen.append(c)
+        if len(chosen) >= most:
+            break
+    return [g.left + c for c in sorted(chosen)]
