@@ -50,11 +50,15 @@ def speckled_pages(x: np.ndarray, n: int = 20) -> list[np.ndarray]:
 
 
 def preprocess_or_refuse(gray: np.ndarray) -> None:
+    """The daemon's reading of a picture: numbers allowed (max_digits 12), the segment checker judging
+    wide pieces, in a decode process's way (preprocess.read)."""
+    from digitwatch.daemon import segment_check
+    from digitwatch.daemon.config import Config
     from digitwatch.daemon.errors import ImageError
-    from digitwatch.daemon.preprocess import views
+    from digitwatch.daemon.preprocess import read
 
     try:
-        views(gray)
+        read(gray, max_digits=Config().max_digits, one_digit=segment_check.bundled(threads=1))
     except ImageError:  # a page refused as noise costs its time too
         pass
 
@@ -76,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     from digitwatch.daemon.fsutil import fsync_dir
     from digitwatch.daemon.infer import Predictor, quiet_native_stderr
     from digitwatch.daemon.journal import Batch, Journal, Move
-    from digitwatch.daemon.preprocess import views
     from digitwatch.daemon.registry import bundled
     from digitwatch.daemon.results import Result, to_csv
 
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append((f"{name}: decode", per_item_ms(decode, data)))
             grays = [decode(b).gray for b in data]
-            rows.append((f"{name}: preprocess (views)", per_item_ms(views, grays)))
+            rows.append((f"{name}: preprocess (as the daemon)", per_item_ms(preprocess_or_refuse, grays)))
             rows += [(f"{name}:   stage {stage}", ms) for stage, ms in stage_costs(grays)]
         rows.append(
             ("speckled page (1,000 ink specks): preprocess", per_item_ms(preprocess_or_refuse, speckled_pages(x)))
