@@ -60,7 +60,7 @@ class Context:
     mask: np.ndarray | None = None  # the digit's pixels
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels
-    max_digits: int = 1  # more than one: a number is read (number.lattice), not refused
+    max_digits: int = 1  # more than one: a number is read (number.candidates), not refused
     one_digit: Judge | None = None  # ...how surely a candidate is one whole digit (segment_check), if known
     origin: tuple[float, float] = (1.0, 0.0)  # ``g``'s pixels to the picture's: (scale, then less offset)
     strokes: Strokes | None = None  # the result: set by the stage that finishes the reading...

@@ -127,28 +127,25 @@ def one_digit(ctx: Context, width: float) -> Strokes | None:
     return strokes._replace(boxed=view) if sure else None
 
 
-def lattice(ctx: Context, slant: float | None = None) -> Lattice:
-    """Candidate digits of the line of ink found on ``ctx`` (after the refusal stage); ``slant``: the
-    strokes' slant when :func:`wide` measured it on the same pixels."""
-    return candidates(ctx, find(ctx, slant))
-
-
 def candidates(ctx: Context, line: Line) -> Lattice:
     """The line's candidate digits: each digit group, cut at its column profile's valleys when too
     wide, and runs of neighbouring parts, boxed as single digits are."""
     groups, height, digits, marks = line.groups, line.height, line.digits, line.marks
     middle = float(np.median([(g.top + g.bottom) / 2 for g in digits]))
     cut_at = {id(g): cuts(g, height) for g in digits}
+    sure: dict[int, Strokes] = {}  # (a group judged whole, its strokes and view: boxed once)
     if ctx.one_digit is not None and (ctx.beside or len(digits) > 1):  # (a lone piece was judged: one_digit)
-        for g in _sure_whole(ctx, [g for g in digits if cut_at[id(g)]], height, middle):
-            cut_at[id(g)] = []
+        sure = _sure_whole(ctx, [g for g in digits if cut_at[id(g)]], height, middle)
+        for g in digits:
+            if id(g) in sure:
+                cut_at[id(g)] = []
     parts: list[tuple[Group, float, float]] = []  # (group, deslanted left, right) of each part
     for g in digits:
         edges = [g.left, *cut_at[id(g)], g.right + 1]
         parts += [(g, a, b) for a, b in itertools.pairwise(edges)]
     # One solid group: one wide digit or touching ones, with no row to measure a digit's width by.
     lone = len(digits) == 1 and solid(digits[0])
-    builder = _Builder(ctx, height, middle, lone)
+    builder = _Builder(ctx, height, middle, lone, sure)
     join = [False] + [  # a candidate may run on into the next group across a gap this narrow (a broken stroke)
         a[0] is b[0] or b[0].left - a[0].right <= P.join_gap * height for a, b in itertools.pairwise(parts)
     ]
@@ -172,29 +169,43 @@ def candidates(ctx: Context, line: Line) -> Lattice:
     return builder.done(len(parts), height, mark_at)
 
 
-def _sure_whole(ctx: Context, groups: list[Group], height: float, middle: float) -> list[Group]:
+def _sure_whole(ctx: Context, groups: list[Group], height: float, middle: float) -> dict[int, Strokes]:
     """The groups the segment checker is sure are one whole digit each (as number.one_digit, for a
-    group of a line): they are not cut - a wide 0 of a zip code is one candidate, not three."""
+    group of a line), by id, with their strokes: they are not cut - a wide 0 of a zip code is one
+    candidate, not three."""
     if not groups:
-        return []
-    assert ctx.ink is not None and ctx.one_digit is not None
-    views, shapes = [], []
-    for g in groups:
-        t, b, l, r = g.top, g.bottom, int(g.xs.min()), int(g.xs.max()) + 1
-        part = np.zeros((b - t, r - l), bool)
-        part[g.ys - t, g.xs - l] = True
-        views.append(boxed(cropped(ctx.ink[t:b, l:r], part, ctx.width), PARAMS.box.min_stroke))
-        width = float(g.xp.max() - g.xp.min() + 1)
-        shapes.append((width / height, (b - t) / height, ((t + b) / 2 - middle) / height))
-    sure = ctx.one_digit(np.stack(views), np.asarray(shapes, np.float32)) >= P.sure_one_digit
-    return [g for g, s in zip(groups, sure) if s]
+        return {}
+    assert ctx.one_digit is not None
+    pieces = [_piece(ctx, g.ys, g.xs) for g in groups]
+    views = [boxed(strokes, PARAMS.box.min_stroke) for *_, strokes in pieces]
+    shapes = [_shape(float(g.xp.max() - g.xp.min() + 1), t, b, height, middle) for g, (t, b, *_) in zip(groups, pieces)]
+    judged = ctx.one_digit(np.stack(views), np.asarray(shapes, np.float32)) >= P.sure_one_digit
+    return {id(g): p[4]._replace(boxed=v) for g, p, v, ok in zip(groups, pieces, views, judged) if ok}
+
+
+def _piece(ctx: Context, ys: np.ndarray, xs: np.ndarray) -> tuple[int, int, int, int, Strokes]:
+    """The box (top, bottom, left, right) of some of the line's pixels, and their strokes as a digit's."""
+    assert ctx.ink is not None
+    t, b, l, r = _box(ys, xs)
+    part = np.zeros((b - t, r - l), bool)
+    part[ys - t, xs - l] = True
+    return t, b, l, r, cropped(ctx.ink[t:b, l:r], part, ctx.width)
+
+
+def _box(ys: np.ndarray, xs: np.ndarray) -> tuple[int, int, int, int]:
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def _shape(width: float, top: int, bottom: int, line: float, middle: float) -> tuple[float, float, float]:
+    """A candidate's width (deslanted), height and middle's offset from the line's, shares of its height."""
+    return width / line, (bottom - top) / line, ((top + bottom) / 2 - middle) / line
 
 
 class _Builder:
     """Boxes candidates as single digits are boxed, with their shape prior and picture box."""
 
-    def __init__(self, ctx: Context, height: float, middle: float, lone: bool) -> None:
-        self.ctx, self.height, self.middle, self.lone = ctx, height, middle, lone
+    def __init__(self, ctx: Context, height: float, middle: float, lone: bool, known: dict[int, Strokes]) -> None:
+        self.ctx, self.height, self.middle, self.lone, self.known = ctx, height, middle, lone, known
         self.shape: list[tuple[float, float, float]] = []
         self.x: list[np.ndarray] = []
         self.spans: list[tuple[int, int]] = []
@@ -209,16 +220,14 @@ class _Builder:
         ys, xs, xp = ys[keep], xs[keep], xp[keep]
         if len(ys) < PARAMS.select.least_digit_pixels:
             return
-        t, b, l, r = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-        part = np.zeros((b - t, r - l), bool)
-        part[ys - t, xs - l] = True
-        assert self.ctx.ink is not None
-        strokes = cropped(self.ctx.ink[t:b, l:r], part, self.ctx.width)
+        known = self.known.get(id(groups[0])) if len(groups) == 1 and whole else None
+        # (a group judged whole: its strokes and view are those the checker saw, on the same pixels)
+        t, b, l, r, strokes = _piece(self.ctx, ys, xs) if known is None else (*_box(ys, xs), known)
         self.x.append(views_of(strokes) if whole else boxed(strokes, PARAMS.box.min_stroke)[None])
         self.spans.append(span)
         width = float(xp.max() - xp.min() + 1)
         self.prior.append(_prior(width, b - t, self.height, self.lone))
-        self.shape.append((width / self.height, (b - t) / self.height, ((t + b) / 2 - self.middle) / self.height))
+        self.shape.append(_shape(width, t, b, self.height, self.middle))
         self.boxes.append(picture_box(self.ctx, t, b, l, r))
 
     def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...]) -> Lattice:

@@ -44,7 +44,7 @@ def _views(found: Strokes) -> np.ndarray:
 
 def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1, one_digit: Judge | None = None) -> Lattice:
     """What the network reads of ``gray``: the one digit's :func:`views` as a lattice of one candidate,
-    or, when ``max_digits`` > 1 and the picture holds a number, its candidate digits (number.lattice).
+    or, when ``max_digits`` > 1 and the picture holds a number, its candidate digits (number.candidates).
     A number written low on a wide picture is read again at a finer working scale, so its digits
     are not a few pixels tall. ``one_digit``: the segment checker, which spares a wide piece it is
     sure is one digit the number's reading (number.one_digit)."""
