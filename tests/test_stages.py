@@ -71,6 +71,25 @@ def test_size_adds_paper_round_a_digit_cropped_at_its_strokes() -> None:
     assert (padded[:pad] == 250).all() and (padded[pad:-pad, pad:-pad] == a).all()
 
 
+def test_size_adds_no_paper_round_a_photo_in_uneven_light() -> None:
+    """A phone photo cropped round its digit: light falls off across the frame, no stroke runs into it.
+    Paper added at one level would stand out of the darker side as a ring of ink."""
+    ramp = np.linspace(0.45, 0.95, 90, dtype=np.float32)
+    a = np.clip(seven((90, 90), ink_level=0.1, width=4) * ramp[None, :] / 0.95, 0, 1)
+    assert size.paper_beyond_frame(a) is a
+    cut = a.copy()
+    cut[:, 40:46] = 0.05  # a stroke the crop cut through, top to bottom
+    assert size.paper_beyond_frame(cut).shape[0] > 90
+
+
+def test_a_shaded_photo_of_a_digit_reads_as_on_even_paper() -> None:
+    """The same 7 read from a photo in uneven light and from even paper: the shading is no ink."""
+    ramp = np.linspace(0.45, 0.95, 90, dtype=np.float32)
+    even = seven((90, 90), ink_level=0.1, width=4)
+    shaded = np.clip(even * ramp[None, :] / 0.95, 0, 1)
+    assert np.abs(normalize(shaded) - normalize(even)).max() < 0.25
+
+
 def test_size_prepare_sets_the_working_scale() -> None:
     ctx = Context(np.zeros((1000, 500), np.uint8), work_max=192)
     size.prepare(ctx)

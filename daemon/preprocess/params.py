@@ -36,6 +36,8 @@ class Size:
     frame_ink: float = 0.25  # a frame spanning this much of the range (10th to 90th percentile) has ink on it
     frame_low_q: float = 0.1  # the frame's low end (a quantile: a few dark pixels of noise do not count)
     frame_high_q: float = 0.9  # ...and its high end
+    frame_window_parts: int = 4  # ink on a frame stands off the running median over a quarter of it (a side)...
+    frame_window_least: int = 5  # ...or over this many pixels at least; slow shading follows the median
     least_pad: int = 2  # at least this much paper is added round a tight crop (px)
     frame_pad: float = 0.12  # ...and this much of its longer side: room for the border band and a window
 
