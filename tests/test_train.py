@@ -270,3 +270,41 @@ def test_fine_tune_on_real_writing_and_styles_publishes_a_calibrated_model(tmp_p
     ref = latest(ck)
     assert ref is not None and ref.temperature == metrics["temperature"]
     assert Predictor.load(ref).ref.temperature == metrics["temperature"]
+
+
+def test_models_trained_apart_are_joined_into_one_servable_model(
+    trained: tuple[Path, dict], tmp_path: Path, mnist_path: Path
+) -> None:
+    """Members trained one run at a time (hours each on these cores) are joined afterwards: every network
+    of each model, averaged, scored, published, served through LiteRT; a missing model is one clear line."""
+    import subprocess
+    import sys
+
+    ck, first = trained
+    r = cli("train", "--data", str(mnist_path), "--limit", "500", "--epochs", "1", "--seed", "7", "--checkpoint",
+            str(tmp_path / "other"), "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    second = json.loads(r.stdout.strip().splitlines()[-1])
+    models = [ck / f"model-{first['model_id']}.keras", Path(second["model_path"])]
+    join = [sys.executable, "-m", "digitwatch.training.join", "--data", str(mnist_path), "--checkpoint"]
+    done = subprocess.run([*join, str(tmp_path / "joined"), *map(str, models)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    metrics = json.loads(Path(summary["model_path"]).with_suffix(".metrics.json").read_text())
+    assert [j["model_id"] for j in metrics["joined"]] == [first["model_id"], second["model_id"]]
+    assert [j["networks"] for j in metrics["joined"]] == [1, 1] and 0.5 < metrics["test_accuracy"] <= 1
+
+    from digitwatch.daemon.infer import Predictor, canary
+    from digitwatch.daemon.registry import current
+
+    predictor = Predictor.load(current(tmp_path / "joined"))
+    assert predictor.model_id == summary["model_id"] and predictor.runtime == "litert"
+    assert [layer.name for layer in predictor._model.layers if layer.name.startswith("member_")] == [
+        "member_0",
+        "member_1",
+    ]
+    assert predictor.predict(canary()[0]).shape == (300, 10)
+    missing = subprocess.run([*join, str(tmp_path / "x"), str(tmp_path / "none.keras")], capture_output=True, text=True)
+    assert (
+        missing.returncode == 65 and missing.stderr.strip() == f"digitwatch: no such model file: {tmp_path}/none.keras"
+    )

@@ -41,6 +41,15 @@ def load_predict(path: Path) -> Callable[[Any], Any]:
     return predict_fn(load_members([path])[0])
 
 
+def networks(path: Path) -> list[Any]:
+    """The networks of the saved model at ``path``: each member of an ensemble, or the one network."""
+    import keras
+
+    model = keras.models.load_model(path, safe_mode=True, compile=False)
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return members or [model]
+
+
 def load_members(paths: Sequence[Path]) -> list[Any]:
     """Load trained models (safe mode, without optimizer state) to become ensemble members."""
     import keras

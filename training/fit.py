@@ -21,7 +21,7 @@ from digitwatch.daemon.registry import file_id
 
 from . import data as mnist_data
 from . import own
-from .ensemble import load_predict, predict_fn
+from .ensemble import load_predict, networks, predict_fn
 from .evaluate import scores
 from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
@@ -326,11 +326,7 @@ def _start_members(path: Path | None) -> list[Any]:
         return []
     if not path.is_file():
         raise DataError(f"--from {path}: no such model file")
-    import keras
-
-    model = keras.models.load_model(path, safe_mode=True, compile=False)
-    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return members or [model]
+    return networks(path)
 
 
 def _teacher(path: Path | None) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -1,0 +1,99 @@
+"""Join networks trained in separate runs into one published model: every network of each given model,
+averaged (training/ensemble.py), scored on MNIST's test split and calibrated as ``train`` does.
+
+    python -m digitwatch.training.join --data MNIST --checkpoint DIR MODEL.keras [MODEL.keras ...]
+
+Members trained one run at a time (each a few hours of these two cores, so each is kept as soon as it is
+done) become one model to publish or bundle (``python -m digitwatch.training.publish --bundle``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from digitwatch.daemon.errors import DataError
+from digitwatch.daemon.infer import quiet_native_stderr
+from digitwatch.daemon.registry import file_id
+
+from . import data as mnist_data
+from .ensemble import average, networks, predict_fn
+from .evaluate import scores
+from .extra import calibration_fit
+from .inputs import prepare
+from .publish import publish
+
+
+def metrics_of(path: Path) -> dict[str, Any]:
+    """What training recorded beside a model: ``model-<id>.metrics.json``, or a bundled ``default.json``."""
+    for beside in (path.with_suffix(".metrics.json"), path.with_suffix(".json")):
+        if beside.is_file():
+            return dict(json.loads(beside.read_text()))
+    return {}
+
+
+def join(paths: list[Path], checkpoint: Path, data: str | None) -> dict[str, Any]:
+    """Publish the average of every network of the models at ``paths`` into ``checkpoint``; return its metrics."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        raise DataError(f"no such model file: {', '.join(missing)}" if missing else "join needs at least one model")
+    ds = mnist_data.load(data)
+    x_test, y_test = prepare(ds.x_test, True), ds.y_test.astype(np.int64)
+    with quiet_native_stderr():
+        members = [net for path in paths for net in networks(path)]
+        model = average(members)
+    first = metrics_of(paths[0])
+    with tempfile.TemporaryDirectory(prefix="digitwatch-join-") as tmp:
+        lean = os.path.join(tmp, "model.keras")
+        model.save(lean)
+        accuracy, loss = scores(predict_fn(model)(x_test), y_test)
+        metrics = {
+            "recipe": first.get("recipe", "robust"),
+            "recipe_summary": f"{len(members)} networks of {len(paths)} models, averaged",
+            "history": first.get("history", {"accuracy": [], "loss": [], "val_accuracy": [], "val_loss": []}),
+            "joined": [
+                {
+                    "model": str(p),
+                    "model_id": file_id(p),
+                    "networks": len(networks(p)),
+                    **{k: metrics_of(p).get(k) for k in ("seed", "epochs", "test_accuracy", "train_seconds")},
+                }
+                for p in paths
+            ],
+            "data": ds.source,
+            "inputs": "normalize",
+            **calibration_fit(predict_fn(model)),
+            "test_accuracy": accuracy,
+            "test_loss": loss,
+            "parameters": int(model.count_params()),
+        }
+        published = publish(Path(lean), metrics, checkpoint)
+    return {**metrics, "model_id": published.model_id, "model_path": str(published.model_path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path, help="models whose networks are joined, in order")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="publish into this folder")
+    parser.add_argument("--data", help="MNIST (mnist.npz or an idx folder) to score the joined model on")
+    args = parser.parse_args(argv)
+    try:
+        metrics = join(args.models, args.checkpoint, args.data)
+    except DataError as exc:
+        print(f"digitwatch: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    summary = {
+        k: metrics[k] for k in ("model_id", "model_path", "test_accuracy", "temperature", "held_out") if k in metrics
+    }
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
