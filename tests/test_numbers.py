@@ -6,6 +6,7 @@ digits, rendered by training/numbers.py), read by the real `digitwatch predict` 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import subprocess
 import sys
@@ -143,3 +144,46 @@ def test_a_number_is_ok_only_with_less_doubt_than_one_digit() -> None:
     assert not reading(0.99, 0.985).trusted(0.95)  # 0.975 together: ok for one digit, not for a number
     assert reading(0.995, 0.99).trusted(0.95)
     assert reading(0.97, 0.96).trusted(0.8) and not reading(0.96, 0.95).trusted(0.8)  # from 1 - 0.4 x 0.2 = 0.92
+
+
+def _on_a_form(field: str, count: int = 24) -> tuple[list[Image.Image], list[str]]:
+    """Numbers (training/numbers.py, MNIST test digits, a clean page) written on a form's field: on a
+    line, in a box, in a comb field (ticks between the cells) or a grid of cells."""
+    from digitwatch.training import numbers
+    from PIL import ImageDraw
+
+    pictures, texts = [], []
+    for number in numbers.render_set("mnist", count, (0.15, 0.4), lengths=(3, 6), seed=9, styles=("clean",)):
+        w, h = number.image.size
+        page = Image.new("L", (w + 24, h + 24), 255)
+        page.paste(number.image.convert("L"), (12, 12))
+        boxes = [(x0 + 12, y0 + 12, x1 + 12, y1 + 12) for x0, y0, x1, y1 in number.boxes]
+        top, bottom, right = min(b[1] for b in boxes) - 6, max(b[3] for b in boxes) + 6, w + 19
+        walls = [(a[2] + b[0]) // 2 for a, b in itertools.pairwise(boxes)]
+        d = ImageDraw.Draw(page)
+        if field == "line":
+            d.line((4, bottom, right, bottom), fill=60, width=2)
+        else:
+            d.rectangle((4, top, right, bottom), outline=60, width=2)
+        for x in walls if field in ("comb", "grid") else []:
+            d.line((x, top if field == "grid" else bottom - (bottom - top) // 3, x, bottom), fill=60, width=2)
+        pictures.append(page)
+        texts.append(number.digits)
+    return pictures, texts
+
+
+@pytest.mark.parametrize("field, least", [("line", 23), ("box", 23), ("comb", 20), ("grid", 18)])
+def test_a_number_written_on_a_forms_field(tmp_path: Path, predictor: Predictor, field: str, least: int) -> None:
+    """A zip code or an ID written on a line or in a form's boxes: the ruled lines joined the digits
+    into one piece (on a line: 11 of 24 read before; in a box, a comb or a grid: none). They are left
+    out of the ink now: horizontal runs longer than any digit's stroke, and the thin pieces running
+    between them (a box's sides, a comb's ticks). Nothing read wrong is ever `ok`."""
+    pictures, texts = _on_a_form(field)
+    paths = []
+    for k, picture in enumerate(pictures):
+        paths.append(tmp_path / f"{field}-{k}.png")
+        picture.save(paths[-1])
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.95, 12)
+    assert not [r for r, t in zip(rows, texts) if r.status == "ok" and r.text != t]
+    right = sum(r.text == t for r, t in zip(rows, texts))
+    assert right >= least, [(r.file, r.text, t) for r, t in zip(rows, texts) if r.text != t]

@@ -70,8 +70,11 @@ def views_of(strokes: Strokes) -> np.ndarray:
 
 
 def to_mnist_box(soft: np.ndarray) -> np.ndarray:
-    """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass."""
+    """Fit into 20x20 keeping aspect ratio, pad to 28x28, centre by centre of mass; an empty box when
+    none of it is visible (a number's candidate of faint pixels only: it reads as no digit)."""
     top, bottom, left, right = bounds(soft > P.visible)
+    if bottom <= top:
+        return np.zeros((P.size, P.size), dtype=np.float32)
     soft = soft[top:bottom, left:right]
     h, w = soft.shape
     scale = P.box / max(h, w)

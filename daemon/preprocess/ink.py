@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
+from scipy import ndimage
 
-from .context import Context, Paper
+from .context import Context, Paper, bounds
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
-from .measure import box_mean, label, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
+from .measure import (
+    box_mean,
+    label,
+    median,
+    median_mostly_zero,
+    otsu,
+    pieces,
+    quantile,
+    robust_std,
+    sample,
+    stroke_width,
+)
 from .paper import ink_map
 from .params import PARAMS
 from .select import digit
@@ -28,11 +41,56 @@ class Detected(NamedTuple):
 
 
 def detected(ink: np.ndarray) -> Detected:
-    """The detection map (``ink`` lightly smoothed), the paper's figures on it, and the ink found in it."""
+    """The detection map (``ink`` lightly smoothed), the paper's figures on it, and the ink found in it,
+    ruled lines left out (:func:`ruled_lines`)."""
     detect = smooth(ink)
     paper = paper_noise(detect, ink)
     found, labels, n = hysteresis(detect, paper)
+    lines = ruled_lines(found)
+    if lines is not None:
+        found = found & ~lines
+        labels, n = label(found)
+        sides = box_sides(labels, lines)
+        if sides:
+            found = found & ~pieces(labels, n, sides)
+            labels, n = label(found)
     return Detected(detect, paper, found, labels, n)
+
+
+def ruled_lines(found: np.ndarray) -> np.ndarray | None:
+    """The pixels of ruled lines in the ink ``found``: thin horizontal runs longer than line_length
+    times the ink's height - an underline a number of three digits or more is written on, a form box's
+    edge; no digit has a stroke that long, nor a flat one (a USPS 2) that thin. None when the ink is not
+    that wide (a digit alone: its test is one bounding box)."""
+    top, bottom, left, right = bounds(found)
+    length = round(P.line_length * (bottom - top))
+    if right - left < length or length < P.line_least:
+        return None
+    kernel = np.ones((1, length), np.uint8)
+    runs: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(found).view(np.uint8), cv2.MORPH_OPEN, kernel)
+    runs = runs.view(bool)
+    rows = np.asarray(runs.any(axis=1))
+    lines = int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0])  # (bands of rows: a box has two)
+    thickness = int(np.count_nonzero(runs)) / max(1, int(np.count_nonzero(runs.any(axis=0))) * lines)
+    return runs if lines and thickness <= P.line_thin * (bottom - top) else None
+
+
+def box_sides(labels: np.ndarray, lines: np.ndarray) -> list[int]:
+    """The pieces (0-based) that belong to a form's boxes: thin upright pieces running from a ruled line
+    above them to one below (the sides of a box round a number, the walls between its cells), or
+    short ones standing on a line (a comb field's ticks). A digit in a box seldom touches both its top
+    and its bottom, and stands taller than a tick."""
+    boxes = ndimage.find_objects(labels)
+    tallest = max((rows.stop - rows.start for rows, _ in boxes), default=0)
+    out = []
+    for i, (rows, cols) in enumerate(boxes):
+        t, b = rows.start, rows.stop
+        if cols.stop - cols.start > P.side_thin * (b - t):
+            continue
+        above, below = lines[max(t - 2, 0) : t, cols].any(), lines[b : b + 2, cols].any()
+        if (above and below) or ((above or below) and b - t <= P.tick_height * tallest):
+            out.append(i)
+    return out
 
 
 def smooth(ink: np.ndarray) -> np.ndarray:

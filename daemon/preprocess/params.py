@@ -76,6 +76,11 @@ class Ink:
     high_most: float = 0.6  # ...and at most this share of the peak: a faint stroke's core still passes
     low_share: float = 0.4  # the low threshold (faint parts of strokes) is this share of the high one...
     low_noise: float = 4.0  # ...but this many noise deviations above the paper at least
+    line_length: float = 2.0  # a horizontal run this many times the ink's height is a ruled line, no stroke...
+    line_least: int = 12  # ...and this many pixels at least (a wide dash of a tiny picture is no line)...
+    line_thin: float = 0.15  # ...and thin: this share of the ink's height thick at most, on average
+    side_thin: float = 0.25  # a box's side between ruled lines is no wider than this share of its height
+    tick_height: float = 0.5  # a thin piece on one ruled line, this share of the tallest piece at most, is a tick
 
 
 @dataclass(frozen=True)
