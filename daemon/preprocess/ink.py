@@ -59,8 +59,9 @@ def detected(ink: np.ndarray) -> Detected:
 
 def ruled_lines(found: np.ndarray) -> np.ndarray | None:
     """The pixels of ruled lines in the ink ``found``: thin horizontal runs longer than line_length
-    times the ink's height - an underline a number of three digits or more is written on, a form box's
-    edge; no digit has a stroke that long, nor a flat one (a USPS 2) that thin. None when the ink is not
+    times the ink's height, from end to end of the ink - an underline a number of three digits or more
+    is written on, a form box's edge; no digit has a stroke that long, nor a flat one (a USPS 2) that
+    thin. None when the ink is not
     that wide (a digit alone: its test is one bounding box)."""
     top, bottom, left, right = bounds(found)
     length = round(P.line_length * (bottom - top))
@@ -69,9 +70,11 @@ def ruled_lines(found: np.ndarray) -> np.ndarray | None:
     kernel = np.ones((1, length), np.uint8)
     runs: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(found).view(np.uint8), cv2.MORPH_OPEN, kernel)
     runs = runs.view(bool)
-    rows = np.asarray(runs.any(axis=1))
+    rows, columns = np.asarray(runs.any(axis=1)), np.flatnonzero(runs.any(axis=0))
+    if len(columns) < P.line_span * (right - left):  # (strokes of overlapping digits, merged: not end to end)
+        return None
     lines = int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0])  # (bands of rows: a box has two)
-    thickness = int(np.count_nonzero(runs)) / max(1, int(np.count_nonzero(runs.any(axis=0))) * lines)
+    thickness = int(np.count_nonzero(runs)) / max(1, len(columns) * lines)
     return runs if lines and thickness <= P.line_thin * (bottom - top) else None
 
 

@@ -78,7 +78,8 @@ class Ink:
     low_noise: float = 4.0  # ...but this many noise deviations above the paper at least
     line_length: float = 2.0  # a horizontal run this many times the ink's height is a ruled line, no stroke...
     line_least: int = 12  # ...and this many pixels at least (a wide dash of a tiny picture is no line)...
-    line_thin: float = 0.15  # ...and thin: this share of the ink's height thick at most, on average
+    line_thin: float = 0.15  # ...and thin: this share of the ink's height thick at most, on average...
+    line_span: float = 0.8  # ...and running under or over this share of the ink's width
     side_thin: float = 0.25  # a box's side between ruled lines is no wider than this share of its height
     tick_height: float = 0.5  # a thin piece on one ruled line, this share of the tallest piece at most, is a tick
 
