@@ -228,6 +228,31 @@ def test_box_fits_into_20x20_and_centres_mass_in_28x28() -> None:
     assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
 
 
+def test_box_of_nothing_visible_is_an_empty_view() -> None:
+    """A number's candidate can hold only faint pixels (the rest of a box's side once a ruled line is
+    left out): it reads as no digit, where it raised ZeroDivisionError and lost the file's reading."""
+    out = box.to_mnist_box(np.full((12, 3), 0.01, np.float32))
+    assert out.shape == (28, 28) and not out.any()
+
+
+def test_ruled_lines_under_and_round_a_number_are_left_out_of_the_ink() -> None:
+    """A line under three digits and a box's sides are no ink of theirs; a digit alone is never looked at."""
+    found = np.zeros((40, 120), bool)
+    for x in (10, 45, 80):
+        found[8:30, x : x + 3] = found[8:11, x : x + 20] = True  # three 7-like digits
+    found[33:35, 2:118] = True  # the line they are written on
+    lines = ink.ruled_lines(found)
+    assert lines is not None and lines[33:35, 2:118].all() and not lines[:31].any()
+    boxed_in = found.copy()
+    boxed_in[2:4, 2:118] = True  # ...a box round them: its top and its sides
+    boxed_in[2:35, 2:4] = boxed_in[2:35, 116:118] = True
+    lines = ink.ruled_lines(boxed_in)
+    assert lines is not None
+    labels, _ = ndimage.label(boxed_in & ~lines, np.ones((3, 3)))
+    sides = ink.box_sides(labels, lines)
+    assert len(sides) == 2 and ink.ruled_lines(found[:, 40:70]) is None  # (one digit: too narrow)
+
+
 def test_box_thickens_thin_strokes_to_the_least_width() -> None:
     ctx = Context(page(), mask=np.zeros((64, 64), bool), ink=np.zeros((64, 64), np.float32), width=1.0)
     ctx.mask[10:50, 30] = True

@@ -67,7 +67,7 @@ def ruled_lines(found: np.ndarray) -> np.ndarray | None:
     length = round(P.line_length * (bottom - top))
     if right - left < length or length < P.line_least:
         return None
-    kernel = np.ones((1, length), np.uint8)
+    kernel = np.ones((1, length | 1), np.uint8)  # (odd: an even one shifts the opening by a pixel)
     runs: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(found).view(np.uint8), cv2.MORPH_OPEN, kernel)
     runs = runs.view(bool)
     rows, columns = np.asarray(runs.any(axis=1)), np.flatnonzero(runs.any(axis=0))
