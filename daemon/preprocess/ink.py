@@ -61,8 +61,7 @@ def ruled_lines(found: np.ndarray) -> np.ndarray | None:
     """The pixels of ruled lines in the ink ``found``: thin horizontal runs longer than line_length
     times the ink's height, from end to end of the ink - an underline a number of three digits or more
     is written on, a form box's edge; no digit has a stroke that long, nor a flat one (a USPS 2) that
-    thin. None when the ink is not
-    that wide (a digit alone: its test is one bounding box)."""
+    thin. None when the ink is not that wide (a digit alone: its test is one bounding box)."""
     top, bottom, left, right = bounds(found)
     length = round(P.line_length * (bottom - top))
     if right - left < length or length < P.line_least:
