@@ -148,7 +148,7 @@ def test_a_number_is_ok_only_with_less_doubt_than_one_digit() -> None:
 
 def _on_a_form(field: str, count: int = 24) -> tuple[list[Image.Image], list[str]]:
     """Numbers (training/numbers.py, MNIST test digits, a clean page) written on a form's field: on a
-    line, in a box, in a comb field (ticks between the cells) or a grid of cells."""
+    line, in a box, in a comb field (ticks between the cells) or a grid of cells; or on a ruled page."""
     from digitwatch.training import numbers
     from PIL import ImageDraw
 
@@ -163,6 +163,9 @@ def _on_a_form(field: str, count: int = 24) -> tuple[list[Image.Image], list[str
         d = ImageDraw.Draw(page)
         if field == "line":
             d.line((4, bottom, right, bottom), fill=60, width=2)
+        elif field == "ruled":  # a photocopied notebook page: dark lines across it, through the digits
+            for y in range(bottom % 30, h + 24, 30):
+                d.line((0, y, w + 24, y), fill=110, width=2)
         else:
             d.rectangle((4, top, right, bottom), outline=60, width=2)
         for x in walls if field in ("comb", "grid") else []:
@@ -172,10 +175,11 @@ def _on_a_form(field: str, count: int = 24) -> tuple[list[Image.Image], list[str
     return pictures, texts
 
 
-@pytest.mark.parametrize("field, least", [("line", 23), ("box", 22), ("comb", 20), ("grid", 18)])
+@pytest.mark.parametrize("field, least", [("line", 23), ("box", 22), ("comb", 20), ("grid", 18), ("ruled", 23)])
 def test_a_number_written_on_a_forms_field(tmp_path: Path, predictor: Predictor, field: str, least: int) -> None:
     """A zip code or an ID written on a line or in a form's boxes: the ruled lines joined the digits
-    into one piece (on a line: 11 of 24 read before; in a box, a comb or a grid: none). They are left
+    into one piece (on a line: 11 of 24 read before; in a box, a comb or a grid: none; on a ruled
+    page, lines through the digits: 20). They are left
     out of the ink now: horizontal runs longer than any digit's stroke, and the thin pieces running
     between them (a box's sides, a comb's ticks). Nothing read wrong is ever `ok`."""
     pictures, texts = _on_a_form(field)

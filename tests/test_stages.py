@@ -250,7 +250,7 @@ def test_ruled_lines_under_and_round_a_number_are_left_out_of_the_ink() -> None:
     assert lines is not None
     labels, _ = ndimage.label(boxed_in & ~lines, np.ones((3, 3)))
     sides = ink.box_sides(labels, lines)
-    assert len(sides) == 2 and ink.ruled_lines(found[:, 40:70]) is None  # (one digit: too narrow)
+    assert len(sides) == 2 and ink.ruled_lines(found[:31, 40:70]) is None  # (one digit: too narrow)
 
 
 def test_box_thickens_thin_strokes_to_the_least_width() -> None:
