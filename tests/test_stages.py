@@ -20,6 +20,7 @@ from digitwatch.daemon.preprocess import (
     paper,
     pipeline,
     row,
+    ruled,
     select,
     shadow,
     size,
@@ -241,16 +242,16 @@ def test_ruled_lines_under_and_round_a_number_are_left_out_of_the_ink() -> None:
     for x in (10, 45, 80):
         found[8:30, x : x + 3] = found[8:11, x : x + 20] = True  # three 7-like digits
     found[33:35, 2:118] = True  # the line they are written on
-    lines = ink.ruled_lines(found)
+    lines = ruled.ruled_lines(found)
     assert lines is not None and lines[33:35, 2:118].all() and not lines[:31].any()
     boxed_in = found.copy()
     boxed_in[2:4, 2:118] = True  # ...a box round them: its top and its sides
     boxed_in[2:35, 2:4] = boxed_in[2:35, 116:118] = True
-    lines = ink.ruled_lines(boxed_in)
+    lines = ruled.ruled_lines(boxed_in)
     assert lines is not None
     labels, _ = ndimage.label(boxed_in & ~lines, np.ones((3, 3)))
-    sides = ink.box_sides(labels, lines)
-    assert len(sides) == 2 and ink.ruled_lines(found[:31, 40:70]) is None  # (one digit: too narrow)
+    sides = ruled.box_sides(labels, lines)
+    assert len(sides) == 2 and ruled.ruled_lines(found[:31, 40:70]) is None  # (one digit: too narrow)
 
 
 def test_box_thickens_thin_strokes_to_the_least_width() -> None:

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import cv2
 import numpy as np
-from scipy import ndimage
 
-from .context import Context, Paper, bounds
+from .context import Context, Paper
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
-from .measure import (
-    box_mean,
-    label,
-    median,
-    median_mostly_zero,
-    otsu,
-    pieces,
-    quantile,
-    robust_std,
-    sample,
-    stroke_width,
-)
+from .measure import box_mean, label, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
 from .paper import ink_map
 from .params import PARAMS
+from .ruled import without_ruling
 from .select import digit
 
 P = PARAMS.ink
@@ -42,110 +30,14 @@ class Detected(NamedTuple):
 
 def detected(ink: np.ndarray) -> Detected:
     """The detection map (``ink`` lightly smoothed), the paper's figures on it, and the ink found in it,
-    ruled lines left out (:func:`ruled_lines`)."""
+    a form's or a ruled page's lines left out (ruled.without_ruling)."""
     detect = smooth(ink)
     paper = paper_noise(detect, ink)
     found, labels, n = hysteresis(detect, paper)
-    lines = ruled_lines(found)
-    if lines is not None:
-        found = found & ~lines | crossed(found & ~lines, lines)
-        labels, n = label(found)
-        sides = box_sides(labels, lines)
-        if sides:
-            found = found & ~pieces(labels, n, sides)
-            labels, n = label(found)
+    ruled = without_ruling(found)
+    if ruled is not None:
+        found, labels, n = ruled
     return Detected(detect, paper, found, labels, n)
-
-
-def ruled_lines(found: np.ndarray) -> np.ndarray | None:
-    """The pixels of ruled lines in the ink ``found``: thin horizontal runs, either under or over a
-    number (:func:`_under_number`) or across a ruled page, past the ends of what is written on it
-    (:func:`_across_page`). None when there are none."""
-    top, bottom, left, right = bounds(found)
-    lines = _under_number(found, top, bottom, left, right)
-    return lines if lines is not None else _across_page(found, left, right)
-
-
-def _under_number(found: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray | None:
-    """Thin horizontal runs longer than line_length times the ink's height, from end to end of the ink
-    - an underline a number of three digits or more is written on, a form box's edge; no digit has a
-    stroke that long, nor a flat one (a USPS 2) that thin. None when the ink is not that wide (a digit
-    alone: its test is one bounding box)."""
-    length = round(P.line_length * (bottom - top))
-    if right - left < length or length < P.line_least:
-        return None
-    runs = _runs(found, length)
-    rows, columns = np.asarray(runs.any(axis=1)), np.flatnonzero(runs.any(axis=0))
-    if len(columns) < P.line_span * (right - left):  # (strokes of overlapping digits, merged: not end to end)
-        return None
-    return runs if _thin(runs, rows, len(columns), bottom - top) else None
-
-
-def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
-    """Thin horizontal runs across ruling_length of the picture, line_length times as long as the rest
-    of the ink is tall and running past it on both sides by ruling_past of its height: a ruled page's
-    lines under and through what is written on it. A digit's bar (a 7's, a 2's foot) ends at a stroke."""
-    length = round(P.ruling_length * found.shape[1])
-    if right - left < length or length < P.line_least:
-        return None
-    runs = _runs(found, length)
-    columns = np.flatnonzero(runs.any(axis=0))
-    rest = found & ~runs
-    if not len(columns) or not rest.any():
-        return None
-    top, bottom, within_left, within_right = bounds(rest)
-    past = P.ruling_past * (bottom - top)
-    if columns[0] > within_left - past or columns[-1] + 1 < within_right + past:
-        return None
-    if len(columns) < P.line_length * (bottom - top):
-        return None
-    return runs if _thin(runs, np.asarray(runs.any(axis=1)), len(columns), bottom - top) else None
-
-
-def crossed(rest: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """The pixels of ``lines`` where a stroke of ``rest`` crosses them: ink just above and just below
-    (a vertical closing as tall as the lines are thick), so a digit written across a line keeps them."""
-    kernel = np.ones((2 * _thickness(lines) + 3, 1), np.uint8)
-    closed: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(rest).view(np.uint8), cv2.MORPH_CLOSE, kernel)
-    return lines & closed.view(bool)
-
-
-def _thickness(lines: np.ndarray) -> int:
-    """The lines' mean thickness in pixels: their pixels per column covered, per band of rows."""
-    rows = np.asarray(lines.any(axis=1))
-    bands = max(1, int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0]))
-    return max(1, round(int(np.count_nonzero(lines)) / max(1, int(np.count_nonzero(lines.any(axis=0)))) / bands))
-
-
-def _runs(found: np.ndarray, length: int) -> np.ndarray:
-    """The pixels of ``found`` in horizontal runs ``length`` long or longer (a morphological opening)."""
-    kernel = np.ones((1, length | 1), np.uint8)  # (odd: an even one shifts the opening by a pixel)
-    runs: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(found).view(np.uint8), cv2.MORPH_OPEN, kernel)
-    return runs.view(bool)
-
-
-def _thin(runs: np.ndarray, rows: np.ndarray, columns: int, height: int) -> bool:
-    """Whether the bands of ``runs`` are, on average, no thicker than line_thin of ``height``."""
-    bands = int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0])  # (a box has two)
-    return bands > 0 and int(np.count_nonzero(runs)) <= P.line_thin * height * columns * bands
-
-
-def box_sides(labels: np.ndarray, lines: np.ndarray) -> list[int]:
-    """The pieces (0-based) that belong to a form's boxes: thin upright pieces running from a ruled line
-    above them to one below (the sides of a box round a number, the walls between its cells), or
-    short ones standing on a line (a comb field's ticks). A digit in a box seldom touches both its top
-    and its bottom, and stands taller than a tick."""
-    boxes = ndimage.find_objects(labels)
-    tallest = max((rows.stop - rows.start for rows, _ in boxes), default=0)
-    out = []
-    for i, (rows, cols) in enumerate(boxes):
-        t, b = rows.start, rows.stop
-        if cols.stop - cols.start > P.side_thin * (b - t):
-            continue
-        above, below = lines[max(t - 2, 0) : t, cols].any(), lines[b : b + 2, cols].any()
-        if (above and below) or ((above or below) and b - t <= P.tick_height * tallest):
-            out.append(i)
-    return out
 
 
 def smooth(ink: np.ndarray) -> np.ndarray:

@@ -76,6 +76,12 @@ class Ink:
     high_most: float = 0.6  # ...and at most this share of the peak: a faint stroke's core still passes
     low_share: float = 0.4  # the low threshold (faint parts of strokes) is this share of the high one...
     low_noise: float = 4.0  # ...but this many noise deviations above the paper at least
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """A form's and a ruled page's lines (ruled.py)."""
+
     line_length: float = 2.0  # a horizontal run this many times the ink's height is a ruled line, no stroke...
     line_least: int = 12  # ...and this many pixels at least (a wide dash of a tiny picture is no line)...
     line_thin: float = 0.15  # ...and thin: this share of the ink's height thick at most, on average...
@@ -231,6 +237,7 @@ class Params:
     size: Size = field(default_factory=Size)
     paper: Paper = field(default_factory=Paper)
     ink: Ink = field(default_factory=Ink)
+    ruled: Ruled = field(default_factory=Ruled)
     shadow: Shadow = field(default_factory=Shadow)
     sheet: Sheet = field(default_factory=Sheet)
     select: Select = field(default_factory=Select)
