@@ -46,25 +46,26 @@ def join(paths: list[Path], checkpoint: Path, data: str | None) -> dict[str, Any
     ds = mnist_data.load(data)
     x_test, y_test = prepare(ds.x_test, True), ds.y_test.astype(np.int64)
     with quiet_native_stderr():
-        members = [net for path in paths for net in networks(path)]
-        model = average(members)
-    first = metrics_of(paths[0])
+        nets = [networks(path) for path in paths]
+        model = average([net for each in nets for net in each])
+    recorded = [metrics_of(path) for path in paths]
+    first = recorded[0]
     with tempfile.TemporaryDirectory(prefix="digitwatch-join-") as tmp:
         lean = os.path.join(tmp, "model.keras")
         model.save(lean)
         accuracy, loss = scores(predict_fn(model)(x_test), y_test)
         metrics = {
             "recipe": first.get("recipe", "robust"),
-            "recipe_summary": f"{len(members)} networks of {len(paths)} models, averaged",
+            "recipe_summary": f"{sum(map(len, nets))} networks of {len(paths)} models, averaged",
             "history": first.get("history", {"accuracy": [], "loss": [], "val_accuracy": [], "val_loss": []}),
             "joined": [
                 {
                     "model": str(p),
                     "model_id": file_id(p),
-                    "networks": len(networks(p)),
-                    **{k: metrics_of(p).get(k) for k in ("seed", "epochs", "test_accuracy", "train_seconds")},
+                    "networks": len(each),
+                    **{k: record.get(k) for k in ("seed", "epochs", "test_accuracy", "train_seconds")},
                 }
-                for p in paths
+                for p, each, record in zip(paths, nets, recorded)
             ],
             "data": ds.source,
             "inputs": "normalize",

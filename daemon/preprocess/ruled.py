@@ -49,10 +49,9 @@ def _under_number(found: np.ndarray, top: int, bottom: int, left: int, right: in
     if right - left < length or length < P.line_least:
         return None
     runs = _runs(found, length)
-    rows, columns = np.asarray(runs.any(axis=1)), np.flatnonzero(runs.any(axis=0))
-    if len(columns) < P.line_span * (right - left):  # (strokes of overlapping digits, merged: not end to end)
+    if np.count_nonzero(runs.any(axis=0)) < P.line_span * (right - left):  # (overlapping digits' strokes, merged)
         return None
-    return runs if _thin(runs, rows, len(columns), bottom - top) else None
+    return runs if _thickness(runs) <= P.line_thin * (bottom - top) else None
 
 
 def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
@@ -73,22 +72,24 @@ def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
         return None
     if len(columns) < P.line_length * (bottom - top):
         return None
-    return runs if _thin(runs, np.asarray(runs.any(axis=1)), len(columns), bottom - top) else None
+    return runs if _thickness(runs) <= P.line_thin * (bottom - top) else None
 
 
 def crossed(rest: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """The pixels of ``lines`` where a stroke of ``rest`` crosses them: ink just above and just below
     (a vertical closing as tall as the lines are thick), so a digit written across a line keeps them."""
-    kernel = np.ones((2 * _thickness(lines) + 3, 1), np.uint8)
+    kernel = np.ones((2 * max(1, round(_thickness(lines))) + 3, 1), np.uint8)
     closed: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(rest).view(np.uint8), cv2.MORPH_CLOSE, kernel)
     return lines & closed.view(bool)
 
 
-def _thickness(lines: np.ndarray) -> int:
-    """The lines' mean thickness in pixels: their pixels per column covered, per band of rows."""
+def _thickness(lines: np.ndarray) -> float:
+    """The lines' mean thickness in pixels: their pixels per column covered, per band of rows (a box has
+    two); 0 when there are none."""
     rows = np.asarray(lines.any(axis=1))
-    bands = max(1, int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0]))
-    return max(1, round(int(np.count_nonzero(lines)) / max(1, int(np.count_nonzero(lines.any(axis=0)))) / bands))
+    bands = int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0])
+    columns = int(np.count_nonzero(lines.any(axis=0)))
+    return int(np.count_nonzero(lines)) / (columns * bands) if bands else 0.0
 
 
 def _runs(found: np.ndarray, length: int) -> np.ndarray:
@@ -96,12 +97,6 @@ def _runs(found: np.ndarray, length: int) -> np.ndarray:
     kernel = np.ones((1, length | 1), np.uint8)  # (odd: an even one shifts the opening by a pixel)
     runs: np.ndarray = cv2.morphologyEx(np.ascontiguousarray(found).view(np.uint8), cv2.MORPH_OPEN, kernel)
     return runs.view(bool)
-
-
-def _thin(runs: np.ndarray, rows: np.ndarray, columns: int, height: int) -> bool:
-    """Whether the bands of ``runs`` are, on average, no thicker than line_thin of ``height``."""
-    bands = int(np.count_nonzero(rows[1:] & ~rows[:-1])) + int(rows[0])  # (a box has two)
-    return bands > 0 and int(np.count_nonzero(runs)) <= P.line_thin * height * columns * bands
 
 
 def box_sides(labels: np.ndarray, lines: np.ndarray) -> list[int]:

@@ -62,12 +62,12 @@ def paper_beyond_frame(g: np.ndarray) -> np.ndarray:
     h, w = g.shape
     if max(h, w) >= PARAMS.photo_min_side or min(h, w) < P.least_framed_side:
         return g
-    frame = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]]).astype(np.float32)  # (order: no matter)
+    frame = np.concatenate([g[0, :], g[1:, -1], g[-1, -2::-1], g[-2:0:-1, 0]]).astype(np.float32)  # (in order round)
     near = P.frame_ink * (float(g.max()) - float(g.min()))
     if float(frame.max()) - float(frame.min()) <= near:  # (a clean frame: its quantiles are no further apart)
         return g
     lo, hi, middle = quantile(frame, P.frame_low_q), quantile(frame, P.frame_high_q), median(frame)
-    if hi - lo <= near or not ink_on_frame(g, near):
+    if hi - lo <= near or not ink_on_frame(frame, near):
         return g
     corners = np.array([g[0, 0], g[0, -1], g[-1, 0], g[-1, -1]], np.float32)
     votes = int(np.sum(hi - corners < corners - lo)) - int(np.sum(hi - corners > corners - lo))
@@ -79,11 +79,10 @@ def paper_beyond_frame(g: np.ndarray) -> np.ndarray:
     return np.pad(g, pad, constant_values=np.asarray(paper).astype(g.dtype))
 
 
-def ink_on_frame(g: np.ndarray, near: float) -> bool:
-    """Whether the frame's pixels, in order round it, stand ``near`` or more off their running median:
-    strokes the crop cut through. A frame that only varies slowly is paper in uneven light (a phone
-    photo cropped to the digit), and paper added at one level would stand out of it as a ring of ink."""
-    ring = np.concatenate([g[0, :], g[1:, -1], g[-1, -2::-1], g[-2:0:-1, 0]]).astype(np.float32)
+def ink_on_frame(ring: np.ndarray, near: float) -> bool:
+    """Whether the frame's pixels, in order round it (``ring``), stand ``near`` or more off their running
+    median: strokes the crop cut through. A frame that only varies slowly is paper in uneven light (a
+    phone photo cropped to the digit), and paper added at one level would stand out of it as a ring of ink."""
     window = max(P.frame_window_least, len(ring) // P.frame_window_parts) | 1
     return float(np.abs(ring - ndimage.median_filter(ring, window, mode="wrap")).max()) >= near
 
