@@ -48,6 +48,7 @@ class Reading:
     margin: float  # log-score of the best reading over the best with another text (inf: no other)
     marks: tuple[tuple[int, str], ...]  # marks left out: (digits before it, what)
     whole: float = 1.0  # the least likely of its digits to be one whole digit (segment_check)
+    off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
 
     @property
     def sure(self) -> bool:
@@ -60,12 +61,13 @@ class Reading:
         return self.margin >= SURE_MARGIN and widest <= SURE_WIDTH and self.whole >= SURE_WHOLE
 
     def trusted(self, low_confidence: float) -> bool:
-        """``ok``: the segmentation sure, and the whole reading right with at least ``low_confidence`` -
-        for a number, with NUMBER_DOUBT of the doubt left (0.95 -> 0.98): its digits' answers on cut
+        """``ok``: the segmentation sure, nothing digit-sized left off its line, and the whole reading
+        right with at least ``low_confidence`` - for a number, with NUMBER_DOUBT of the doubt left
+        (0.95 -> 0.98): its digits' answers on cut
         candidates are surer than they are right (rendered numbers of other writers: 0.56% of the
         pictures ``ok`` with a wrong text at 0.95, 0.36% at 0.98; docs/numbers.md)."""
         least = low_confidence if len(self.digits) == 1 else 1 - NUMBER_DOUBT * (1 - low_confidence)
-        return self.sure and math.prod(d.confidence for d in self.digits) >= least
+        return self.sure and not self.off_line and math.prod(d.confidence for d in self.digits) >= least
 
     @property
     def confidence(self) -> float:
@@ -98,7 +100,7 @@ def read_number(lattice: Lattice, probs: np.ndarray, whole: np.ndarray | None = 
     before = [sum(1 for s in path if lattice.spans[s][1] <= at) for at, _ in lattice.marks]
     marks = tuple((n, kind) for n, (_, kind) in zip(before, lattice.marks))
     least_whole = 1.0 if whole is None else min(float(whole[s]) for s in path)
-    return Reading(text, digits, margin, marks, whole=least_whole)
+    return Reading(text, digits, margin, marks, whole=least_whole, off_line=lattice.off_line)
 
 
 def _walk(

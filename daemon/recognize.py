@@ -203,8 +203,12 @@ def _row(
 
 
 def _mark_notes(reading: Reading) -> list[str]:
-    """A mark left out of the number (a dash in a zip+4, a decimal comma), where it stood."""
-    return [f"{kind} after digit {after} left out" for after, kind in reading.marks]
+    """A mark left out of the number (a dash in a zip+4, a decimal comma), where it stood; ink as
+    tall as a digit off the number's line (another line of writing), how much."""
+    notes = [f"{kind} after digit {after} left out" for after, kind in reading.marks]
+    if reading.off_line:
+        notes.append(f"{reading.off_line} digit-sized pieces off the line read left out (another line?)")
+    return notes
 
 
 def _read(inputs: list[np.ndarray], predictor: Predictor) -> np.ndarray:

@@ -191,3 +191,25 @@ def test_a_number_written_on_a_forms_field(tmp_path: Path, predictor: Predictor,
     assert not [r for r, t in zip(rows, texts) if r.status == "ok" and r.text != t]
     right = sum(r.text == t for r, t in zip(rows, texts))
     assert right >= least, [(r.file, r.text, t) for r, t in zip(rows, texts) if r.text != t]
+
+
+def test_two_numbers_on_two_lines_are_never_an_ok_reading_of_one(tmp_path: Path, predictor: Predictor) -> None:
+    """Two numbers one above the other (the second as large, or in a smaller hand): one line is read,
+    and the row says the other was left out - it was `ok` as one of them (6 of 40), or an error
+    "no ink after thresholding" when the two lines' middle fell between them (3 of 40)."""
+    from digitwatch.training import numbers
+
+    first = numbers.render_set("mnist", 12, (0.15, 0.4), lengths=(3, 5), seed=9, styles=("clean",))
+    second = numbers.render_set("mnist", 12, (0.15, 0.4), lengths=(3, 5), seed=19, styles=("clean",))
+    paths = []
+    for k, (a, b) in enumerate(zip(first, second)):
+        top, under = a.image.convert("L"), b.image.convert("L")
+        scale = (1.0, 0.75, 0.5)[k % 3]
+        under = under.resize((max(1, round(under.width * scale)), max(1, round(under.height * scale))))
+        page = Image.new("L", (max(top.width, under.width), top.height + under.height + 10), 255)
+        page.paste(top, (0, 0))
+        page.paste(under, (0, top.height + 10))
+        paths.append(tmp_path / f"two-lines-{k}.png")
+        page.save(paths[-1])
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.95, 12)
+    assert [r.status for r in rows] == ["low_confidence"] * len(rows), [(r.file, r.text, r.error) for r in rows]

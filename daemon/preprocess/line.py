@@ -49,15 +49,16 @@ class Line:
     height: float
     digits: list[Group]
     marks: list[tuple[Group, str]]
+    off_line: int = 0  # digit-sized pieces standing off this line (another line of writing), left out
 
 
 def find(ctx: Context, slant: float | None = None) -> Line:
     """The line of ink found on ``ctx``: its pieces grouped by column (deslanted), its height, its marks."""
     assert ctx.found is not None and ctx.mask is not None and ctx.ink is not None
     labels, n = label(ctx.found if ctx.beside else ctx.mask)
-    ids = (_on_line(labels, n) if ctx.beside else list(range(n))) if n else []  # (the selection's digit: all of it)
-    if not ids:
+    if not n:
         raise NoDigitError("no digit found: no ink after thresholding")
+    ids, off_line = _on_line(labels, n) if ctx.beside else (list(range(n)), 0)  # (the selection's digit: all of it)
     pieces = _pieces(labels, ids)
     ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
     if slant is None:
@@ -73,27 +74,33 @@ def find(ctx: Context, slant: float | None = None) -> Line:
             digits.append(g)
     if not digits:
         raise NoDigitError("no digit found: only marks smaller than a digit")
-    return Line(groups, height, digits, marks)
+    return Line(groups, height, digits, marks, off_line)
 
 
-def _on_line(labels: np.ndarray, n: int) -> list[int]:
-    """Pieces on the line of the largest: not specks, not border noise, overlapping the line's rows."""
+def _on_line(labels: np.ndarray, n: int) -> tuple[list[int], int]:
+    """Pieces on the line of the largest tall piece - not specks, not border noise, overlapping the
+    rows of the tall pieces level with it - and how many pieces that could be digits stand off it
+    (another line of writing, even in a smaller hand: the reading is of this line only, and says so)."""
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     boxes = ndimage.find_objects(labels)
     candidates = off_border(labels, n, areas, border_mask(labels.shape))
     largest = max(candidates, key=lambda i: areas[i])
     least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
     sized = [i for i in candidates if areas[i] >= least]
-    tall = max(boxes[i][0].stop - boxes[i][0].start for i in sized)
-    ref = [i for i in sized if boxes[i][0].stop - boxes[i][0].start >= P.reference_height * tall]
-    top = float(np.median([boxes[i][0].start for i in ref]))
-    bottom = float(np.median([boxes[i][0].stop for i in ref]))
-    out = []
-    for i in sized:
-        t, b = boxes[i][0].start, boxes[i][0].stop
-        if min(b, bottom) - max(t, top) >= PARAMS.row.same_line * min(b - t, bottom - top):
-            out.append(i)
-    return out
+    rows = {i: (boxes[i][0].start, boxes[i][0].stop) for i in sized}
+    tall = max(b - t for t, b in rows.values())
+    ref = [i for i in sized if rows[i][1] - rows[i][0] >= P.reference_height * tall]
+    anchor = rows[max(ref, key=lambda i: areas[i])]
+    level = [i for i in ref if _same_line(rows[i], anchor)]
+    line = (float(np.median([rows[i][0] for i in level])), float(np.median([rows[i][1] for i in level])))
+    out = [i for i in sized if _same_line(rows[i], line)]
+    least_off = P.off_line_height * (line[1] - line[0])
+    return out, sum(1 for i in sized if i not in out and rows[i][1] - rows[i][0] >= least_off)
+
+
+def _same_line(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two row spans overlap by same_line of the shorter."""
+    return min(a[1], b[1]) - max(a[0], b[0]) >= PARAMS.row.same_line * min(a[1] - a[0], b[1] - b[0])
 
 
 def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:

@@ -36,6 +36,7 @@ class Lattice:
     parts: int  # how many parts the line was cut into
     height: float  # the line's height, in working-copy pixels
     marks: tuple[tuple[int, str], ...]  # non-digit marks left out: (how many parts stand before it, what)
+    off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
 
     @property
     def size(self) -> int:
@@ -166,7 +167,7 @@ def candidates(ctx: Context, line: Line) -> Lattice:
     mark_at = tuple(
         (sum(1 for p in parts if p[1] < m.left), kind) for m, kind in sorted(marks, key=lambda mk: mk[0].left)
     )
-    return builder.done(len(parts), height, mark_at)
+    return builder.done(len(parts), height, mark_at, line.off_line)
 
 
 def _sure_whole(ctx: Context, groups: list[Group], height: float, middle: float) -> dict[int, Strokes]:
@@ -230,10 +231,11 @@ class _Builder:
         self.shape.append(_shape(width, t, b, self.height, self.middle))
         self.boxes.append(picture_box(self.ctx, t, b, l, r))
 
-    def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...]) -> Lattice:
+    def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...], off_line: int) -> Lattice:
         boxes = np.asarray(self.boxes, np.int64).reshape(-1, 4)
         shape = np.asarray(self.shape, np.float32).reshape(-1, 3)
-        return Lattice(self.x, self.spans, np.asarray(self.prior, np.float32), shape, boxes, parts, height, marks)
+        prior = np.asarray(self.prior, np.float32)
+        return Lattice(self.x, self.spans, prior, shape, boxes, parts, height, marks, off_line)
 
 
 def _prior(width: float, height: int, line: float, lone: bool) -> float:

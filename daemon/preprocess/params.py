@@ -183,6 +183,7 @@ class Number:
     join_overlap: float = 0.5  # pieces sharing this share of the narrower one's columns are one digit's (a 5's flag)
     join_gap: float = 0.0  # a candidate digit may span groups whose columns meet (a broken stroke); apart: never
     mark_height: float = 0.4  # a group shorter than this share of the line is a mark (dash, comma), not a digit
+    off_line_height: float = 0.3  # ink off the line read this share of its height tall may be another line's digits
     dash_aspect: float = 1.5  # ...a dash when this many times as wide as tall
     sure_one_digit: float = 0.95  # a wide piece the segment checker judges one whole digit this surely is not cut
     least_cut_height: int = 16  # one piece of ink lower than this (picture px) is read as one digit, never cut
