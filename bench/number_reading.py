@@ -4,7 +4,8 @@ rendered from digits the model was not trained on (MNIST test, the writer sets' 
     python bench/number_reading.py [--count 150] [--sources mnist,usps,semeion,uci] [--styles paper,photo]
 
 Prints one line per (source, style, band): pictures, exact %, ok %, ok-wrong %, ms a picture and a
-digit ("single": one digit on the same paper, the cost a digit of a number is compared with).
+digit ("single": one digit on the same paper, the cost a digit of a number is compared with;
+"dated": numbers with a slash between two digits, exact when the slash is left out of the text).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ BANDS = {
     "apart": ((0.12, 0.4), (2, 7)),
     "close": ((0.0, 0.12), (2, 7)),
     "overlapping": ((-0.1, 0.0), (2, 7)),
+    "dated": ((0.12, 0.4), (3, 6)),  # apart, a slash between two digits (a date): the slash is no digit
 }
 
 
@@ -45,7 +47,8 @@ def main() -> None:
     try:
         for source, style in itertools.product(args.sources.split(","), args.styles.split(",")):
             for band, (gaps, lengths) in BANDS.items():
-                made = numbers.render_set(source, args.count, gaps, lengths=lengths, seed=7, styles=(style,))
+                dated = band == "dated"
+                made = numbers.render_set(source, args.count, gaps, lengths, seed=7, styles=(style,), dated=dated)
                 with tempfile.TemporaryDirectory() as tmp:
                     paths = numbers.write(made, Path(tmp))
                     started = time.perf_counter()

@@ -18,7 +18,8 @@ from .preprocess import Lattice
 WHOLE_WEIGHT = 1.0  # the checker's log-odds count as much as the digit network's
 KEEP = 4  # readings kept per part: enough for the runner-up with another text
 SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
-SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure
+SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure...
+WIDE_WHOLE = 0.9  # ...unless it stands alone (paper round it) and the segment checker judges it one digit this surely
 SURE_WHOLE = 0.5  # every digit of a number is more likely one whole digit than not (segment_check), or unsure
 NUMBER_DOUBT = 0.4  # a number's digits may leave this share of the doubt one digit may (cut candidates read too surely)
 ONE_WHOLE = 0.05  # a reading of one digit judged whole less than this: 1% of Semeion's digits, most numbers read as one
@@ -49,6 +50,7 @@ class Reading:
     marks: tuple[tuple[int, str], ...]  # marks left out: (digits before it, what)
     whole: float = 1.0  # the least likely of its digits to be one whole digit (segment_check)
     off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
+    wide: float = 0.0  # the widest of its digits the checker is not sure are one whole digit (width / height)
 
     @property
     def sure(self) -> bool:
@@ -57,8 +59,7 @@ class Reading:
         wide as its writer made it - USPS and Semeion stretch theirs - and only the checker judges it)."""
         if len(self.digits) == 1:
             return self.margin >= SURE_MARGIN and self.whole >= ONE_WHOLE
-        widest = max((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in self.digits)
-        return self.margin >= SURE_MARGIN and widest <= SURE_WIDTH and self.whole >= SURE_WHOLE
+        return self.margin >= SURE_MARGIN and self.wide <= SURE_WIDTH and self.whole >= SURE_WHOLE
 
     def trusted(self, low_confidence: float) -> bool:
         """``ok``: the segmentation sure, nothing digit-sized left off its line, and the whole reading
@@ -100,7 +101,9 @@ def read_number(lattice: Lattice, probs: np.ndarray, whole: np.ndarray | None = 
     before = [sum(1 for s in path if lattice.spans[s][1] <= at) for at, _ in lattice.marks]
     marks = tuple((n, kind) for n, (_, kind) in zip(before, lattice.marks))
     least_whole = 1.0 if whole is None else min(float(whole[s]) for s in path)
-    return Reading(text, digits, margin, marks, whole=least_whole, off_line=lattice.off_line)
+    doubtful = [d for d, s in zip(digits, path) if whole is None or whole[s] < WIDE_WHOLE or not lattice.alone[s]]
+    wide = max(((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in doubtful), default=0.0)
+    return Reading(text, digits, margin, marks, whole=least_whole, off_line=lattice.off_line, wide=wide)
 
 
 def _walk(

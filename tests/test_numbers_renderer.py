@@ -195,3 +195,17 @@ def test_the_committed_samples_are_what_the_script_makes(tmp_path: Path) -> None
     made = sorted(p.name for p in tmp_path.iterdir())
     assert made == sorted(p.name for p in SAMPLES.iterdir())
     assert all((tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes() for name in made)
+
+
+def test_a_slash_is_written_between_two_digits_as_tall_as_they_are_leaning_right() -> None:
+    x, y = numbers.digits_of("mnist")
+    number = numbers.render(np.random.default_rng(4), x, y, 4, 0.3, dash_at=2, style="clean", mark="/")
+    assert number.text == number.digits[:2] + "/" + number.digits[2:] and len(number.boxes) == 4
+    right, left = number.boxes[1][2], number.boxes[2][0]
+    strip = np.asarray(number.image)[:, right:left] < BLANK
+    rows, cols = np.nonzero(strip)
+    assert rows.max() - rows.min() >= 0.85 * number.height  # as tall as the digits
+    top, bottom = cols[rows <= rows.min() + 2].mean(), cols[rows >= rows.max() - 2].mean()
+    assert top > bottom  # its top leans to the right
+    with pytest.raises(ValueError, match="mark"):
+        numbers.render(np.random.default_rng(0), x, y, 3, 0.1, dash_at=1, mark="+")

@@ -38,6 +38,8 @@ class Knobs:
     dash: tuple[float, float] = (0.35, 0.09)  # a dash's length and thickness as shares of H (a pen stroke)
     dash_gap: float = 0.08  # least gap round a dash: a writer lifts the pen between a digit and a dash
     dash_share: float = 0.1  # share of render_set's numbers of 4+ digits written with a dash (zip+4, IDs)
+    slash: tuple[float, float] = (0.95, 1.15)  # a slash's height as a share of H (a date, a fraction)...
+    slash_lean: tuple[float, float] = (0.25, 0.6)  # ...leaning this much more than the digits (x per y)
     margin: tuple[float, float] = (0.3, 1.0)  # paper round the ink, share of H per side
     ink: float = 0.1  # coverage above which a pixel is ink (crops and boxes)
     binary_blur: float = 0.5  # blur (source px) of a two-level digit (Semeion): enlarging shows its stair steps
@@ -46,6 +48,7 @@ class Knobs:
 
 K = Knobs()
 STYLES = ("paper", "photo", "clean")
+MARKS = ("-", "/")  # marks written between digits: a dash (zip+4, IDs), a slash (dates, fractions)
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,12 @@ def compose(
     style: str = "paper",
     source: str = "",
     height: float | None = None,
+    mark: str = "-",
 ) -> Number:
     """``digits`` (white on black uint8) written in this order as one number, ``height`` px tall (else
-    drawn from ``K.height``); see :func:`render`."""
+    drawn from ``K.height``), ``mark`` ("-" a dash, "/" a slash) before digit ``dash_at``; see :func:`render`."""
+    if mark not in MARKS:
+        raise ValueError(f"unknown mark {mark!r}: one of {' '.join(MARKS)}")
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
     if dash_at is not None and not 0 < dash_at < len(digits):
@@ -127,7 +133,11 @@ def compose(
     slant = rng.uniform(-K.shear, K.shear)
     pieces: list[tuple[np.ndarray, float, bool]] = []  # (coverage, bottom y, is a digit)
     for i, digit in enumerate(digits):
-        if i == dash_at:
+        if i == dash_at and mark == "/":
+            thick = max(2.0, height * K.dash[1] * rng.uniform(0.85, 1.3))
+            bar = _slash(height * rng.uniform(*K.slash), max(0.0, slant + rng.uniform(*K.slash_lean)), thick)
+            pieces.append((bar, height * (1 + rng.uniform(-K.baseline, K.baseline)), False))
+        elif i == dash_at:
             length, thick = height * K.dash[0] * rng.uniform(0.85, 1.15), max(2.0, height * K.dash[1])
             bar = np.ones((round(thick), round(length)), np.float32)
             pieces.append((bar, height * (0.5 + rng.uniform(-K.baseline, K.baseline)) + thick / 2, False))
@@ -156,8 +166,19 @@ def compose(
             boxes.append((l, t, l + cov.shape[1], t + cov.shape[0]))
     text = "".join(str(int(v)) for v in labels)
     if dash_at is not None:
-        text = text[:dash_at] + "-" + text[dash_at:]
-    return Number(_on_paper(alpha, rng, style), text, text.replace("-", ""), boxes, gap, source, height)
+        text = text[:dash_at] + mark + text[dash_at:]
+    return Number(_on_paper(alpha, rng, style), text, text.replace(mark, ""), boxes, gap, source, height)
+
+
+def _slash(height: float, lean: float, thick: float) -> np.ndarray:
+    """A pen stroke from bottom left to top right, ``height`` px tall, leaning ``lean``: coverage 0..1."""
+    h, w = math.ceil(height), math.ceil(lean * height + thick)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    (x0, y0), (x1, y1) = (thick / 2, h - thick / 2), (w - thick / 2, thick / 2)
+    dx, dy = x1 - x0, y1 - y0
+    t = np.clip(((xs - x0) * dx + (ys - y0) * dy) / (dx * dx + dy * dy), 0, 1)
+    distance = np.hypot(xs - x0 - t * dx, ys - y0 - t * dy)
+    return np.clip(thick / 2 - distance + 0.5, 0, 1).astype(np.float32)
 
 
 def _coarse(
@@ -206,13 +227,14 @@ def render(
     dash_at: int | None = None,
     style: str = "paper",
     source: str = "",
+    mark: str = "-",
 ) -> Number:
     """``n`` random digits of ``images`` (white on black uint8) written as one number, ``gap`` (share of the
-    digit height, negative overlaps) between neighbouring ink boxes, a dash before digit ``dash_at``."""
+    digit height, negative overlaps) between neighbouring ink boxes, ``mark`` (a dash, a slash) before
+    digit ``dash_at``."""
     pick = rng.choice(len(images), size=n, replace=n > len(images))
-    return compose(
-        rng, [images[i] for i in pick], [int(labels[i]) for i in pick], gap, dash_at=dash_at, style=style, source=source
-    )
+    glyphs, values = [images[i] for i in pick], [int(labels[i]) for i in pick]
+    return compose(rng, glyphs, values, gap, dash_at=dash_at, style=style, source=source, mark=mark)
 
 
 def render_set(
@@ -222,9 +244,11 @@ def render_set(
     lengths: tuple[int, int] = (2, 12),
     seed: int = 0,
     styles: tuple[str, ...] = ("paper", "photo"),
+    dated: bool = False,
 ) -> list[Number]:
     """``count`` numbers from ``source``'s digits: gap uniform in ``gaps``, length uniform in ``lengths``
-    (inclusive), style drawn from ``styles``; number ``i`` depends only on (seed, i)."""
+    (inclusive), style drawn from ``styles``; number ``i`` depends only on (seed, i). ``dated``: each
+    with a slash between two of its digits (a date, a fraction) instead of the odd dash."""
     images, labels = digits_of(source)
     out = []
     for i in range(count):
@@ -232,8 +256,12 @@ def render_set(
         n = int(rng.integers(lengths[0], lengths[1] + 1))
         gap = float(rng.uniform(*gaps))
         style = str(rng.choice(list(styles)))
-        dash = int(rng.integers(2, n - 1)) if n >= 4 and rng.random() < K.dash_share else None
-        out.append(render(rng, images, labels, n, gap, dash_at=dash, style=style, source=source))
+        dash: int | None
+        if dated:
+            mark, dash = "/", int(rng.integers(1, n))
+        else:
+            mark, dash = "-", int(rng.integers(2, n - 1)) if n >= 4 and rng.random() < K.dash_share else None
+        out.append(render(rng, images, labels, n, gap, dash_at=dash, style=style, source=source, mark=mark))
     return out
 
 

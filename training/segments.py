@@ -6,7 +6,8 @@ candidate of a number's lattice (preprocess.number) as the digit network does - 
 with the candidate's shape on the line (width, height, offset: the boxing throws them away), and
 answers how likely it is to be exactly one digit. It learns from numbers drawn by
 training/numbers.py out of training digits only (MNIST's training set, the writer sets' training
-parts); a candidate is one digit when its box matches a written digit's (IoU >= MATCH).
+parts), a fifth of them with a dash or a slash (a date) between two digits; a candidate is one digit
+when its box matches a written digit's (IoU >= MATCH) - a slash, shaped as a 1, is not.
 
     python -m digitwatch.training.segments --out daemon/models/segments.tflite [--pictures 12000]
 """
@@ -31,6 +32,7 @@ MATCH = 0.75  # a candidate is a written digit when their boxes overlap this muc
 GAPS = (-0.12, 0.4)  # overlapping to well apart: every band the reader meets
 LENGTHS = (2, 6)  # digits a number: enough neighbours for every kind of cut
 EPOCHS = 6  # the loss levels off by then on ~100k candidates
+MARKED = 0.2  # numbers with a dash or a slash between digits: a slash is no digit, though shaped as a 1
 SEED = 5
 
 
@@ -64,7 +66,10 @@ def _chunk(job: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         images, labels = sets[int(rng.integers(len(sets)))]
         n = int(rng.integers(LENGTHS[0], LENGTHS[1] + 1))
         style = str(rng.choice(list(numbers.STYLES)))
-        drawn = numbers.render(rng, images, labels, n, float(rng.uniform(*GAPS)), style=style)
+        mark_at = int(rng.integers(1, n)) if rng.random() < MARKED else None
+        mark = str(rng.choice(list(numbers.MARKS)))
+        gap = float(rng.uniform(*GAPS))
+        drawn = numbers.render(rng, images, labels, n, gap, style=style, dash_at=mark_at, mark=mark)
         buf = io.BytesIO()
         drawn.image.save(buf, format="PNG")
         try:

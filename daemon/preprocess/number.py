@@ -37,6 +37,7 @@ class Lattice:
     height: float  # the line's height, in working-copy pixels
     marks: tuple[tuple[int, str], ...]  # non-digit marks left out: (how many parts stand before it, what)
     off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
+    alone: tuple[bool, ...] = ()  # each candidate is one whole group, paper round it (not cut from touching ink)
 
     @property
     def size(self) -> int:
@@ -52,7 +53,7 @@ def single(views: np.ndarray, box: tuple[int, int, int, int]) -> Lattice:
     """The lattice of a picture of one digit: one candidate, one part."""
     boxes = np.asarray([box], np.int64)
     shape = np.zeros((1, 3), np.float32)
-    return Lattice([views], [(0, 1)], np.zeros(1, np.float32), shape, boxes, 1, 0.0, ())
+    return Lattice([views], [(0, 1)], np.zeros(1, np.float32), shape, boxes, 1, 0.0, (), 0, (True,))
 
 
 def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> tuple[int, int, int, int]:
@@ -212,6 +213,7 @@ class _Builder:
         self.spans: list[tuple[int, int]] = []
         self.prior: list[float] = []
         self.boxes: list[tuple[int, int, int, int]] = []
+        self.alone: list[bool] = []
 
     def add(self, groups: list[Group], left: float, right: float, span: tuple[int, int], whole: bool) -> None:
         """A candidate; ``whole``: one whole group (or the lone digit), which gets a thin pen's second view
@@ -230,12 +232,13 @@ class _Builder:
         self.prior.append(_prior(width, b - t, self.height, self.lone))
         self.shape.append(_shape(width, t, b, self.height, self.middle))
         self.boxes.append(picture_box(self.ctx, t, b, l, r))
+        self.alone.append(whole)
 
     def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...], off_line: int) -> Lattice:
         boxes = np.asarray(self.boxes, np.int64).reshape(-1, 4)
         shape = np.asarray(self.shape, np.float32).reshape(-1, 3)
         prior = np.asarray(self.prior, np.float32)
-        return Lattice(self.x, self.spans, prior, shape, boxes, parts, height, marks, off_line)
+        return Lattice(self.x, self.spans, prior, shape, boxes, parts, height, marks, off_line, tuple(self.alone))
 
 
 def _prior(width: float, height: int, line: float, lone: bool) -> float:
