@@ -254,6 +254,22 @@ def test_ruled_lines_under_and_round_a_number_are_left_out_of_the_ink() -> None:
     assert len(sides) == 2 and ruled.ruled_lines(found[:31, 40:70]) is None  # (one digit: too narrow)
 
 
+def test_a_box_round_one_digit_is_left_out_but_a_boxy_0_or_8_is_not() -> None:
+    """A form's box round one digit: four thin sides along the ink's edges, round a digit. A boxy 0 is
+    the same four sides round nothing, a boxy 8 round its bar only: they are digits, no box."""
+    rectangle = np.zeros((60, 48), bool)
+    rectangle[0:2, :] = rectangle[-2:, :] = rectangle[:, 0:2] = rectangle[:, -2:] = True
+    boxed = rectangle.copy()
+    boxed[12:48, 22:25] = boxed[12:15, 16:25] = True  # a 1 inside it
+    frame = ruled.box_frame(boxed)
+    assert frame is not None and (frame == rectangle).all()
+    assert ruled.box_frame(rectangle) is None  # a boxy 0
+    eight = rectangle.copy()
+    eight[29:31, :] = True
+    assert ruled.box_frame(eight) is None  # a boxy 8: its bar spans the box
+    assert ruled.box_frame(boxed[10:50, 10:30]) is None  # the 1 alone
+
+
 def test_box_thickens_thin_strokes_to_the_least_width() -> None:
     ctx = Context(page(), mask=np.zeros((64, 64), bool), ink=np.zeros((64, 64), np.float32), width=1.0)
     ctx.mask[10:50, 30] = True

@@ -26,6 +26,7 @@ class Detected(NamedTuple):
     found: np.ndarray
     labels: np.ndarray  # the 8-connected components of ``found`` (numbered as ndimage.label numbers them)
     n: int  # ...how many
+    ruling: np.ndarray | None  # the ink left out as a form's or a ruled page's lines, if any
 
 
 def detected(ink: np.ndarray) -> Detected:
@@ -35,9 +36,9 @@ def detected(ink: np.ndarray) -> Detected:
     paper = paper_noise(detect, ink)
     found, labels, n = hysteresis(detect, paper)
     ruled = without_ruling(found)
-    if ruled is not None:
-        found, labels, n = ruled
-    return Detected(detect, paper, found, labels, n)
+    if ruled is None:
+        return Detected(detect, paper, found, labels, n, None)
+    return Detected(detect, paper, *ruled, found & ~ruled[0])
 
 
 def smooth(ink: np.ndarray) -> np.ndarray:
@@ -139,7 +140,7 @@ def first_read(ctx: Context) -> None:
         return
     ctx.ink, ctx.dark = ink_map(ctx.small, tight=not ctx.photo_sized, plain=True, dark=ctx.dark)
     reading = detected(ctx.ink)
-    ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
+    ctx.detect, ctx.paper, ctx.found, ctx.ruling = reading.detect, reading.paper, reading.found, reading.ruling
     try:
         ctx.mask, ctx.beside = digit(ctx.found, ctx.detect, labelled=(reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)

@@ -90,6 +90,9 @@ class Ruled:
     ruling_past: float = 0.25  # ...when it runs past the rest of the ink by this share of its height, both sides
     side_thin: float = 0.25  # a box's side between ruled lines is no wider than this share of its height
     tick_height: float = 0.5  # a thin piece on one ruled line, this share of the tallest piece at most, is a tick
+    frame_cover: float = 0.9  # a box round one digit: each side a straight run this share of the ink's extent...
+    frame_band: float = 0.12  # ...lying within this share of it from the edge (thin, printed)...
+    frame_digit: float = 0.3  # ...round ink at least this share of its height (a boxy 0 holds none)
 
 
 @dataclass(frozen=True)

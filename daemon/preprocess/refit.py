@@ -25,7 +25,7 @@ def refit(ctx: Context) -> None:
             ctx.small, window, tight=not ctx.photo_sized, plain=ctx.sheet is None, dark=ctx.dark
         )
         reading = detected(ctx.ink)
-        ctx.detect, ctx.paper, ctx.found = reading.detect, reading.paper, reading.found
+        ctx.detect, ctx.paper, ctx.found, ctx.ruling = reading.detect, reading.paper, reading.found, reading.ruling
         ctx.mask, ctx.beside = digit(ctx.found, ctx.detect, ctx.sheet, (reading.labels, reading.n))
         ctx.width = stroke_width(ctx.mask)
         if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:

@@ -1,6 +1,6 @@
 """Ruled lines left out of the ink found: a form's (a line a number is written on, its box, a comb's
-ticks, a grid's walls) and a ruled page's. No digit has a thin straight stroke that long; left in,
-the lines join a number's digits into one piece of ink."""
+ticks, a grid's walls, a box round one digit) and a ruled page's. No digit has a thin straight
+stroke that long; left in, the lines join a number's digits into one piece of ink, or a box reads as a 0."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def without_ruling(found: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | No
     components (labels, how many); None when it has no ruled line (the ink as it is)."""
     lines = ruled_lines(found)
     if lines is None:
-        return None
+        frame = box_frame(found)
+        if frame is None:
+            return None
+        found = found & ~frame
+        return (found, *label(found))
     found = found & ~lines | crossed(found & ~lines, lines)
     labels, n = label(found)
     sides = box_sides(labels, lines)
@@ -73,6 +77,39 @@ def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
     if len(columns) < P.line_length * (bottom - top):
         return None
     return runs if _thickness(runs) <= P.line_thin * (bottom - top) else None
+
+
+def box_frame(found: np.ndarray) -> np.ndarray | None:
+    """The pixels of a box drawn round the digit (a form's field for one digit): thin straight sides
+    along the four edges of the ink, each running frame_cover of its length, round ink as tall as a
+    digit that spans neither the box's width nor its height (a boxy 0 holds nothing, a boxy 8 only
+    its bar, a boxy slashed 0 a stroke from corner to corner). None when there is no such box."""
+    top, bottom, left, right = bounds(found)
+    h, w = bottom - top, right - left
+    if min(h, w) < P.line_least:
+        return None
+    if np.count_nonzero(found[top : top + 2, left:right].any(axis=0)) < P.frame_cover * w:  # (a digit's top: a few)
+        return None
+    rows, cols = max(2, round(P.frame_band * h)), max(2, round(P.frame_band * w))
+    across, down = _runs(found, round(P.frame_cover * w)), _runs(found.T, round(P.frame_cover * h)).T
+    frame = np.zeros_like(found)
+    sides = [
+        (slice(top, top + rows), slice(None), across),
+        (slice(bottom - rows, bottom), slice(None), across),
+        (slice(None), slice(left, left + cols), down),
+        (slice(None), slice(right - cols, right), down),
+    ]
+    for band_rows, band_cols, runs in sides:
+        side = runs[band_rows, band_cols]
+        if not side.any():
+            return None
+        frame[band_rows, band_cols] |= side
+    inner = found & ~frame
+    if not inner.any():
+        return None
+    t, b, l, r = bounds(inner)
+    spans = (l <= left + cols and r >= right - cols) or (t <= top + rows and b >= bottom - rows)
+    return None if spans or b - t < P.frame_digit * h else frame
 
 
 def crossed(rest: np.ndarray, lines: np.ndarray) -> np.ndarray:
