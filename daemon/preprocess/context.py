@@ -57,7 +57,7 @@ class Context:
     detect: np.ndarray | None = None  # ...lightly smoothed, for detection
     paper: Paper | None = None  # the paper's figures on the detection map
     found: np.ndarray | None = None  # the ink found on it
-    ruling: np.ndarray | None = None  # ...and the ruled lines or box left out of it (a zoomed crop blanks them)
+    ruling: np.ndarray | None = None  # ...and a ruled page's lines or a box round the digit left out of it
     mask: np.ndarray | None = None  # the digit's pixels
     beside: int = 0  # more digits in a row with it
     width: float = 0.0  # stroke width, in working-copy pixels

@@ -26,7 +26,7 @@ class Detected(NamedTuple):
     found: np.ndarray
     labels: np.ndarray  # the 8-connected components of ``found`` (numbered as ndimage.label numbers them)
     n: int  # ...how many
-    ruling: np.ndarray | None  # the ink left out as a form's or a ruled page's lines, if any
+    ruling: np.ndarray | None  # a ruled page's lines or a box round the digit, left out of ``found`` (ruled.py)
 
 
 def detected(ink: np.ndarray) -> Detected:
@@ -38,7 +38,7 @@ def detected(ink: np.ndarray) -> Detected:
     ruled = without_ruling(found)
     if ruled is None:
         return Detected(detect, paper, found, labels, n, None)
-    return Detected(detect, paper, *ruled, found & ~ruled[0])
+    return Detected(detect, paper, *ruled)
 
 
 def smooth(ink: np.ndarray) -> np.ndarray:

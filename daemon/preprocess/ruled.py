@@ -4,6 +4,8 @@ stroke that long; left in, the lines join a number's digits into one piece of in
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -15,24 +17,36 @@ from .params import PARAMS
 P = PARAMS.ruled
 
 
-def without_ruling(found: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """``found`` without its ruled lines and the pieces of boxes between them, with its 8-connected
-    components (labels, how many); None when it has no ruled line (the ink as it is)."""
-    lines = ruled_lines(found)
-    if lines is None:
-        frame = box_frame(found)
-        if frame is None:
-            return None
-        found = found & ~frame
-        return (found, *label(found))
+class Ruling(NamedTuple):
+    """The ink found without its ruled lines, its 8-connected components, and a ruled page's lines or
+    a box round one digit left out (a crop of the page re-read finer holds only part of them, too
+    little to tell them from strokes: zoom blanks them there)."""
+
+    found: np.ndarray
+    labels: np.ndarray
+    n: int
+    ruling: np.ndarray | None
+
+
+def without_ruling(found: np.ndarray) -> Ruling | None:
+    """``found`` without its ruled lines and the pieces of boxes between them, or without a box round
+    one digit; None when it has neither (the ink as it is)."""
+    top, bottom, left, right = bounds(found)
+    lines = _under_number(found, top, bottom, left, right)
+    if lines is None:  # (a ruled page has no boxes: the pieces of a digit between its lines stay)
+        lines = _across_page(found, left, right)
+        if lines is None:
+            frame = box_frame(found)
+            return None if frame is None else Ruling(found & ~frame, *label(found & ~frame), frame)
+        kept = found & ~lines | crossed(found & ~lines, lines)
+        return Ruling(kept, *label(kept), found & ~kept)
     found = found & ~lines | crossed(found & ~lines, lines)
     labels, n = label(found)
     sides = box_sides(labels, lines)
-    if not sides:
-        return found, labels, n
-    found = found & ~pieces(labels, n, sides)
-    labels, n = label(found)
-    return found, labels, n
+    if sides:
+        found = found & ~pieces(labels, n, sides)
+        labels, n = label(found)
+    return Ruling(found, labels, n, None)
 
 
 def ruled_lines(found: np.ndarray) -> np.ndarray | None:
@@ -61,14 +75,18 @@ def _under_number(found: np.ndarray, top: int, bottom: int, left: int, right: in
 def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
     """Thin horizontal runs across ruling_length of the picture, line_length times as long as the rest
     of the ink is tall and running past it on both sides by ruling_past of its height: a ruled page's
-    lines under and through what is written on it. A digit's bar (a 7's, a 2's foot) ends at a stroke."""
+    lines under and through what is written on it, and its margin line down it. A digit's bar (a 7's,
+    a 2's foot) ends at a stroke."""
     length = round(P.ruling_length * found.shape[1])
     if right - left < length or length < P.line_least:
         return None
     runs = _runs(found, length)
     columns = np.flatnonzero(runs.any(axis=0))
-    rest = found & ~runs
-    if not len(columns) or not rest.any():
+    if not len(columns):
+        return None
+    margin = _runs(found.T, round(P.ruling_length * found.shape[0])).T  # (a margin line down the page)
+    rest = found & ~runs & ~margin
+    if not rest.any():
         return None
     top, bottom, within_left, within_right = bounds(rest)
     past = P.ruling_past * (bottom - top)
@@ -76,7 +94,7 @@ def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
         return None
     if len(columns) < P.line_length * (bottom - top):
         return None
-    return runs if _thickness(runs) <= P.line_thin * (bottom - top) else None
+    return runs | margin if _thickness(runs) <= P.line_thin * (bottom - top) else None
 
 
 def box_frame(found: np.ndarray) -> np.ndarray | None:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .context import Context, Paper
 from .errors import NoDigitError
-from .measure import dilated, enlarged, enlarged_smoothly
+from .measure import enlarged, enlarged_smoothly
 from .params import PARAMS
 
 P = PARAMS.zoom
@@ -38,8 +38,8 @@ def zoom(ctx: Context) -> None:
     region = (slice(t // factor, b // factor), slice(l // factor, r // factor))  # the crop, on ``small``
     if ctx.sheet is not None:  # the desk next to a digit near the sheet's edge is no part of it
         crop = paper_outside(crop, ctx.sheet.mask[region], factor, ctx.small[region])
-    if ctx.ruling is not None:  # nor a box round it, left out on the page (the crop holds only part of it)
-        crop = paper_outside(crop, ~dilated(ctx.ruling)[region], factor)  # (the paper's median: the lines are ink)
+    if ctx.ruling is not None:  # nor a box round it or a ruled page's lines, left out on the page
+        crop = paper_outside(crop, ~ctx.ruling[region], factor)  # (the paper's median: the lines are ink)
     sub = Context(crop, factor=scale, allow_zoom=False, dark=ctx.dark)
     try:
         zoomed = run(sub, READ).strokes
