@@ -27,7 +27,7 @@ from digitwatch.daemon.preprocess import (
     views,
     zoom,
 )
-from digitwatch.daemon.preprocess.context import Context
+from digitwatch.daemon.preprocess.context import Context, bounds
 from digitwatch.daemon.preprocess.measure import EIGHT
 from scipy import ndimage
 
@@ -261,13 +261,13 @@ def test_a_box_round_one_digit_is_left_out_but_a_boxy_0_or_8_is_not() -> None:
     rectangle[0:2, :] = rectangle[-2:, :] = rectangle[:, 0:2] = rectangle[:, -2:] = True
     boxed = rectangle.copy()
     boxed[12:48, 22:25] = boxed[12:15, 16:25] = True  # a 1 inside it
-    frame = ruled.box_frame(boxed)
+    frame = ruled.box_frame(boxed, *bounds(boxed))
     assert frame is not None and (frame == rectangle).all()
-    assert ruled.box_frame(rectangle) is None  # a boxy 0
+    assert ruled.box_frame(rectangle, *bounds(rectangle)) is None  # a boxy 0
     eight = rectangle.copy()
     eight[29:31, :] = True
-    assert ruled.box_frame(eight) is None  # a boxy 8: its bar spans the box
-    assert ruled.box_frame(boxed[10:50, 10:30]) is None  # the 1 alone
+    assert ruled.box_frame(eight, *bounds(eight)) is None  # a boxy 8: its bar spans the box
+    assert ruled.box_frame(boxed[10:50, 10:30], *bounds(boxed[10:50, 10:30])) is None  # the 1 alone
 
 
 def test_box_thickens_thin_strokes_to_the_least_width() -> None:

@@ -95,7 +95,8 @@ def _on_line(labels: np.ndarray, n: int) -> tuple[list[int], int]:
     line = (float(np.median([rows[i][0] for i in level])), float(np.median([rows[i][1] for i in level])))
     out = [i for i in sized if _same_line(rows[i], line)]
     least_off = P.off_line_height * (line[1] - line[0])
-    return out, sum(1 for i in sized if i not in out and rows[i][1] - rows[i][0] >= least_off)
+    off = set(sized).difference(out)
+    return out, sum(1 for i in off if rows[i][1] - rows[i][0] >= least_off)
 
 
 def _same_line(a: tuple[float, float], b: tuple[float, float]) -> bool:

@@ -31,22 +31,31 @@ class Ruling(NamedTuple):
 def without_ruling(found: np.ndarray) -> Ruling | None:
     """``found`` without its ruled lines and the pieces of boxes between them, or without a box round
     one digit; None when it has neither (the ink as it is)."""
-    top, bottom, left, right = bounds(found)
-    lines = _under_number(found, top, bottom, left, right)
+    box = bounds(found)
+    lines = _under_number(found, *box)
     if lines is None:  # (a ruled page has no boxes: the pieces of a digit between its lines stay)
-        lines = _across_page(found, left, right)
+        lines = _across_page(found, box[2], box[3])
         if lines is None:
-            frame = box_frame(found)
-            return None if frame is None else Ruling(found & ~frame, *label(found & ~frame), frame)
-        kept = found & ~lines | crossed(found & ~lines, lines)
+            frame = box_frame(found, *box)
+            if frame is None:
+                return None
+            kept = found & ~frame
+            return Ruling(kept, *label(kept), frame)
+        kept = _uncrossed(found, lines)
         return Ruling(kept, *label(kept), found & ~kept)
-    found = found & ~lines | crossed(found & ~lines, lines)
-    labels, n = label(found)
+    kept = _uncrossed(found, lines)
+    labels, n = label(kept)
     sides = box_sides(labels, lines)
     if sides:
-        found = found & ~pieces(labels, n, sides)
-        labels, n = label(found)
-    return Ruling(found, labels, n, None)
+        kept = kept & ~pieces(labels, n, sides)
+        labels, n = label(kept)
+    return Ruling(kept, labels, n, None)
+
+
+def _uncrossed(found: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """``found`` without ``lines``, but for their pixels where a stroke crosses them (:func:`crossed`)."""
+    rest = found & ~lines
+    return rest | crossed(rest, lines)
 
 
 def ruled_lines(found: np.ndarray) -> np.ndarray | None:
@@ -97,12 +106,12 @@ def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
     return runs | margin if _thickness(runs) <= P.line_thin * (bottom - top) else None
 
 
-def box_frame(found: np.ndarray) -> np.ndarray | None:
+def box_frame(found: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray | None:
     """The pixels of a box drawn round the digit (a form's field for one digit): thin straight sides
     along the four edges of the ink, each running frame_cover of its length, round ink as tall as a
     digit that spans neither the box's width nor its height (a boxy 0 holds nothing, a boxy 8 only
-    its bar, a boxy slashed 0 a stroke from corner to corner). None when there is no such box."""
-    top, bottom, left, right = bounds(found)
+    its bar, a boxy slashed 0 a stroke from corner to corner). None when there is no such box.
+    ``top``... ``right``: the ink's box (bottom and right exclusive)."""
     h, w = bottom - top, right - left
     if min(h, w) < P.line_least:
         return None
