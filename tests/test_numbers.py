@@ -229,15 +229,18 @@ def test_a_number_written_on_a_forms_field(tmp_path: Path, predictor: Predictor,
 def test_two_numbers_on_two_lines_are_never_an_ok_reading_of_one(tmp_path: Path, predictor: Predictor) -> None:
     """Two numbers one above the other (the second as large, or in a smaller hand): one line is read,
     and the row says the other was left out - it was `ok` as one of them (6 of 40), or an error
-    "no ink after thresholding" when the two lines' middle fell between them (3 of 40)."""
+    "no ink after thresholding" when the two lines' middle fell between them (3 of 40); and `ok` when
+    the line read was one wide piece of touching digits (the other line's ink was never looked at)."""
     from digitwatch.training import numbers
 
-    first = numbers.render_set("mnist", 12, (0.15, 0.4), lengths=(3, 5), seed=9, styles=("clean",))
-    second = numbers.render_set("mnist", 12, (0.15, 0.4), lengths=(3, 5), seed=19, styles=("clean",))
+    first = numbers.render_set("mnist", 40, (0.15, 0.4), lengths=(3, 5), seed=9, styles=("clean",))
+    second = numbers.render_set("mnist", 40, (0.15, 0.4), lengths=(3, 5), seed=19, styles=("clean",))
     paths = []
-    for k, (a, b) in enumerate(zip(first, second)):
+    pairs = list(zip(first, second))
+    smaller = [(a, b, (1.0, 0.75, 0.5)[k % 3]) for k, (a, b) in enumerate(pairs[:12]) if k % 3]
+    cases = [(a, b, 1.0) for a, b in pairs] + smaller
+    for k, (a, b, scale) in enumerate(cases):  # (all 40 as large, 12 in a smaller hand)
         top, under = a.image.convert("L"), b.image.convert("L")
-        scale = (1.0, 0.75, 0.5)[k % 3]
         under = under.resize((max(1, round(under.width * scale)), max(1, round(under.height * scale))))
         page = Image.new("L", (max(top.width, under.width), top.height + under.height + 10), 255)
         page.paste(top, (0, 0))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .context import Context
+from .context import Context, bounds
 from .errors import NoDigitError
 from .measure import label
 from .params import PARAMS
@@ -58,7 +58,10 @@ def find(ctx: Context, slant: float | None = None) -> Line:
     labels, n = label(ctx.found if ctx.beside else ctx.mask)
     if not n:
         raise NoDigitError("no digit found: no ink after thresholding")
-    ids, off_line = _on_line(labels, n) if ctx.beside else (list(range(n)), 0)  # (the selection's digit: all of it)
+    if ctx.beside:
+        ids, off_line = _on_line(labels, n)
+    else:  # (the selection's digit, all of it; ink beside it off its rows is counted)
+        ids, off_line = list(range(n)), _off_selection(ctx.found, ctx.mask)
     pieces = _pieces(labels, ids)
     ys, xs = np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces])
     if slant is None:
@@ -97,6 +100,22 @@ def _on_line(labels: np.ndarray, n: int) -> tuple[list[int], int]:
     least_off = P.off_line_height * (line[1] - line[0])
     off = set(sized).difference(out)
     return out, sum(1 for i in off if rows[i][1] - rows[i][0] >= least_off)
+
+
+def _off_selection(found: np.ndarray, mask: np.ndarray) -> int:
+    """How many pieces of ink beside the selection's digit (a wide piece read as a number: all of it is
+    the line) could be digits of another line: as _on_line counts them, off the selection's rows."""
+    top, bottom = bounds(mask)[:2]
+    labels, n = label(found & ~mask)
+    if not n:
+        return 0
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    least = max(PARAMS.select.least_piece_pixels, P.least_piece * int(np.count_nonzero(mask)))
+    boxes = ndimage.find_objects(labels)
+    candidates = off_border(labels, n, areas, border_mask(labels.shape))
+    rows = [(boxes[i][0].start, boxes[i][0].stop) for i in candidates if areas[i] >= least]
+    least_off = P.off_line_height * (bottom - top)
+    return sum(1 for t, b in rows if b - t >= least_off and not _same_line((t, b), (top, bottom)))
 
 
 def _same_line(a: tuple[float, float], b: tuple[float, float]) -> bool:
