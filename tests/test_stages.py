@@ -358,3 +358,24 @@ def test_opencv_filters_give_scipys_values(window: int | tuple[int, int]) -> Non
     labels, n = measure.label(mask)
     expected, m = ndimage.label(mask, EIGHT)
     assert n == m and np.array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("kind", ["zeros", "white", "noise", "uint8"])
+@pytest.mark.parametrize("size", [1, 2, 999, 3136, 40_001])
+def test_median_and_quantiles_are_numpys_on_runs_of_one_value(kind: str, size: int) -> None:
+    """The paper's and the ink's order statistics (a sort, not np.partition, which slows fifty-fold on
+    an ink map's zeros) are np.median's and the nearest rank's values, to the bit."""
+    from digitwatch.daemon.preprocess import measure
+
+    rng = np.random.default_rng(size)
+    a = {
+        "zeros": (rng.random(size) * (rng.random(size) > 0.9)).astype(np.float32),
+        "white": np.minimum(rng.normal(1.05, 0.1, size), 1.0).astype(np.float32),
+        "noise": rng.normal(0.5, 0.1, size),
+        "uint8": rng.integers(0, 3, size).astype(np.uint8),
+    }[kind]
+    assert measure.median(a) == float(np.median(a))
+    for q in (0.01, 0.5, 0.99, 1.0):
+        k = min(size - 1, int(q * size))
+        assert measure.quantile(a, q) == float(np.partition(a, k)[k])
+    assert measure.quantiles(a, (0.9, 0.1)) == [measure.quantile(a, 0.9), measure.quantile(a, 0.1)]

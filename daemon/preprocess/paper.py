@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .measure import box_mean, grey_closed, grey_opened, median, paper_window, quantile, ring, sample
+from .measure import box_mean, grey_closed, grey_opened, median, paper_window, quantile, quantiles, ring, sample
 from .params import PARAMS
 
 P = PARAMS.paper
@@ -81,7 +81,8 @@ def paper_level(smooth: np.ndarray, tight: bool, plain: bool = False) -> tuple[f
         return edge, True
     # A canvas whose border is one flat level: ink in it may be wider than any window (a blob of a
     # digit drawn with the biggest brush), and a window would hollow it out.
-    flat = quantile(border, P.flat_high_q) - quantile(border, P.flat_low_q) <= P.flat_spread * span
+    high, low = quantiles(border, (P.flat_high_q, P.flat_low_q))
+    flat = high - low <= P.flat_spread * span
     if flat and abs(edge - level) < P.flat_near * span:
         return edge, True
     return level, False

@@ -87,7 +87,8 @@ def _across_page(found: np.ndarray, left: int, right: int) -> np.ndarray | None:
     lines under and through what is written on it, and its margin line down it. A digit's bar (a 7's,
     a 2's foot) ends at a stroke."""
     length = round(P.ruling_length * found.shape[1])
-    if right - left < length or length < P.line_least:
+    # (no row holding that much ink holds such a run: the opening is not needed)
+    if right - left < length or length < P.line_least or np.count_nonzero(found, axis=1).max() < length:
         return None
     runs = _runs(found, length)
     columns = np.flatnonzero(runs.any(axis=0))

@@ -3,6 +3,7 @@ grown by the pieces near it - and how many digits stand beside it."""
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -49,15 +50,15 @@ def digit(
     mask, labels, n = found
     if n == 0:
         raise NoDigitError("no digit found: no ink after thresholding")
-    boxes = ndimage.find_objects(labels)
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     border = border_mask(mask.shape)
     if n == 1 and sheet is None:  # the common case, one piece of ink: it is the digit unless it is border noise
-        lone = _lone_piece(mask, border, int(areas[0]))
+        lone = _lone_piece(mask, border, int(np.count_nonzero(labels)))
         if lone is not None:
             return Found(lone, 0)
+    boxes = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     if sheet is not None:  # a sliver of desk or a shadow left along the sheet's edge is no digit
-        border |= outline(sheet.mask)
+        border = border | outline(sheet.mask)
     candidates = off_border(labels, n, areas, border)
     edges = box_edges(boxes)
     largest = strongest_large(labels, ink, areas, candidates)
@@ -90,13 +91,16 @@ def off_border(labels: np.ndarray, n: int, areas: np.ndarray, border: np.ndarray
     return [i for i in range(n) if not in_band[i]] or list(range(n))
 
 
+@functools.lru_cache(maxsize=64)
 def border_mask(shape: tuple[int, int]) -> np.ndarray:
-    """The picture's border band, a few percent of each side (scanner shadows, the page's edge)."""
+    """The picture's border band, a few percent of each side (scanner shadows, the page's edge); read
+    only, made once a shape."""
     h, w = shape
     band_r, band_c = max(1, round(h * PARAMS.measure.border_share)), max(1, round(w * PARAMS.measure.border_share))
     border = np.zeros(shape, dtype=bool)
     border[:band_r, :] = border[-band_r:, :] = True
     border[:, :band_c] = border[:, -band_c:] = True
+    border.flags.writeable = False
     return border
 
 

@@ -64,11 +64,11 @@ def by_level(closed: np.ndarray, steps: np.ndarray, middle: tuple[slice, slice],
     cut = otsu(closed, 1.0)
     dark = closed < cut
     # The sheet covers much of the picture, its middle included. (A board is dark around light chalk.)
-    if dark.mean() > P.most_dark or not dark.any() or np.median(closed[middle]) < cut:
+    if dark.mean() > P.most_dark or not dark.any() or median(closed[middle]) < cut:
         return None
     paper, desk = median(closed[~dark]), median(closed[dark])
     edge = dark & ~ndimage.binary_erosion(dark, border_value=1)
-    if paper - desk < P.page_contrast or np.median(steps[edge]) < P.sharp_share * (paper - desk):
+    if paper - desk < P.page_contrast or median(steps[edge]) < P.sharp_share * (paper - desk):
         return None
     # The sheet: the light region under the middle (opened: grain on a light desk may touch its
     # edge in places), joined by whatever no sharp step separates from the middle - the part of

@@ -7,7 +7,7 @@ import numpy as np
 
 from .context import Context, Paper
 from .errors import NoDigitError
-from .measure import enlarged, enlarged_smoothly
+from .measure import enlarged, enlarged_smoothly, median
 from .params import PARAMS
 
 P = PARAMS.zoom
@@ -68,7 +68,7 @@ def paper_outside(crop: np.ndarray, keep: np.ndarray, factor: int, paper: np.nda
         return crop
     out = crop.copy()
     if paper is None:
-        out[~on] = np.median(crop[on])
+        out[~on] = median(crop[on])
         return out
     level = enlarged_smoothly(paper.astype(np.float32), (paper.shape[0] * factor, paper.shape[1] * factor))
     level = level[: crop.shape[0], : crop.shape[1]][~on]
