@@ -8,6 +8,7 @@ as in uvicorn - and keeps the status file and systemd informed.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sqlite3
@@ -115,6 +116,7 @@ def serve(cfg: Config) -> int:
     worker.wait_ready()
     probe.state = "serving"
     ready_s = round(time.monotonic() - started, 2)
+    gc.freeze()  # start-up's objects (modules, the model) stay: the collector need not walk them again
     notify("READY=1\nSTATUS=serving")
     logger.info("ready", inbox=str(cfg.inbox), outbox=str(cfg.outbox), model=_model_id(keeper), startup_s=ready_s)
     code = 0
