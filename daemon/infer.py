@@ -42,9 +42,9 @@ CONVERSION_TOLERANCE = 0.005
 # chunks of these sizes, no padding wasted; the int8-weight ensemble costs least per image in chunks of 16
 # (~140 us CPU, ~210 at 256: its activations stay in cache); 16 calls for 256 images add nothing measurable.
 BUCKETS = (16, 4, 1)
-# Why the affinity count: the interpreter's threads should match the CPUs this process may use (2 here);
-# more threads than CPUs only adds switching.
-THREADS = max(1, len(os.sched_getaffinity(0)))
+# Why one thread: the decode processes keep every core busy while the network runs (a burst: a second
+# interpreter thread spins beside them, 4% more CPU an image), and a batch of one is slower with two.
+THREADS = 1
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 -> (N, 10) float32
 
