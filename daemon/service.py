@@ -17,6 +17,7 @@ import time
 
 from . import config as config_mod
 from . import failures, legacy, log, outbox, status
+from .archive import finish
 from .claim import Claimed, WorkArea
 from .config import Config
 from .errors import ConfigError, ExitCode
@@ -27,7 +28,7 @@ from .metrics import Exports, judge
 from .reload import ModelKeeper
 from .sdnotify import Watchdog, notify
 from .watch import Scanner, observer_alive
-from .worker import Worker, finish
+from .worker import Worker
 
 STOP_TIMEOUT_S = 20.0
 TICK_S = 1.0  # the main loop: status file, model thread supervision, metrics file

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from conftest import Daemon, dark_on_light
 from digitwatch.daemon import config, status
+from digitwatch.daemon.archive import finish
 from digitwatch.daemon.claim import WorkArea
 from digitwatch.daemon.failures import is_transient
 from digitwatch.daemon.fsutil import NAME_MAX, unique_path
 from digitwatch.daemon.journal import Batch, Journal, Move
 from digitwatch.daemon.service import recover
-from digitwatch.daemon.worker import finish
 
 Mount = Callable[[Path, str], Path]
 Factory = Callable[..., Daemon]
