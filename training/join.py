@@ -1,7 +1,7 @@
 """Join networks trained in separate runs into one published model: every network of each given model,
 averaged (training/ensemble.py), scored on MNIST's test split and calibrated as ``train`` does.
 
-    python -m digitwatch.training.join --data MNIST --checkpoint DIR MODEL.keras [MODEL.keras ...]
+    python -m digitwatch.training.join --data MNIST --checkpoint DIR [--networks 2,3] MODEL.keras [MODEL.keras ...]
 
 Members trained one run at a time (each a few hours of these two cores, so each is kept as soon as it is
 done) become one model to publish or bundle (``python -m digitwatch.training.publish --bundle``).
@@ -38,8 +38,9 @@ def metrics_of(path: Path) -> dict[str, Any]:
     return {}
 
 
-def join(paths: list[Path], checkpoint: Path, data: str | None) -> dict[str, Any]:
-    """Publish the average of every network of the models at ``paths`` into ``checkpoint``; return its metrics."""
+def join(paths: list[Path], checkpoint: Path, data: str | None, keep: list[int] | None = None) -> dict[str, Any]:
+    """Publish the average of every network of the models at ``paths`` (or of those numbered ``keep``,
+    from 1, counted across the models in order) into ``checkpoint``; return its metrics."""
     missing = [str(p) for p in paths if not p.is_file()]
     if missing or not paths:
         raise DataError(f"no such model file: {', '.join(missing)}" if missing else "join needs at least one model")
@@ -47,7 +48,10 @@ def join(paths: list[Path], checkpoint: Path, data: str | None) -> dict[str, Any
     x_test, y_test = prepare(ds.x_test, True), ds.y_test.astype(np.int64)
     with quiet_native_stderr():
         nets = [networks(path) for path in paths]
-        model = average([net for each in nets for net in each])
+        every = [net for each in nets for net in each]
+        if keep and not all(1 <= k <= len(every) for k in keep):
+            raise DataError(f"--networks: the models hold networks 1 to {len(every)}")
+        model = average([every[k - 1] for k in keep] if keep else every)
     recorded = [metrics_of(path) for path in paths]
     first = recorded[0]
     with tempfile.TemporaryDirectory(prefix="digitwatch-join-") as tmp:
@@ -56,7 +60,8 @@ def join(paths: list[Path], checkpoint: Path, data: str | None) -> dict[str, Any
         accuracy, loss = scores(predict_fn(model)(x_test), y_test)
         metrics = {
             "recipe": first.get("recipe", "robust"),
-            "recipe_summary": f"{sum(map(len, nets))} networks of {len(paths)} models, averaged",
+            "recipe_summary": f"{len(keep) if keep else len(every)} networks of {len(paths)} models, averaged",
+            "networks_kept": keep or list(range(1, len(every) + 1)),
             "history": first.get("history", {"accuracy": [], "loss": [], "val_accuracy": [], "val_loss": []}),
             "joined": [
                 {
@@ -83,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("models", nargs="+", type=Path, help="models whose networks are joined, in order")
     parser.add_argument("--checkpoint", type=Path, required=True, help="publish into this folder")
     parser.add_argument("--data", help="MNIST (mnist.npz or an idx folder) to score the joined model on")
+    parser.add_argument("--networks", help="join only these networks (e.g. 2,3: counted from 1 across the models)")
     args = parser.parse_args(argv)
     try:
-        metrics = join(args.models, args.checkpoint, args.data)
+        try:
+            keep = [int(k) for k in args.networks.split(",")] if args.networks else None
+        except ValueError:
+            raise DataError(f"--networks {args.networks!r}: numbers separated by commas, e.g. 2,3") from None
+        metrics = join(args.models, args.checkpoint, args.data, keep)
     except DataError as exc:
         print(f"digitwatch: {exc}", file=sys.stderr)
         return int(exc.exit_code)
