@@ -51,6 +51,7 @@ class Reading:
     whole: float = 1.0  # the least likely of its digits to be one whole digit (segment_check)
     off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
     wide: float = 0.0  # the widest of its digits the checker is not sure are one whole digit (width / height)
+    slashes: int = 0  # its digits read from a stroke like a date's slash (preprocess.number.slashed)
 
     @property
     def sure(self) -> bool:
@@ -62,13 +63,15 @@ class Reading:
         return self.margin >= SURE_MARGIN and self.wide <= SURE_WIDTH and self.whole >= SURE_WHOLE
 
     def trusted(self, low_confidence: float) -> bool:
-        """``ok``: the segmentation sure, nothing digit-sized left off its line, and the whole reading
+        """``ok``: the segmentation sure, nothing digit-sized left off its line, no digit read from a
+        stroke like a date's slash (read as a 1, it would pass), and the whole reading
         right with at least ``low_confidence`` - for a number, with NUMBER_DOUBT of the doubt left
         (0.95 -> 0.98): its digits' answers on cut
         candidates are surer than they are right (rendered numbers of other writers: 0.56% of the
         pictures ``ok`` with a wrong text at 0.95, 0.36% at 0.98; docs/numbers.md)."""
         least = low_confidence if len(self.digits) == 1 else 1 - NUMBER_DOUBT * (1 - low_confidence)
-        return self.sure and not self.off_line and math.prod(d.confidence for d in self.digits) >= least
+        trusted = self.sure and not self.off_line and not self.slashes
+        return trusted and math.prod(d.confidence for d in self.digits) >= least
 
     @property
     def confidence(self) -> float:
@@ -103,7 +106,8 @@ def read_number(lattice: Lattice, probs: np.ndarray, whole: np.ndarray | None = 
     least_whole = 1.0 if whole is None else min(float(whole[s]) for s in path)
     doubtful = [d for d, s in zip(digits, path) if whole is None or whole[s] < WIDE_WHOLE or not lattice.alone[s]]
     wide = max(((d.box[2] - d.box[0]) / max(d.box[3] - d.box[1], 1) for d in doubtful), default=0.0)
-    return Reading(text, digits, margin, marks, whole=least_whole, off_line=lattice.off_line, wide=wide)
+    slashes = sum(1 for s in path if lattice.slash and lattice.slash[s])
+    return Reading(text, digits, margin, marks, least_whole, lattice.off_line, wide, slashes)
 
 
 def _walk(

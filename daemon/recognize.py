@@ -208,6 +208,8 @@ def _mark_notes(reading: Reading) -> list[str]:
     notes = [f"{kind} after digit {after} left out" for after, kind in reading.marks]
     if reading.off_line:
         notes.append(f"{reading.off_line} digit-sized pieces off the line read left out (another line?)")
+    if reading.slashes:
+        notes.append(f"{reading.slashes} straight leaning strokes read as digits (a date's slash?)")
     return notes
 
 

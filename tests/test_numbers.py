@@ -253,8 +253,9 @@ def test_two_numbers_on_two_lines_are_never_an_ok_reading_of_one(tmp_path: Path,
 
 def test_a_dates_slash_is_seldom_read_as_an_ok_one(tmp_path: Path, predictor: Predictor) -> None:
     """A slash between digits (a date, a fraction) is shaped as a 1: read as one, it was `ok` in 56-67%
-    of such numbers. The segment checker now learns from numbers with a slash that it is no digit, so
-    the reading is mostly `low_confidence` (1-2 of these 30 still `ok` and wrong; docs/numbers.md)."""
+    of such numbers. The segment checker learns from numbers with a slash that it is no digit, and a
+    straight stroke leaning right of the line's digits is doubted and noted (half of these), so the
+    reading is mostly `low_confidence` (1 of these 30 still `ok` and wrong; docs/numbers.md)."""
     from digitwatch.training import numbers
 
     x, y = numbers.digits_of("mnist")
@@ -268,4 +269,20 @@ def test_a_dates_slash_is_seldom_read_as_an_ok_one(tmp_path: Path, predictor: Pr
         texts.append(number.digits)
     rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.95, 12)
     wrong = [(r.file, r.text, t) for r, t in zip(rows, texts) if r.status == "ok" and r.text != t]
-    assert len(wrong) <= 4, wrong  # (21-26 of 30 before)
+    assert len(wrong) <= 2, wrong  # (21-26 of 30 before the checker learnt slashes)
+    noted = [r for r in rows if "a date's slash?" in r.note]
+    assert len(noted) >= 8 and all(r.status == "low_confidence" for r in noted), [(r.file, r.status) for r in noted]
+
+
+def test_a_straight_stroke_leaning_right_of_the_line_is_a_slash_a_1_is_not() -> None:
+    """preprocess.number.slashed on strokes drawn as pixel lists (rows, deslanted columns): a date's
+    slash leans right and is straight; an upright 1, a 1 leaning left, a curved stroke are not."""
+    from digitwatch.daemon.preprocess.number import slashed
+
+    ys = np.repeat(np.arange(40), 3).astype(np.int64)
+    width = np.tile(np.arange(3), 40)
+    assert slashed(ys, 30 - 0.4 * ys + width, 40.0)  # / : rows grow downward, so x falls as y grows
+    assert not slashed(ys, 10.0 + width, 40.0)  # | an upright 1
+    assert not slashed(ys, 10 + 0.4 * ys + width, 40.0)  # \ leaning the other way
+    assert not slashed(ys, 30 - 0.4 * ys + 12 * np.sin(ys / 40 * np.pi) + width, 40.0)  # ( a curved stroke
+    assert not slashed(np.full(5, 3), np.arange(5.0), 40.0)  # one row: no lean to measure

@@ -38,6 +38,7 @@ class Lattice:
     marks: tuple[tuple[int, str], ...]  # non-digit marks left out: (how many parts stand before it, what)
     off_line: int = 0  # digit-sized pieces off the line read (another line of writing), left out
     alone: tuple[bool, ...] = ()  # each candidate is one whole group, paper round it (not cut from touching ink)
+    slash: tuple[bool, ...] = ()  # each candidate is one straight stroke leaning like a date's slash (slashed)
 
     @property
     def size(self) -> int:
@@ -214,6 +215,7 @@ class _Builder:
         self.prior: list[float] = []
         self.boxes: list[tuple[int, int, int, int]] = []
         self.alone: list[bool] = []
+        self.slash: list[bool] = []
 
     def add(self, groups: list[Group], left: float, right: float, span: tuple[int, int], whole: bool) -> None:
         """A candidate; ``whole``: one whole group (or the lone digit), which gets a thin pen's second view
@@ -233,12 +235,27 @@ class _Builder:
         self.shape.append(_shape(width, t, b, self.height, self.middle))
         self.boxes.append(picture_box(self.ctx, t, b, l, r))
         self.alone.append(whole)
+        self.slash.append(whole and len(groups) == 1 and slashed(ys, xp, self.height))
 
     def done(self, parts: int, height: float, marks: tuple[tuple[int, str], ...], off_line: int) -> Lattice:
         boxes = np.asarray(self.boxes, np.int64).reshape(-1, 4)
         shape = np.asarray(self.shape, np.float32).reshape(-1, 3)
         prior = np.asarray(self.prior, np.float32)
-        return Lattice(self.x, self.spans, prior, shape, boxes, parts, height, marks, off_line, tuple(self.alone))
+        alone, slash = tuple(self.alone), tuple(self.slash)
+        return Lattice(self.x, self.spans, prior, shape, boxes, parts, height, marks, off_line, alone, slash)
+
+
+def slashed(ys: np.ndarray, xp: np.ndarray, height: float) -> bool:
+    """Whether a group's pixels (rows, deslanted columns) lie along one straight stroke that leans
+    right more than the line's digits do: a date's or a fraction's slash, which reads as a 1. (Rendered
+    dates: 72% of slashes; 2.4% of real writers' 1s, no other digit.)"""
+    y = ys.astype(np.float64)
+    spread = float(y.var())
+    if spread == 0:
+        return False
+    lean = float(np.mean((xp - xp.mean()) * (y - y.mean()))) / spread  # (rows grow downward: right is negative)
+    off = xp - lean * y
+    return lean <= P.slash_lean and float(off.std()) <= P.slash_thin * height
 
 
 def _prior(width: float, height: int, line: float, lone: bool) -> float:
