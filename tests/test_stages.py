@@ -180,6 +180,40 @@ def test_shadow_check_runs_only_on_big_pictures_and_narrows_a_shadow_to_the_pen(
     assert big.width <= 4.0
 
 
+def test_a_flat_papers_refit_reads_what_the_first_reading_did_and_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On paper of one flat level the ink map uses no window, so the refit with a window fitted to the
+    pen would read the same map again: it is skipped (and the shadow stage, whose width the refit
+    would set back) - the reading the same to the bit as with both run."""
+    from digitwatch.daemon.preprocess import refit
+
+    a = np.full((300, 500), 0.95, np.float32)
+    a[100:200, 150:400] = seven((100, 250), width=4)  # a photo-sized picture: shadow and refit apply
+    steps = [stage for name, stage in pipeline.READ if name in ("reduce", "sheet", "ink", "shadow", "paper")]
+
+    def read() -> Context:
+        ctx = Context(a, work_max=192)
+        size.prepare(ctx)
+        for step in steps:
+            step(ctx)
+        return ctx
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the refit read the map again")
+
+    with monkeypatch.context() as m:
+        m.setattr(refit, "ink_map", not_again)
+        quick = read()
+    assert quick.flat and refit.unchanged(quick)
+    for module in (refit, shadow):
+        monkeypatch.setattr(module, "will_reset", lambda ctx: False)
+    monkeypatch.setattr(refit, "unchanged", lambda ctx: False)
+    calls: list[int] = []
+    monkeypatch.setattr(refit, "ink_map", lambda *a, **k: calls.append(1) or paper.ink_map(*a, **k))
+    full = read()
+    assert calls, "the refit did not run: the test pictures no longer exercise it"
+    assert quick.width == full.width and np.array_equal(quick.mask, full.mask) and np.array_equal(quick.ink, full.ink)
+
+
 # --- digit selection ---------------------------------------------------------------------------
 
 

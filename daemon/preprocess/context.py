@@ -54,6 +54,7 @@ class Context:
     photo_sized: bool = False  # big enough to be a photo (not a digit cropped tight)
     sheet: Sheet | None = None  # a sheet of paper found on a desk
     ink: np.ndarray | None = None  # the ink map (0..1, ink bright) the digit is rendered from
+    flat: bool = False  # ...taken from the paper's one level, no window: a window fitted later changes nothing
     detect: np.ndarray | None = None  # ...lightly smoothed, for detection
     paper: Paper | None = None  # the paper's figures on the detection map
     found: np.ndarray | None = None  # the ink found on it

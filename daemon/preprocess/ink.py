@@ -9,7 +9,7 @@ import numpy as np
 from .context import Context, Paper
 from .errors import FaintInkError, NoDigitError, SeveralDigitsError
 from .measure import box_mean, label, median, median_mostly_zero, otsu, quantile, robust_std, sample, stroke_width
-from .paper import ink_map
+from .paper import ink_and_level
 from .params import PARAMS
 from .ruled import without_ruling
 from .select import digit
@@ -138,7 +138,7 @@ def first_read(ctx: Context) -> None:
     if ctx.sheet is not None:
         ctx.width = ctx.sheet.pen
         return
-    ctx.ink, ctx.dark = ink_map(ctx.small, tight=not ctx.photo_sized, plain=True, dark=ctx.dark)
+    ctx.ink, ctx.dark, ctx.flat = ink_and_level(ctx.small, tight=not ctx.photo_sized, plain=True, dark=ctx.dark)
     reading = detected(ctx.ink)
     ctx.detect, ctx.paper, ctx.found, ctx.ruling = reading.detect, reading.paper, reading.found, reading.ruling
     try:

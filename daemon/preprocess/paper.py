@@ -14,13 +14,21 @@ SMOOTH = PARAMS.measure.smooth_window
 def ink_map(
     a: np.ndarray, window: int | None = None, tight: bool = False, plain: bool = False, dark: bool | None = None
 ) -> tuple[np.ndarray, bool]:
+    """:func:`ink_and_level`'s ink map and polarity."""
+    ink, dark, _ = ink_and_level(a, window, tight, plain, dark)
+    return ink, dark
+
+
+def ink_and_level(
+    a: np.ndarray, window: int | None = None, tight: bool = False, plain: bool = False, dark: bool | None = None
+) -> tuple[np.ndarray, bool, bool]:
     """Ink strength per pixel (distance from the local paper level, on the ink's side), and whether
     the ink is dark - ``dark`` if given, else decided here (see :func:`dark_ink`).
 
     The paper level is a grey opening (it removes bright structures narrower than ``window``,
     i.e. the ink once made bright), smoothed - or, in a ``tight`` crop that ink covers most of,
     or a ``tight`` or ``plain`` picture (no sheet on a desk) with a flat border, the paper's one
-    level (see :func:`paper_level`)."""
+    level (see :func:`paper_level`) - the third value: then no window was used, and another changes nothing."""
     smooth = box_mean(a, SMOOTH) if min(a.shape) >= SMOOTH else a
     paper, ink_heavy = paper_level(smooth, tight, plain)
     if dark is None:
@@ -28,14 +36,14 @@ def ink_map(
     if dark:
         a, smooth, paper = 1.0 - a, 1.0 - smooth, 1.0 - paper  # dark ink on light paper: make ink bright
     if ink_heavy:  # the paper between a tight crop's thick strokes is narrower than any window
-        return np.clip(a - paper, 0.0, None), dark
+        return np.clip(a - paper, 0.0, None), dark, True
     size = window or paper_window(a)
     # The opening of the smoothed image follows the paper's mean, not its noisiest dark grains.
     background = grey_opened(smooth, (min(size, a.shape[0]), min(size, a.shape[1])))
     # Smoothing takes the plateaus out of the opening but pulls it below the paper where the paper
     # darkens steeply (a vignetted scan's edges), which would read as ink: never go below the opening.
     background = np.maximum(box_mean(background, max(3, size // 2)), background)
-    return np.clip(a - background, 0.0, None), dark
+    return np.clip(a - background, 0.0, None), dark, False
 
 
 def dark_ink(smooth: np.ndarray, paper: float, tight: bool) -> bool:

@@ -20,6 +20,10 @@ def refit(ctx: Context) -> None:
     window = stroke_window(ctx.width)
     if not (ctx.sheet is not None or 2 * window < paper_window(ctx.small)):
         return
+    if unchanged(ctx):  # (the same map again, and all read off it: only the width the shadow stage held back)
+        assert ctx.mask is not None
+        ctx.width = stroke_width(ctx.mask)
+        return
     for _ in range(P.refits):
         ctx.ink, ctx.dark = ink_map(
             ctx.small, window, tight=not ctx.photo_sized, plain=ctx.sheet is None, dark=ctx.dark
@@ -31,3 +35,16 @@ def refit(ctx: Context) -> None:
         if ctx.sheet is None or stroke_window(ctx.width) <= P.pen_refit * window:
             break
         window = stroke_window(ctx.width)
+
+
+def unchanged(ctx: Context) -> bool:
+    """Whether the refit would read what the first reading did: a map from the paper's one flat level
+    (no window to fit), no sheet, and the digit found on it (else it is looked for again, and fails again)."""
+    return ctx.flat and ctx.sheet is None and ctx.mask is not None
+
+
+def will_reset(ctx: Context) -> bool:
+    """Whether the refit will set the stroke width from the digit again, whatever the shadow stage makes
+    of it: an unchanged reading whose window, fitted even to this width, is narrower than the first
+    (a narrower pen only narrows the window: the refit runs then too)."""
+    return unchanged(ctx) and 2 * stroke_window(ctx.width) < paper_window(ctx.small)

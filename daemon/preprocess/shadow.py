@@ -6,6 +6,7 @@ from __future__ import annotations
 from .context import Context
 from .measure import pen_width
 from .params import PARAMS
+from .refit import will_reset
 
 P = PARAMS.shadow
 
@@ -20,7 +21,7 @@ def check(ctx: Context) -> None:
     """Stage: where shadows cover more of the map than the digit, what was taken for it is much wider
     than the pen strokes on the page: the pen is measured where the ink is strong (what shadows leave
     in the map is fainter than a pen's line), and the width held to a pen and a half."""
-    if not needed(ctx):
+    if not needed(ctx) or will_reset(ctx):
         return
     assert ctx.found is not None and ctx.detect is not None and ctx.paper is not None and ctx.dark is not None
     strong = ctx.found & (ctx.detect >= P.strong_ink * ctx.paper.peak)
