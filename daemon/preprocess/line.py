@@ -3,6 +3,7 @@ and the candidate cuts of a group too wide for one digit (number.py makes the ca
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,22 +85,14 @@ def _on_line(labels: np.ndarray, n: int) -> tuple[list[int], int]:
     """Pieces on the line of the largest tall piece - not specks, not border noise, overlapping the
     rows of the tall pieces level with it - and how many pieces that could be digits stand off it
     (another line of writing, even in a smaller hand: the reading is of this line only, and says so)."""
-    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    boxes = ndimage.find_objects(labels)
-    candidates = off_border(labels, n, areas, border_mask(labels.shape))
-    largest = max(candidates, key=lambda i: areas[i])
-    least = max(PARAMS.select.least_piece_pixels, P.least_piece * areas[largest])
-    sized = [i for i in candidates if areas[i] >= least]
-    rows = {i: (boxes[i][0].start, boxes[i][0].stop) for i in sized}
+    areas, rows = _sized_rows(labels, n, lambda areas, candidates: max(areas[i] for i in candidates))
+    sized = list(rows)
     tall = max(b - t for t, b in rows.values())
     ref = [i for i in sized if rows[i][1] - rows[i][0] >= P.reference_height * tall]
     anchor = rows[max(ref, key=lambda i: areas[i])]
     level = [i for i in ref if _same_line(rows[i], anchor)]
     line = (float(np.median([rows[i][0] for i in level])), float(np.median([rows[i][1] for i in level])))
-    out = [i for i in sized if _same_line(rows[i], line)]
-    least_off = P.off_line_height * (line[1] - line[0])
-    off = set(sized).difference(out)
-    return out, sum(1 for i in off if rows[i][1] - rows[i][0] >= least_off)
+    return [i for i in sized if _same_line(rows[i], line)], _off(rows.values(), line)
 
 
 def _off_selection(found: np.ndarray, mask: np.ndarray) -> int:
@@ -109,13 +102,26 @@ def _off_selection(found: np.ndarray, mask: np.ndarray) -> int:
     labels, n = label(found & ~mask)
     if not n:
         return 0
+    _, rows = _sized_rows(labels, n, lambda areas, candidates: int(np.count_nonzero(mask)))
+    return _off(rows.values(), (top, bottom))
+
+
+def _sized_rows(
+    labels: np.ndarray, n: int, reference: Callable[[np.ndarray, list[int]], float]
+) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+    """The pieces' areas, and the rows (top, bottom) of those that are neither specks (least_piece of
+    the ``reference`` area, given the areas and the candidates) nor border noise, by piece."""
     areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    least = max(PARAMS.select.least_piece_pixels, P.least_piece * int(np.count_nonzero(mask)))
     boxes = ndimage.find_objects(labels)
     candidates = off_border(labels, n, areas, border_mask(labels.shape))
-    rows = [(boxes[i][0].start, boxes[i][0].stop) for i in candidates if areas[i] >= least]
-    least_off = P.off_line_height * (bottom - top)
-    return sum(1 for t, b in rows if b - t >= least_off and not _same_line((t, b), (top, bottom)))
+    least = max(PARAMS.select.least_piece_pixels, P.least_piece * reference(areas, candidates))
+    return areas, {i: (boxes[i][0].start, boxes[i][0].stop) for i in candidates if areas[i] >= least}
+
+
+def _off(rows: Iterable[tuple[int, int]], line: tuple[float, float]) -> int:
+    """How many pieces of these ``rows`` stand off the ``line`` at least off_line_height of it tall."""
+    least_off = P.off_line_height * (line[1] - line[0])
+    return sum(1 for t, b in rows if b - t >= least_off and not _same_line((t, b), line))
 
 
 def _same_line(a: tuple[float, float], b: tuple[float, float]) -> bool:

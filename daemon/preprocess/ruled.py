@@ -33,23 +33,24 @@ def without_ruling(found: np.ndarray) -> Ruling | None:
     one digit; None when it has neither (the ink as it is)."""
     box = bounds(found)
     lines = _under_number(found, *box)
-    if lines is None:  # (a ruled page has no boxes: the pieces of a digit between its lines stay)
-        lines = _across_page(found, box[2], box[3])
-        if lines is None:
-            frame = box_frame(found, *box)
-            if frame is None:
-                return None
-            kept = found & ~frame
-            return Ruling(kept, *label(kept), frame)
+    if lines is not None:  # a form's lines: the sides of its boxes between them go too
         kept = _uncrossed(found, lines)
-        return Ruling(kept, *label(kept), found & ~kept)
-    kept = _uncrossed(found, lines)
-    labels, n = label(kept)
-    sides = box_sides(labels, lines)
-    if sides:
-        kept = kept & ~pieces(labels, n, sides)
         labels, n = label(kept)
-    return Ruling(kept, labels, n, None)
+        sides = box_sides(labels, lines)
+        if sides:
+            kept = kept & ~pieces(labels, n, sides)
+            labels, n = label(kept)
+        return Ruling(kept, labels, n, None)
+    # A ruled page's lines, or a box round one digit: a page has no boxes, the pieces between its lines stay.
+    page = _across_page(found, box[2], box[3])
+    if page is not None:
+        kept = _uncrossed(found, page)
+    else:
+        frame = box_frame(found, *box)
+        if frame is None:
+            return None
+        kept = found & ~frame
+    return Ruling(kept, *label(kept), found & ~kept)
 
 
 def _uncrossed(found: np.ndarray, lines: np.ndarray) -> np.ndarray:
