@@ -45,19 +45,34 @@ BUCKETS = (16, 4, 1)
 # Why one thread: the decode processes keep every core busy while the network runs (a burst: a second
 # interpreter thread spins beside them, 4% more CPU an image), and a batch of one is slower with two.
 THREADS = 1
+# Why 0.9999: a picture of one digit takes the first network's answer alone when it is this sure (a third of the
+# networks' cost). On MNIST test and the real sets' held-out parts, no answer changed (docs/performance.md).
+FIRST_SURE = 0.9999
+# The signatures of a model published for that cascade (training/publish.py): the ensemble; its first network;
+# the ensemble's answer given the first network's (the others run).
+CASCADE = ("ensemble", "first", "finish")
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28, 1) float32 -> (N, 10) float32
+QuickRunner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # the same, and which rows may take the first network's
 
 
 class Predictor:
     """A loaded, checked model. ``predict`` takes (N, 28, 28) float32 and returns (N, 10) probabilities."""
 
-    def __init__(self, run: Runner, ref: ModelRef, runtime: str, warm: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        run: Runner,
+        ref: ModelRef,
+        runtime: str,
+        warm: Callable[[int], None] | None = None,
+        quick: QuickRunner | None = None,
+    ) -> None:
         self.ref = ref
         self.model_id = ref.model_id
         self.runtime = runtime  # "litert" or "keras"
         self.canary_accuracy = float("nan")
         self._run = run
+        self._quick = quick  # the cascade, when the model has one (LiteRT, published with CASCADE)
         self._warm = warm
         self._lock = threading.Lock()
         self._keras: Any = None
@@ -80,19 +95,27 @@ class Predictor:
         check_id = ref.model_id if ref.folder is not None else None  # a file given by hand has no manifest
         keras_bytes = registry.read_checked(ref.path, ref.folder, check_id)
         if ref.folder is None and ref.path.suffix == ".tflite":  # a LiteRT file given by hand (predict --model)
-            lite = _LiteRT(keras_bytes, ref.path)
-            predictor = cls(lite, replace(ref, converted=ref.path), "litert", warm=lite.warm_up)
+            predictor = cls.litert(_LiteRT(keras_bytes, ref.path), replace(ref, converted=ref.path))
         elif ref.converted is not None and litert_available():
             if ref.folder is not None and (ref.converted_id is None or ref.keras_canary is None):
                 raise ModelError(f"manifest names {ref.converted.name} without its litert_id and keras_canary_accuracy")
             lite = _LiteRT(registry.read_checked(ref.converted, ref.folder, ref.converted_id), ref.converted)
-            predictor = cls(lite, ref, "litert", warm=lite.warm_up)
+            predictor = cls.litert(lite, ref)
         else:
             model = _load_keras(keras_bytes, ref.path)
             predictor = cls(_compiled(model), ref, "keras")
             predictor._keras = model
         predictor._check_canary(canary_min_accuracy)
         return predictor
+
+    @classmethod
+    def litert(cls, lite: _LiteRT, ref: ModelRef) -> Predictor:
+        return cls(lite, ref, "litert", warm=lite.warm_up, quick=lite.quick if lite.cascades else None)
+
+    @property
+    def cascades(self) -> bool:
+        """Whether a single digit may take the first network's answer alone (see :meth:`predict`)."""
+        return self._quick is not None
 
     def _check_canary(self, canary_min_accuracy: float) -> None:
         path = self.ref.converted if self.runtime == "litert" else self.ref.path
@@ -118,6 +141,10 @@ class Predictor:
                 f"converted model {path} scores {self.canary_accuracy:.1%} on the canary set, "
                 f"the Keras model {keras_figure:.1%} at publish: the conversion changed its answers"
             )
+        if self._quick is not None:  # the first network alone must answer as the ensemble where it is sure
+            quick = self.predict(x, quick=np.ones(len(x), bool))
+            if (quick.argmax(axis=1) != probs.argmax(axis=1)).mean() > CONVERSION_TOLERANCE:
+                raise ModelError(f"model {path}: its first network, where sure, answers otherwise than the ensemble")
 
     def warm_up(self, max_batch: int) -> None:
         """Prepare every batch size the worker will use, so the first full batch is not slow."""
@@ -128,13 +155,19 @@ class Predictor:
         for n in sorted({1, max_batch}):  # Keras: oneDNN builds its kernels per shape
             self.predict(np.zeros((n, 28, 28), dtype=np.float32))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities: the network's, at the temperature recorded with the model."""
+    def predict(self, x: np.ndarray, quick: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities: the network's, at the temperature recorded with the model. ``quick``
+        (N,) bool: the rows that are a picture's one digit, which take the first network's answer alone
+        where it is FIRST_SURE (when the model cascades); a number's candidates always get the ensemble's,
+        whose doubt the reading of a number weighs."""
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)
         batch = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
         with self._lock:
-            probs = np.asarray(self._run(batch), dtype=np.float32)
+            if self._quick is not None and quick is not None and quick.any():
+                probs = np.asarray(self._quick(batch, np.asarray(quick, bool)), dtype=np.float32)
+            else:
+                probs = np.asarray(self._run(batch), dtype=np.float32)
         return calibrated(probs, self.ref.temperature)
 
 
@@ -150,17 +183,19 @@ def calibrated(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 class _LiteRT:
     """A LiteRT model: one interpreter per size in BUCKETS, made on first use; a batch runs as
-    chunks of those sizes, largest first. Calls are serialised by the Predictor's lock."""
+    chunks of those sizes, largest first. Calls are serialised by the Predictor's lock. A model
+    published with the CASCADE signatures also answers :meth:`quick`."""
 
     def __init__(self, content: bytes, path: Path, threads: int = THREADS) -> None:
         self._content = content
         self._path = path
         self._threads = threads
-        # size -> (interpreter, input index, output index, input shape), made on first use
-        self._by_size: dict[int, tuple[Any, int, int, tuple[int, ...]]] = {}
+        # size -> each signature's call on a chunk of that size ("ensemble" alone for a plain model)
+        self._by_size: dict[int, dict[str, Callable[..., np.ndarray]]] = {}
+        self.cascades = False
         self._interpreter(BUCKETS[-1])  # parse and check it now: a bad file fails the load, not a batch
 
-    def _interpreter(self, n: int) -> tuple[Any, int, int, tuple[int, ...]]:
+    def _interpreter(self, n: int) -> dict[str, Callable[..., np.ndarray]]:
         made = self._by_size.get(n)
         if made is not None:
             return made
@@ -169,34 +204,82 @@ class _LiteRT:
         try:
             with _first_native_notice():
                 it = Interpreter(model_content=self._content, num_threads=self._threads)
-                (inp,), (out,) = it.get_input_details(), it.get_output_details()
-                shape_in, shape_out = tuple(inp["shape_signature"]), tuple(out["shape_signature"])
-                if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,) or inp["dtype"] != np.float32:
-                    raise ModelError(
-                        f"model {self._path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)"
-                    )
-                it.resize_tensor_input(inp["index"], [n, *shape_in[1:]])
-                it.allocate_tensors()  # ~16 ms; the first call then costs ~10 ms more, once: no warm-up call
+                if set(CASCADE) <= set(it.get_signature_list()):
+                    it.allocate_tensors()  # (LiteRT applies its delegate, and prints its notice, on the first)
+                    made = {name: _signature_call(it.get_signature_runner(name), n, self._path) for name in CASCADE}
+                    self.cascades = True
+                else:
+                    made = {"ensemble": _plain_call(it, n, self._path)}
         except ModelError:
             raise
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
             raise ModelError(f"cannot load model {self._path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-        self._by_size[n] = made = (it, inp["index"], out["index"], (n, *shape_in[1:]))
+        self._by_size[n] = made
         return made
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = []
-        for i, size in chunks(len(x), BUCKETS):
-            it, inp, res, shape = self._interpreter(size)
-            it.set_tensor(inp, x[i : i + size].reshape(shape))
-            it.invoke()
-            out.append(it.get_tensor(res).copy())  # the tensor's buffer is reused by the next call
+    def _chunked(self, name: str, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
+        out = [
+            self._interpreter(size)[name](x[i : i + size], *(m[i : i + size] for m in more))
+            for i, size in chunks(len(x), BUCKETS)
+        ]
         return np.concatenate(out)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._chunked("ensemble", x)
+
+    def quick(self, x: np.ndarray, may: np.ndarray) -> np.ndarray:
+        """The first network on every row; the ensemble's answer where a row may not take it alone or
+        it is less than FIRST_SURE sure (the other networks run on those rows only)."""
+        first = self._chunked("first", x)
+        again = ~(may & (first.max(axis=1) >= FIRST_SURE))
+        if again.any():
+            first[again] = self._chunked("finish", x[again], first[again])
+        return first
 
     def warm_up(self, max_batch: int) -> None:
         for size in BUCKETS:
             if size <= max(1, max_batch):
                 self._interpreter(size)
+
+
+def _shape_check(shape_in: tuple[int, ...], shape_out: tuple[int, ...], dtype: Any, path: Path) -> None:
+    if shape_in[1:] not in ((28, 28, 1), (28, 28)) or shape_out[1:] != (10,) or dtype != np.float32:
+        raise ModelError(f"model {path} has input {shape_in} and output {shape_out}; need (28, 28, 1) -> (10,)")
+
+
+def _plain_call(it: Any, n: int, path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A one-signature model's interpreter, sized for chunks of ``n``, as a call."""
+    (inp,), (out,) = it.get_input_details(), it.get_output_details()
+    shape_in = tuple(inp["shape_signature"])
+    _shape_check(shape_in, tuple(out["shape_signature"]), inp["dtype"], path)
+    shape = (n, *shape_in[1:])
+    it.resize_tensor_input(inp["index"], list(shape))
+    it.allocate_tensors()  # ~16 ms; the first call then costs ~10 ms more, once: no warm-up call
+    index_in, index_out = inp["index"], out["index"]
+
+    def call(x: np.ndarray) -> np.ndarray:
+        it.set_tensor(index_in, x.reshape(shape))
+        it.invoke()
+        return it.get_tensor(index_out).copy()  # the tensor's buffer is reused by the next call
+
+    return call
+
+
+def _signature_call(runner: Any, n: int, path: Path) -> Callable[..., np.ndarray]:
+    """One CASCADE signature (inputs ``x``, and ``first`` for "finish"; output ``probs``) as a call on
+    chunks of ``n`` (the runner resizes on its first call only: every chunk it gets is that size)."""
+    inputs, outputs = runner.get_input_details(), runner.get_output_details()
+    if "x" not in inputs or "probs" not in outputs:
+        raise ModelError(f"model {path}: a cascade signature without input 'x' or output 'probs'")
+    shape_in = tuple(inputs["x"]["shape_signature"])
+    _shape_check(shape_in, tuple(outputs["probs"]["shape_signature"]), inputs["x"]["dtype"], path)
+    shape = (n, *shape_in[1:])
+
+    def call(x: np.ndarray, *first: np.ndarray) -> np.ndarray:
+        feeds = {"x": x.reshape(shape)} if not first else {"x": x.reshape(shape), "first": first[0]}
+        return np.array(runner(**feeds)["probs"], dtype=np.float32)
+
+    return call
 
 
 def chunks(n: int, buckets: tuple[int, ...]) -> Iterator[tuple[int, int]]:
@@ -286,46 +369,3 @@ def quiet_native_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-
-
-def _speed(argv: list[str]) -> None:
-    """``python -m digitwatch.daemon.infer [keras | FILE.tflite] [--threads N]``: the cost per image at batch
-    1, 32 and 256 (best of 3, wall and CPU) of the bundled model in the serving runtime (LiteRT), in Keras,
-    or of a LiteRT file (a variant written by ``python -m digitwatch.training.publish``)."""
-    import argparse
-    import time
-
-    parser = argparse.ArgumentParser(prog="python -m digitwatch.daemon.infer", description=_speed.__doc__)
-    parser.add_argument("model", nargs="?", default="", help="'keras', a .tflite file, or nothing: the bundled one")
-    parser.add_argument("--threads", type=int, default=THREADS, help=f"LiteRT threads (default {THREADS})")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    ref = registry.bundled()
-    if args.model == "keras":
-        ref = ModelRef(ref.model_id, ref.path, "file")
-    elif args.model:
-        ref = ModelRef(args.model, Path(args.model), "file")
-    if ref.path.suffix == ".tflite" or (args.model != "keras" and ref.converted is not None):
-        lite_path = ref.converted or ref.path
-        lite = _LiteRT(registry.read_checked(lite_path, ref.folder, ref.converted_id), lite_path, args.threads)
-        predictor = Predictor(lite, ref, "litert", warm=lite.warm_up)
-    else:
-        predictor = Predictor.load(ref)
-    predictor.warm_up(256)
-    threads = f"{args.threads} threads" if predictor.runtime == "litert" else "TensorFlow's threads"
-    print(f"{predictor.runtime} {ref.path.name}: loaded in {time.perf_counter() - started:.2f} s, {threads}")
-    x = np.resize(canary()[0], (256, 28, 28))
-    for n in (1, 32, 256):
-        wall = cpu = float("inf")
-        for _ in range(3):
-            reps = max(2, 512 // n)
-            t, c = time.perf_counter(), time.process_time()
-            for _ in range(reps):
-                predictor.predict(x[:n])
-            wall = min(wall, (time.perf_counter() - t) / reps / n)
-            cpu = min(cpu, (time.process_time() - c) / reps / n)
-        print(f"batch {n:3d}: {wall * 1e6:7.0f} us an image (CPU {cpu * 1e6:5.0f} us)")
-
-
-if __name__ == "__main__":
-    _speed(sys.argv[1:])

@@ -300,7 +300,7 @@ def test_one_files_bad_data_or_claim_error_never_escapes_the_worker(tmp_path: Pa
     class Predictor:
         model_id = "m"
 
-        def predict(self, x: np.ndarray) -> np.ndarray:
+        def predict(self, x: np.ndarray, quick: np.ndarray | None = None) -> np.ndarray:
             if np.isnan(x).any():
                 raise FloatingPointError("NaN in the input")
             return np.tile(np.eye(10, dtype=np.float32)[3], (len(x), 1))

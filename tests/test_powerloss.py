@@ -57,7 +57,7 @@ SHM = "/dev/shm"  # tmpfs: fsync costs nothing there, and the crash model does n
 class _Predictor:
     model_id = "stub"
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, quick: np.ndarray | None = None) -> np.ndarray:
         out = np.zeros((len(x), 10), np.float32)
         out[:, 7] = 1.0
         return out

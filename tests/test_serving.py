@@ -18,7 +18,7 @@ from conftest import Daemon, dark_on_light
 from digitwatch.daemon import registry
 from digitwatch.daemon.config import Config
 from digitwatch.daemon.errors import ModelError
-from digitwatch.daemon.infer import Predictor
+from digitwatch.daemon.infer import FIRST_SURE, Predictor
 from digitwatch.daemon.preprocess import normalize
 from digitwatch.daemon.registry import MANIFEST, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, ModelRef, bundled, file_id
 from digitwatch.daemon.reload import ModelKeeper
@@ -77,6 +77,24 @@ def test_any_batch_size_gives_the_same_answers(served: Predictor, test_digits) -
     for n in (3, 17, 100, 257, 300):
         assert float(np.abs(served.predict(x[:n]) - one_by_one[:n]).max()) < 1e-5, n
     assert served.predict(x[:0]).shape == (0, 10)
+
+
+def test_a_single_digit_takes_the_first_networks_answer_only_where_it_is_sure(served: Predictor, test_digits) -> None:
+    """The cascade: rows that are a picture's one digit get the first network's answer where it is FIRST_SURE,
+    every other row (a number's candidates, or the first network unsure) the ensemble's, unchanged."""
+    assert served.cascades
+    x = test_digits[0].astype(np.float32) / 255.0
+    whole = served.predict(x)
+    quick = served.predict(x, quick=np.ones(len(x), bool))
+    took_first = np.abs(quick - whole).max(axis=1) > 1e-6
+    assert took_first.mean() > 0.2  # (the first network is sure of ~88% of MNIST; many agree to 1e-6 anyway)
+    assert (quick[took_first].max(axis=1) >= FIRST_SURE).all()
+    assert (quick.argmax(1) == whole.argmax(1)).all()  # (on MNIST test and the real sets: no answer changed)
+    mixed = np.arange(len(x)) % 2 == 0  # half the rows a number's candidates: the ensemble's answer, as it is
+    part = served.predict(x, quick=mixed)
+    assert float(np.abs(part[~mixed] - whole[~mixed]).max()) < 1e-5
+    assert float(np.abs(part[mixed] - quick[mixed]).max()) < 1e-5
+    assert float(np.abs(served.predict(x, quick=np.zeros(len(x), bool)) - whole).max()) < 1e-5
 
 
 def test_a_litert_file_given_by_hand_is_served_and_checked(tmp_path: Path) -> None:
@@ -329,6 +347,33 @@ def test_publish_converts_and_records_what_the_daemon_checks(tmp_path: Path) -> 
     assert (tmp_path / "float32" / manifest["litert_file"]).stat().st_size > 3 * (
         tmp_path / SERVED_VARIANT / manifest["litert_file"]
     ).stat().st_size  # int8 weights: a quarter of the bytes
+
+
+def test_an_ensemble_is_published_with_a_cascade(tmp_path: Path) -> None:
+    """An ensemble's LiteRT file holds its first network as a signature of its own: a single digit it is
+    sure of is answered by it alone, and the ensemble's answers are those of Keras."""
+    import keras
+    from digitwatch.training.ensemble import average
+    from digitwatch.training.publish import publish
+
+    sure, unsure = _tiny_model(tmp_path / "a.keras"), _tiny_model(tmp_path / "b.keras")
+    weights, bias = sure.layers[-1].get_weights()
+    sure.layers[-1].set_weights([weights * 0, bias + np.eye(10, dtype=np.float32)[3] * 30])  # always a sure 3
+    model = average([sure, unsure])
+    model.save(tmp_path / "ensemble.keras")
+    history = {k: [0.5] for k in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    published = publish(tmp_path / "ensemble.keras", {"recipe": "test", "history": history}, tmp_path / "ck")
+    served = Predictor.load(registry.current(tmp_path / "ck"))
+    assert served.runtime == "litert" and served.model_id == published.model_id and served.cascades
+    x = np.random.default_rng(1).random((40, 28, 28), dtype=np.float32)
+    expected = np.asarray(model(x[..., None], training=False))
+    assert float(np.abs(served.predict(x) - expected).max()) < QUANTISED_PROB_GAP
+    first = served.predict(x, quick=np.ones(len(x), bool))
+    assert (first.argmax(1) == 3).all() and (first[:, 3] > 0.9999).all()  # the sure network's, alone
+    assert (expected[:, 3] < 0.9).all()  # (the ensemble's would be less sure: the answers above are not its)
+    single = Predictor.load(ModelRef("one", tmp_path / "a.keras", "file"))  # one network: nothing to cascade
+    assert not single.cascades
+    assert isinstance(keras.models.load_model(tmp_path / "ensemble.keras"), keras.Model)
 
 
 def test_a_conversion_that_changes_answers_is_not_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,10 +162,50 @@ def _export(
         raise ValueError(f"unknown LiteRT variant {variant!r}; known: {', '.join(VARIANTS)}")
     with tempfile.TemporaryDirectory(prefix="digitwatch-litert-") as tmp:
         out = Path(tmp) / "model.tflite"
-        with contextlib.redirect_stdout(io.StringIO()):  # "Saved artifact at ...": stdout carries JSON
-            model.export(str(out), format="litert", **settings)
+        if variant != "full-int8" and len(_members(model)) > 1:
+            out.write_bytes(_cascade(model, settings, Path(tmp) / "saved"))
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):  # "Saved artifact at ...": stdout carries JSON
+                model.export(str(out), format="litert", **settings)
         converted = Predictor.load(ModelRef("candidate", model_file, "file", converted=out))
         return out.read_bytes(), converted.predict(canary()[0])
+
+
+def _members(model: Any) -> list[Any]:
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def _cascade(model: Any, settings: dict[str, Any], folder: Path) -> bytes:
+    """An ensemble as one LiteRT file with the CASCADE signatures (weights shared): the ensemble, its
+    first network alone, and the ensemble's answer given the first's - so the daemon can answer a
+    digit its first network is sure of at a third of the cost (daemon/infer.py)."""
+    import keras
+    import tensorflow as tf
+    from digitwatch.daemon.infer import CASCADE
+
+    members = _members(model)
+    first, others = members[0], members[1:]
+    x = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="x")
+    given = tf.TensorSpec([None, 10], tf.float32, name="first")
+
+    def finish(x: Any, first: Any) -> dict[str, Any]:
+        return {"probs": (first + tf.add_n([m(x, training=False) for m in others])) / len(members)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(CASCADE[0], lambda x: {"probs": model(x, training=False)}, input_signature=[x])
+    archive.add_endpoint(CASCADE[1], lambda x: {"probs": first(x, training=False)}, input_signature=[x])
+    archive.add_endpoint(CASCADE[2], finish, input_signature=[x, given])
+    archive.write_out(str(folder), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(folder), signature_keys=list(CASCADE))
+    for key, value in settings.items():
+        if key == "target_spec":
+            converter.target_spec.supported_types = value["supported_types"]
+        else:
+            setattr(converter, key, value)
+    return bytes(converter.convert())
 
 
 def convert_bundled(keras_file: Path, variant: str = SERVED_VARIANT) -> dict[str, Any]:
