@@ -129,6 +129,10 @@ def _same_line(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return min(a[1], b[1]) - max(a[0], b[0]) >= PARAMS.row.same_line * min(a[1] - a[0], b[1] - b[0])
 
 
+_SHEARS = np.linspace(-P.most_slant, P.most_slant, P.slants)  # (the shears slant_of tries, made once)
+_ROWS = np.arange(P.slants)
+
+
 def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:
     """The shear (x per y) that makes the strokes most upright: the sharpest column profile (the
     sum of its squared counts), every shear's profile counted in one bincount."""
@@ -136,15 +140,14 @@ def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:
         return 0.0
     step = max(1, len(ys) // P.slant_pixels)  # (a sample is as sharp a measure, at a fraction of the cost)
     ys, xs = ys[::step], xs[::step]
-    shears = np.linspace(-P.most_slant, P.most_slant, P.slants)
-    xp = np.round(xs[None, :] - shears[:, None] * (ys - ys.mean())[None, :]).astype(np.int64)
-    xp -= xp.min(axis=1, keepdims=True)
-    span = int(xp.max()) + 1
-    hist = np.bincount((xp + span * np.arange(len(shears))[:, None]).ravel(), minlength=span * len(shears))
-    hist = hist.reshape(len(shears), span)
+    xp = np.round(xs[None, :] - _SHEARS[:, None] * (ys - ys.mean())[None, :]).astype(np.int64)
+    low = xp.min(axis=1)
+    span = int((xp.max(axis=1) - low).max()) + 1
+    xp += (span * _ROWS - low)[:, None]  # (each shear's profile in a span of its own, from 0)
+    hist = np.bincount(xp.ravel(), minlength=span * P.slants).reshape(P.slants, span)
     scores = np.einsum("ij,ij->i", hist, hist)
     best, best_score = 0.0, -1.0
-    for s, score in zip(shears, scores.tolist()):
+    for s, score in zip(_SHEARS.tolist(), scores.tolist()):
         if score > best_score * (1 + 1e-9):  # (the first of equals: the least shear to the left)
             best, best_score = float(s), score
     return best
