@@ -10,6 +10,7 @@ parts), a fifth of them with a dash or a slash (a date) between two digits; a ca
 when its box matches a written digit's (IoU >= MATCH) - a slash, shaped as a 1, is not.
 
     python -m digitwatch.training.segments --out daemon/models/segments.tflite [--pictures 12000]
+    python -m digitwatch.training.segments --out NEW.tflite --requantise OLD.tflite  # a float32 one, as served now
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from digitwatch.daemon.errors import ImageError
@@ -115,10 +117,67 @@ def model() -> object:
 
 
 def to_tflite(net: object) -> bytes:
+    """The checker as served: int8 weights (float activations), as the digit network - 24 us a candidate
+    instead of 56 in float32. Its dense layer over [the view's features; the shape's] is written as two
+    summed (:func:`_split`): quantised as one input, the shape's three numbers would share the view's scale."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(net)
+    converter = tf.lite.TFLiteConverter.from_keras_model(_split(net))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
     return bytes(converter.convert())
+
+
+def _split(net: Any) -> Any:
+    """:func:`model`'s network with the same weights and answers, its joint dense layer W [h; s] + b
+    computed as (W_h h + b) + W_s s."""
+    import keras
+
+    convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+    dense = {layer.get_weights()[0].shape: layer for layer in net.layers if isinstance(layer, keras.layers.Dense)}
+    joint = next(layer for k, layer in dense.items() if k[0] > 64)  # (the one over the view and the shape)
+    kernel, bias = joint.get_weights()
+    views = kernel.shape[0] - 16  # (the shape's branch gives the last 16 inputs)
+    view = keras.Input((28, 28, 1), name="view")
+    shape = keras.Input((3,), name="shape")
+    c1, c2 = (keras.layers.Conv2D(c.filters, 3, activation="relu") for c in convs)
+    h = keras.layers.Flatten()(keras.layers.MaxPooling2D()(c2(keras.layers.MaxPooling2D()(c1(view)))))
+    branch = keras.layers.Dense(16, activation="relu")
+    of_view, of_shape = keras.layers.Dense(kernel.shape[1]), keras.layers.Dense(kernel.shape[1], use_bias=False)
+    joined = keras.layers.Activation("relu")(keras.layers.Add()([of_view(h), of_shape(branch(shape))]))
+    last = keras.layers.Dense(1, activation="sigmoid", name="one_digit")
+    split = keras.Model([view, shape], last(joined))
+    for mine, theirs in ((c1, convs[0]), (c2, convs[1]), (branch, dense[(3, 16)]), (last, dense[(kernel.shape[1], 1)])):
+        mine.set_weights(theirs.get_weights())
+    of_view.set_weights([kernel[:views], bias])
+    of_shape.set_weights([kernel[views:]])
+    return split
+
+
+def from_float(content: bytes) -> Any:
+    """:func:`model`'s network again from a float32 ``.tflite`` of it (its weights read back), for
+    ``--requantise``: a checker trained before int8 weights, served as :func:`to_tflite` serves one now."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=content)
+    it.allocate_tensors()
+    weights = {}  # each convolution's and dense layer's (kernel, bias), by the kernel's shape (LiteRT's layout)
+    for op in it._get_ops_details():  # (a private call: a tool run by hand, never by the daemon)
+        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED"):
+            kernel = it.get_tensor(int(op["inputs"][1]))
+            at = int(op["inputs"][2]) if len(op["inputs"]) > 2 else -1  # (-1: a bias of zeros, left out)
+            weights[kernel.shape] = (kernel, it.get_tensor(at) if at >= 0 else np.zeros(kernel.shape[0], np.float32))
+    net: Any = model()
+    for layer in net.layers:
+        if not layer.get_weights():
+            continue
+        kernel = layer.get_weights()[0]
+        if kernel.ndim == 4:  # (LiteRT keeps a convolution's kernel as out, h, w, in)
+            k, b = weights[(kernel.shape[3], *kernel.shape[:3])]
+            layer.set_weights([k.transpose(1, 2, 3, 0), b])
+        else:  # (and a dense layer's as out, in)
+            k, b = weights[kernel.shape[::-1]]
+            layer.set_weights([k.T, b])
+    return net
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,8 +185,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="the .tflite to write")
     ap.add_argument("--pictures", type=int, default=12000)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument(
+        "--requantise", type=Path, metavar="OLD", help="write OLD (a float32 checker) as served now, untrained"
+    )
     args = ap.parse_args(argv)
     started = time.perf_counter()
+    if args.requantise is not None:
+        args.out.write_bytes(to_tflite(from_float(args.requantise.read_bytes())))
+        return
     x, shape, y = candidates(args.pictures)
     print(
         f"{len(y):,} candidates from {args.pictures:,} numbers, {y.mean():.1%} whole digits, "
