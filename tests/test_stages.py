@@ -413,3 +413,21 @@ def test_median_and_quantiles_are_numpys_on_runs_of_one_value(kind: str, size: i
         k = min(size - 1, int(q * size))
         assert measure.quantile(a, q) == float(np.partition(a, k)[k])
     assert measure.quantiles(a, (0.9, 0.1)) == [measure.quantile(a, 0.9), measure.quantile(a, 0.1)]
+
+
+def test_a_slanted_strokes_lean_and_sharpest_upright_agree() -> None:
+    """line.lean_of (the wide-digit test's quick measure) and line.slant_of (the cuts') on drawn strokes:
+    a bar leaning right by 0.3 (x per y, rows downward: -0.3), an upright one, and one leaning past
+    most_slant (clipped)."""
+    from digitwatch.daemon.preprocess.line import lean_of, slant_of
+    from digitwatch.daemon.preprocess.params import PARAMS
+
+    rows = np.repeat(np.arange(40), 3)
+    width = np.tile(np.arange(3), 40)
+    for slope in (-0.3, 0.0, 0.25):
+        ys, xs = rows, np.round(20 + slope * (rows - 20)).astype(np.int64) + width
+        assert abs(lean_of(ys, xs) - slope) < 0.02, slope
+        assert abs(slant_of(ys, xs) - slope) <= 0.05 + 1e-9, slope  # (its 21 shears are 0.05 apart)
+    ys, xs = rows, (20 - 1.5 * (rows - 20)).astype(np.int64) + width
+    assert lean_of(ys, xs) == -PARAMS.number.most_slant
+    assert lean_of(np.full(5, 3), np.arange(5)) == 0.0  # (one row: no lean to measure)

@@ -153,6 +153,16 @@ def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:
     return best
 
 
+def lean_of(ys: np.ndarray, xs: np.ndarray) -> float:
+    """How far the ink leans (x per y, as slant_of): its columns regressed on its rows, within most_slant."""
+    dy = ys - ys.mean()
+    spread = float(dy @ dy)
+    if spread == 0:
+        return 0.0
+    lean = float((xs - xs.mean()) @ dy) / spread
+    return min(max(lean, -P.most_slant), P.most_slant)
+
+
 def deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:
     """Columns with the strokes' slant taken out (rows stay): one frame for every piece of the line."""
     return xs - slant * ys

@@ -17,7 +17,7 @@ import numpy as np
 
 from .box import boxed, cropped, views_of
 from .context import Context, Strokes
-from .line import Group, Line, cuts, deslanted, find, slant_of, solid
+from .line import Group, Line, cuts, deslanted, find, lean_of, slant_of, solid
 from .params import PARAMS
 from .zoom import grainy
 
@@ -80,11 +80,12 @@ def segment(ctx: Context) -> None:
         found = wide(ctx)
         if found is None:
             return
-        strokes = one_digit(ctx, found[1])
+        strokes = one_digit(ctx, found)
         if strokes is not None:  # (the crop stage's own: the zoom stage passes over a digit this wide)
             ctx.strokes = strokes
             return
-        slant = found[0]
+        assert ctx.mask is not None
+        slant = slant_of(*np.nonzero(ctx.mask))  # (the cuts need the sharpest upright, wide() a quick lean)
     row = find(ctx, slant)
     if ctx.refine and ctx.factor > 1 and row.height < P.least_height:
         ctx.low_line = row  # (its candidates are boxed only if the finer reading finds no number)
@@ -92,9 +93,10 @@ def segment(ctx: Context) -> None:
     ctx.number = candidates(ctx, row)
 
 
-def wide(ctx: Context) -> tuple[float, float] | None:
-    """The slant and deslanted width of the one digit found when it is too wide, so, to be sure it is
-    one digit (touching digits); None when it is not."""
+def wide(ctx: Context) -> float | None:
+    """The deslanted width of the one digit found when it is too wide, so, to be sure it is one digit
+    (touching digits); None when it is not. Deslanted by its lean (:func:`line.lean_of`: a tenth of
+    the sharpest profile's cost, slant_of), which the segment checker's judgement needs no finer."""
     top, bottom, left, right = ctx.box()
     height = bottom - top
     if right - left <= P.split_width * height:  # (the common case: deslanting seldom widens a digit)
@@ -108,10 +110,9 @@ def wide(ctx: Context) -> tuple[float, float] | None:
         return None  # (on grainy paper the grain the digit took in would be cut into digits)
     assert ctx.mask is not None
     ys, xs = np.nonzero(ctx.mask)
-    slant = slant_of(ys, xs)
-    xp = deslanted(ys, xs, slant)
+    xp = deslanted(ys, xs, lean_of(ys, xs))
     width = float(xp.max() - xp.min() + 1)
-    return (slant, width) if width > P.split_width * height else None
+    return width if width > P.split_width * height else None
 
 
 def one_digit(ctx: Context, width: float) -> Strokes | None:
