@@ -236,6 +236,13 @@ def move_unique(src: Path, folder: Path, name: str, before: Callable[[Path], Non
 
 def _place(src: Path, folder: Path, name: str, before: Callable[[Path], None] | None) -> Path:
     """Rename ``src`` to a free variant of ``name`` in ``folder``, never replacing; ``before`` first."""
+    if before is None:  # (the name itself, most often free: tried without looking first)
+        try:
+            dst = folder / fit_name(name)
+            rename_noreplace(src, dst)
+            return dst
+        except FileExistsError:
+            pass
     while True:
         dst = unique_path(folder, name)
         try:

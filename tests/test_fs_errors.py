@@ -21,7 +21,7 @@ from digitwatch.daemon import config, status
 from digitwatch.daemon.archive import finish
 from digitwatch.daemon.claim import WorkArea
 from digitwatch.daemon.failures import is_transient
-from digitwatch.daemon.fsutil import NAME_MAX, unique_path
+from digitwatch.daemon.fsutil import NAME_MAX, move_unique, unique_path
 from digitwatch.daemon.journal import Batch, Journal, Move
 from digitwatch.daemon.service import recover
 
@@ -106,6 +106,18 @@ def test_unique_path_shortens_a_taken_255_byte_name(tmp_path: Path) -> None:
         assert len(os.fsencode(p.name)) <= NAME_MAX and p.name.endswith(".png") and p.name not in seen
         p.write_bytes(b"2")
         seen.add(p.name)
+
+
+def test_a_move_never_replaces_a_file_of_the_same_name(tmp_path: Path) -> None:
+    """move_unique tries the name itself first; taken, the next free numbered name, its content intact."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for k in range(3):
+        src = tmp_path / f"in-{k}"
+        src.write_bytes(f"{k}".encode())
+        assert move_unique(src, folder, "same.png").name == ("same.png" if k == 0 else f"same.{k}.png")
+        assert not src.exists()
+    assert [(folder / n).read_bytes() for n in ("same.png", "same.1.png", "same.2.png")] == [b"0", b"1", b"2"]
 
 
 def test_sqlite_full_is_transient_and_the_journal_keeps_working(tmp_path: Path, tmpfs: Mount) -> None:
