@@ -157,7 +157,7 @@ def run(items: list[Item], predictor: Any, base: Run | None = None) -> Run:
     ready = [i for i in todo if got[i] is not None]
     for start in range(0, len(ready), 2048):
         chunk = ready[start : start + 2048]
-        probs = _read([got[i] for i in chunk], predictor, np.ones(len(chunk), bool))  # type: ignore[misc]
+        probs = _read([got[i] for i in chunk], predictor)  # type: ignore[misc]
         digits[chunk] = probs.argmax(axis=1)
     return Run(got, digits, {g: spent[g] * 1000 / counts[g] for g in spent})
 

@@ -45,8 +45,8 @@ BUCKETS = (16, 4, 1)
 # Why one thread: the decode processes keep every core busy while the network runs (a burst: a second
 # interpreter thread spins beside them, 4% more CPU an image), and a batch of one is slower with two.
 THREADS = 1
-# Why 0.9999: a picture of one digit takes the first network's answer alone when it is this sure (a third of the
-# networks' cost). On MNIST test and the real sets' held-out parts, no answer changed (docs/performance.md).
+# Why 0.9999: a digit takes the first network's answer alone when it is this sure (a third of the networks' cost).
+# On MNIST test, the real sets' held-out parts and the number bench, no answer changed (docs/serving.md).
 FIRST_SURE = 0.9999
 # The signatures of a model published for that cascade (training/publish.py): the ensemble; its first network;
 # the ensemble's answer given the first network's (the others run).
@@ -157,9 +157,8 @@ class Predictor:
 
     def predict(self, x: np.ndarray, quick: np.ndarray | None = None) -> np.ndarray:
         """Calibrated probabilities: the network's, at the temperature recorded with the model. ``quick``
-        (N,) bool: the rows that are a picture's one digit, which take the first network's answer alone
-        where it is FIRST_SURE (when the model cascades); a number's candidates always get the ensemble's,
-        whose doubt the reading of a number weighs."""
+        (N,) bool: the rows that may take the first network's answer alone where it is FIRST_SURE (when
+        the model cascades); the others get the ensemble's."""
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)
         batch = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)

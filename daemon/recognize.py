@@ -143,8 +143,7 @@ def classify(
     """Run the network over every readable input's candidate digits in one call (see _read); one
     Result per input, in order: its reading through numbers.read_number."""
     lattices = [p.x for p in prepared if p.x is not None]
-    alone = np.array([not lat.segmented for lat in lattices for _ in lat.x], bool)
-    probs = _read([v for lat in lattices for v in lat.x], predictor, alone)
+    probs = _read([v for lat in lattices for v in lat.x], predictor)
     whole = _whole(lattices)
     now = utc_now()
     results, at = [], 0
@@ -214,17 +213,17 @@ def _mark_notes(reading: Reading) -> list[str]:
     return notes
 
 
-def _read(inputs: list[np.ndarray], predictor: Predictor, alone: np.ndarray) -> np.ndarray:
+def _read(inputs: list[np.ndarray], predictor: Predictor) -> np.ndarray:
     """(N, 10) answers for N inputs' views (each (V, 28, 28), see preprocess.views): the network on
     every first view in one call; where it is under SECOND_LOOK sure and there is a second view, a
     second call on those, and the two answers averaged. (Averaged for every picture, the misses are
     the same as from SECOND_LOOK = 0.8 up, and the network's work would nearly double for thin pens.)
-    ``alone``: the inputs that are a picture's one digit (Predictor.predict's ``quick``)."""
+    Every input may take the first network's answer alone where it is sure (Predictor.predict's ``quick``)."""
     if not inputs:
         return np.zeros((0, 10), np.float32)
-    probs = np.array(predictor.predict(np.stack([x[0] for x in inputs]), quick=alone))
+    probs = np.array(predictor.predict(np.stack([x[0] for x in inputs]), quick=np.ones(len(inputs), bool)))
     again = [i for i, x in enumerate(inputs) if len(x) > 1 and probs[i].max() < SECOND_LOOK]
     if again:
-        second = predictor.predict(np.stack([inputs[i][1] for i in again]), quick=alone[again])
+        second = predictor.predict(np.stack([inputs[i][1] for i in again]), quick=np.ones(len(again), bool))
         probs[again] = (probs[again] + second) / 2
     return probs

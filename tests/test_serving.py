@@ -80,8 +80,8 @@ def test_any_batch_size_gives_the_same_answers(served: Predictor, test_digits) -
 
 
 def test_a_single_digit_takes_the_first_networks_answer_only_where_it_is_sure(served: Predictor, test_digits) -> None:
-    """The cascade: rows that are a picture's one digit get the first network's answer where it is FIRST_SURE,
-    every other row (a number's candidates, or the first network unsure) the ensemble's, unchanged."""
+    """The cascade: rows that may take it get the first network's answer where it is FIRST_SURE, every
+    other row (not allowed, or the first network unsure) the ensemble's, unchanged."""
     assert served.cascades
     x = test_digits[0].astype(np.float32) / 255.0
     whole = served.predict(x)
@@ -90,7 +90,7 @@ def test_a_single_digit_takes_the_first_networks_answer_only_where_it_is_sure(se
     assert took_first.mean() > 0.2  # (the first network is sure of ~88% of MNIST; many agree to 1e-6 anyway)
     assert (quick[took_first].max(axis=1) >= FIRST_SURE).all()
     assert (quick.argmax(1) == whole.argmax(1)).all()  # (on MNIST test and the real sets: no answer changed)
-    mixed = np.arange(len(x)) % 2 == 0  # half the rows a number's candidates: the ensemble's answer, as it is
+    mixed = np.arange(len(x)) % 2 == 0  # half the rows not allowed: the ensemble's answer, as it is
     part = served.predict(x, quick=mixed)
     assert float(np.abs(part[~mixed] - whole[~mixed]).max()) < 1e-5
     assert float(np.abs(part[mixed] - quick[mixed]).max()) < 1e-5
