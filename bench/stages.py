@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         alone = np.ones(len(batch), bool)
         rows.append(
             (
-                "network, batch of 256 single digits (cascade)",
+                "network, batch of 256 through the cascade (per image)",
                 per_item_ms(lambda _: predictor.predict(batch, quick=alone), range(10)) / 256,
             )
         )

@@ -114,7 +114,7 @@ class Predictor:
 
     @property
     def cascades(self) -> bool:
-        """Whether a single digit may take the first network's answer alone (see :meth:`predict`)."""
+        """Whether a digit may take the first network's answer alone (see :meth:`predict`)."""
         return self._quick is not None
 
     def _check_canary(self, canary_min_accuracy: float) -> None:
