@@ -153,14 +153,20 @@ def slant_of(ys: np.ndarray, xs: np.ndarray) -> float:
     return best
 
 
-def lean_of(ys: np.ndarray, xs: np.ndarray) -> float:
-    """How far the ink leans (x per y, as slant_of): its columns regressed on its rows, within most_slant."""
+def regressed(ys: np.ndarray, xs: np.ndarray) -> float | None:
+    """Pixels' columns regressed on their rows (x per y; rows grow downward: leaning right is negative);
+    None when they lie on one row."""
     dy = ys - ys.mean()
     spread = float(dy @ dy)
     if spread == 0:
-        return 0.0
-    lean = float((xs - xs.mean()) @ dy) / spread
-    return min(max(lean, -P.most_slant), P.most_slant)
+        return None
+    return float((xs - xs.mean()) @ dy) / spread
+
+
+def lean_of(ys: np.ndarray, xs: np.ndarray) -> float:
+    """How far the ink leans (x per y, as slant_of): :func:`regressed`, within most_slant."""
+    lean = regressed(ys, xs)
+    return 0.0 if lean is None else min(max(lean, -P.most_slant), P.most_slant)
 
 
 def deslanted(ys: np.ndarray, xs: np.ndarray, slant: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .box import boxed, cropped, views_of
 from .context import Context, Strokes
-from .line import Group, Line, cuts, deslanted, find, lean_of, slant_of, solid
+from .line import Group, Line, cuts, deslanted, find, lean_of, regressed, slant_of, solid
 from .params import PARAMS
 from .zoom import grainy
 
@@ -250,12 +250,10 @@ def slashed(ys: np.ndarray, xp: np.ndarray, height: float) -> bool:
     """Whether a group's pixels (rows, deslanted columns) lie along one straight stroke that leans
     right more than the line's digits do: a date's or a fraction's slash, which reads as a 1. (Rendered
     dates: 72% of slashes; 2.4% of real writers' 1s, no other digit.)"""
-    y = ys.astype(np.float64)
-    spread = float(y.var())
-    if spread == 0:
+    lean = regressed(ys, xp)
+    if lean is None:
         return False
-    lean = float(np.mean((xp - xp.mean()) * (y - y.mean()))) / spread  # (rows grow downward: right is negative)
-    off = xp - lean * y
+    off = xp - lean * ys
     return lean <= P.slash_lean and float(off.std()) <= P.slash_thin * height
 
 
