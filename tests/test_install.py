@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import dark_on_light
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "daemon", "training")  # what setuptools reads to build
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "daemon", "training")  # what setuptools reads to build
 
 
 def test_wheel_installs_offline_and_predicts(tmp_path: Path, test_digits) -> None:
@@ -21,7 +21,7 @@ def test_wheel_installs_offline_and_predicts(tmp_path: Path, test_digits) -> Non
     source.mkdir()
     for name in SOURCES:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         else:
             shutil.copy(REPO / name, source / name)
     wheels = tmp_path / "wheels"
@@ -33,6 +33,7 @@ def test_wheel_installs_offline_and_predicts(tmp_path: Path, test_digits) -> Non
         names = set(z.namelist())
     for model in ("default.tflite", "default.keras", "default.json", "canary.npz"):
         assert f"digitwatch/daemon/models/{model}" in names, model
+    assert any(n.startswith("digitwatch/daemon/preprocess/_kernels.") and n.endswith(".so") for n in names)
     for folder in ("daemon", "training"):  # every module, sub-packages too (preprocess/ was once left out)
         for module in (REPO / folder).rglob("*.py"):
             assert f"digitwatch/{module.relative_to(REPO).as_posix()}" in names, module

@@ -11,6 +11,11 @@ from scipy import ndimage
 
 from .params import PARAMS
 
+try:  # the C twins of quantile, median, otsu and stroke_width (_kernels.c): built by pip install where a compiler is
+    from . import _kernels
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    _kernels = None  # type: ignore[assignment]
+
 M = PARAMS.measure
 # One picture is small work: OpenCV's thread pool costs more than it saves (twice the CPU time of a
 # digit's preprocessing, measured), and the daemon reads pictures in parallel processes already.
@@ -28,6 +33,8 @@ def quantile(a: np.ndarray, q: float) -> float:
     """The ``q`` quantile (nearest rank), without np.percentile's overhead."""
     flat = a.ravel()
     k = min(len(flat) - 1, int(q * len(flat)))
+    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8):
+        return _kernels.kth(flat, k)
     return float(ranked(flat)[k])
 
 
@@ -35,6 +42,8 @@ def quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     """:func:`quantile` of each of ``qs``, in one ordering."""
     flat = a.ravel()
     ks = tuple(min(len(flat) - 1, int(q * len(flat))) for q in qs)
+    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8):
+        return [_kernels.kth(flat, k) for k in ks]
     order = ranked(flat)
     return [float(order[k]) for k in ks]
 
@@ -42,6 +51,13 @@ def quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 def median(a: np.ndarray) -> float:
     """np.median, exactly (the mean of the two middle values of an even count), without its overhead."""
     flat = np.ravel(a)
+    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8) and flat.size:
+        return _kernels.median(flat)
+    return median_of_sorted(flat)
+
+
+def median_of_sorted(flat: np.ndarray) -> float:
+    """:func:`median` by numpy's sort: the C kernel's twin."""
     k = flat.size // 2
     if flat.size % 2:
         return float(ranked(flat)[k])
@@ -78,6 +94,13 @@ def median_mostly_zero(a: np.ndarray) -> float:
 
 def otsu(a: np.ndarray, top: float, bins: int = M.otsu_bins) -> float:
     """Otsu's threshold of the values of ``a`` (0..``top``, larger values counted in the last bin)."""
+    if _kernels is not None and a.dtype.kind == "f" and a.itemsize in (4, 8) and top > 0:
+        return _kernels.otsu(a.ravel(), top, bins, M.eps_div)
+    return otsu_numpy(a, top, bins)
+
+
+def otsu_numpy(a: np.ndarray, top: float, bins: int = M.otsu_bins) -> float:
+    """:func:`otsu` by numpy: the C kernel's twin."""
     index = np.minimum((a * (bins / top)).astype(np.int32), bins - 1)
     hist = np.bincount(index.ravel(), minlength=bins).astype(np.float64)
     centers = (np.arange(bins) + 0.5) * (top / bins)
@@ -92,9 +115,11 @@ def otsu(a: np.ndarray, top: float, bins: int = M.otsu_bins) -> float:
 
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels: a stroke of width w and length L has area w*L and ~2L edge pixels."""
-    area = int(mask.sum())
-    edge = area - int(eroded(mask).sum())
-    return 2.0 * area / max(edge, 1)
+    if _kernels is not None and mask.dtype == bool and mask.ndim == 2:
+        area, inner = _kernels.ink_and_inner(mask)
+    else:
+        area, inner = int(mask.sum()), int(eroded(mask).sum())
+    return 2.0 * area / max(area - inner, 1)
 
 
 def eroded(mask: np.ndarray) -> np.ndarray:
