@@ -33,7 +33,7 @@ def test_wheel_installs_offline_and_predicts(tmp_path: Path, test_digits) -> Non
         names = set(z.namelist())
     for model in ("default.tflite", "default.keras", "default.json", "canary.npz"):
         assert f"digitwatch/daemon/models/{model}" in names, model
-    assert any(n.startswith("digitwatch/daemon/preprocess/_kernels.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("digitwatch/daemon/_kernels.") and n.endswith(".so") for n in names)
     for folder in ("daemon", "training"):  # every module, sub-packages too (preprocess/ was once left out)
         for module in (REPO / folder).rglob("*.py"):
             assert f"digitwatch/{module.relative_to(REPO).as_posix()}" in names, module

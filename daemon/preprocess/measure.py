@@ -12,7 +12,7 @@ from scipy import ndimage
 from .params import PARAMS
 
 try:  # the C twins of quantile, median, otsu and stroke_width (_kernels.c): built by pip install where a compiler is
-    from . import _kernels
+    from .. import _kernels
 except ImportError:  # pragma: no cover - a machine without a C compiler
     _kernels = None  # type: ignore[assignment]
 

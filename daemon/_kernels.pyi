@@ -1,4 +1,4 @@
-# The C kernels of measure.py (_kernels.c); each has a numpy twin there.
+# The C kernels of the reading path (_kernels.c): preprocess/measure.py holds the numpy twin of each.
 import numpy as np
 
 def kth(a: np.ndarray, k: int, /) -> float: ...
