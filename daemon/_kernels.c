@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- a 1-D float32 or float64 buffer, any stride ---- */
@@ -299,12 +300,153 @@ static PyObject *ink_and_inner(PyObject *self, PyObject *obj) {
     return Py_BuildValue("LL", area, inner);
 }
 
+/* ---- resizing a float32 picture as Pillow's Image.resize does (BOX or BILINEAR, the whole picture) ---- */
+
+/* Pillow's two filters and its coefficients (libImaging/Resample.c, precompute_coeffs), in its order
+   of operations: the same weights to the bit, so the same pixels. */
+static double box_weight(double x) { return x > -0.5 && x <= 0.5 ? 1.0 : 0.0; }
+
+static double bilinear_weight(double x) {
+    x = x < 0.0 ? -x : x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static int coefficients(int in_size, int out_size, int bilinear, int **bounds, double **weights) {
+    double support = bilinear ? 1.0 : 0.5;
+    double scale = (double)((float)in_size - 0.0f) / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
+    support *= filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    double *kk = PyMem_Calloc((size_t)out_size * ksize, sizeof(double));
+    int *bb = PyMem_Calloc((size_t)out_size * 2, sizeof(int));
+    if (!kk || !bb) {
+        PyMem_Free(kk);
+        PyMem_Free(bb);
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (int xx = 0; xx < out_size; xx++) {
+        double center = 0.0f + (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        xmin = xmin < 0 ? 0 : xmin;
+        xmax = (xmax > in_size ? in_size : xmax) - xmin;
+        double *k = kk + (size_t)xx * ksize;
+        for (int x = 0; x < xmax; x++) {
+            double w = (bilinear ? bilinear_weight : box_weight)((x + xmin - center + 0.5) * ss);
+            k[x] = w;
+            ww += w;
+        }
+        for (int x = 0; x < xmax; x++)
+            if (ww != 0.0) k[x] /= ww;
+        bb[2 * xx] = xmin;
+        bb[2 * xx + 1] = xmax;
+    }
+    *bounds = bb;
+    *weights = kk;
+    return ksize;
+}
+
+static PyObject *resized(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    int out_h, out_w, bilinear;
+    if (!PyArg_ParseTuple(args, "Oiip", &obj, &out_h, &out_w, &bilinear)) return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_RECORDS_RO) < 0) return NULL;
+    const char *fmt = v.format ? v.format : "B";
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
+    if (v.ndim != 2 || strcmp(fmt, "f") != 0 || out_h < 1 || out_w < 1) {
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_TypeError, "a 2-D float32 array and a size of at least 1x1 are needed");
+        return NULL;
+    }
+    int h = (int)v.shape[0], w = (int)v.shape[1];
+    Py_ssize_t rs = v.strides[0], cs = v.strides[1];
+#define PIXEL(y, x) (*(const float *)((const char *)v.buf + (y) * rs + (x) * cs))
+    int *vb = NULL, *hb = NULL;
+    double *vk = NULL, *hk = NULL;
+    float *temp = NULL;
+    PyObject *out = NULL;
+    int vsize = coefficients(h, out_h, bilinear, &vb, &vk), hsize = vsize ? coefficients(w, out_w, bilinear, &hb, &hk) : 0;
+    if (!hsize) goto done;
+    /* Pillow 13's passes: across (only the rows the second pass reads), then down - or down first when
+       the height shrinks by more than twice what the width does; a pass it does not need, it skips. */
+    int across = out_w != w, down = out_h != h, across_first = !(h - out_h > 0 && h - out_h > (w - out_w) * 2);
+    int first = across_first && across ? vb[0] : 0;
+    int rows = across_first ? (across ? vb[2 * out_h - 2] + vb[2 * out_h - 1] - first : h) : out_h;
+    int cols = across_first ? out_w : w;
+    temp = PyMem_Malloc((size_t)rows * cols * sizeof(float));
+    out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)out_h * out_w * (Py_ssize_t)sizeof(float));
+    if (!temp || !out) {
+        if (!temp) PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    float *px = (float *)PyByteArray_AS_STRING(out);
+    if (across_first) {
+        for (int y = 0; y < rows; y++) /* across, into temp (a copy when not needed) */
+            for (int xx = 0; xx < cols; xx++) {
+                if (!across) {
+                    temp[(size_t)y * cols + xx] = PIXEL(y, xx);
+                    continue;
+                }
+                const double *k = hk + (size_t)xx * hsize;
+                double ss = 0.0;
+                for (int x = 0; x < hb[2 * xx + 1]; x++) ss += PIXEL(y + first, x + hb[2 * xx]) * k[x];
+                temp[(size_t)y * cols + xx] = (float)ss;
+            }
+        for (int yy = 0; yy < out_h; yy++) { /* down, into out (a copy when not needed) */
+            const double *k = vk + (size_t)yy * vsize;
+            int ymin = vb[2 * yy] - first, ymax = vb[2 * yy + 1];
+            for (int xx = 0; xx < out_w; xx++) {
+                if (!down) {
+                    px[(size_t)yy * out_w + xx] = temp[(size_t)yy * cols + xx];
+                    continue;
+                }
+                double ss = 0.0;
+                for (int y = 0; y < ymax; y++) ss += temp[(size_t)(y + ymin) * cols + xx] * k[y];
+                px[(size_t)yy * out_w + xx] = (float)ss;
+            }
+        }
+    } else {
+        for (int yy = 0; yy < out_h; yy++) { /* down (it is needed: the height shrinks), into temp */
+            const double *k = vk + (size_t)yy * vsize;
+            for (int x = 0; x < w; x++) {
+                double ss = 0.0;
+                for (int y = 0; y < vb[2 * yy + 1]; y++) ss += PIXEL(y + vb[2 * yy], x) * k[y];
+                temp[(size_t)yy * cols + x] = (float)ss;
+            }
+        }
+        for (int yy = 0; yy < out_h; yy++) /* across, into out (a copy when not needed) */
+            for (int xx = 0; xx < out_w; xx++) {
+                if (!across) {
+                    px[(size_t)yy * out_w + xx] = temp[(size_t)yy * cols + xx];
+                    continue;
+                }
+                const double *k = hk + (size_t)xx * hsize;
+                double ss = 0.0;
+                for (int x = 0; x < hb[2 * xx + 1]; x++) ss += temp[(size_t)yy * cols + x + hb[2 * xx]] * k[x];
+                px[(size_t)yy * out_w + xx] = (float)ss;
+            }
+    }
+#undef PIXEL
+done:
+    PyMem_Free(vb);
+    PyMem_Free(vk);
+    PyMem_Free(hb);
+    PyMem_Free(hk);
+    PyMem_Free(temp);
+    PyBuffer_Release(&v);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"kth", kth, METH_VARARGS, "kth(a, k): np.sort(a)[k] of a 1-D float32/float64 array, as a float."},
     {"median", median, METH_O, "median(a): np.median of a 1-D float32/float64 array, as a float."},
     {"otsu", otsu, METH_VARARGS, "otsu(a, top, bins, eps): measure.otsu of a 1-D float32/float64 array."},
     {"ink_and_inner", ink_and_inner, METH_O,
      "ink_and_inner(mask): (set pixels, set pixels whose 8 neighbours are set) of a 2-D bool array."},
+    {"resized", resized, METH_VARARGS,
+     "resized(a, height, width, bilinear): a 2-D float32 array resized as Pillow resizes an F image "
+     "(BILINEAR, else BOX), as a bytearray of float32."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from . import log
 from .fsutil import trace
 
+LOOKUP_CHUNK = 500  # files looked up in one query (SQLite allows 32,766 parameters since 3.32, 999 before)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
@@ -153,8 +154,14 @@ class Journal:
 
     def attempts(self, files: Iterable[Attempt]) -> list[int]:
         """How many attempts at each file started and never finished (0 for a file never tried)."""
+        wanted = list(files)
+        found: dict[str, tuple[str, int]] = {}
         with self._lock:
-            return [self._count(a) for a in files]
+            for at in range(0, len(wanted), LOOKUP_CHUNK):  # (one query a chunk, not one a file)
+                keys = [a.file for a in wanted[at : at + LOOKUP_CHUNK]]
+                query = f"SELECT file, rel, count FROM attempts WHERE file IN ({', '.join('?' * len(keys))})"
+                found.update((file, (_s(rel), int(count))) for file, rel, count in self._db.execute(query, keys))
+        return [found[a.file][1] if a.file in found and found[a.file][0] == a.rel else 0 for a in wanted]
 
     def start_attempts(self, files: Iterable[tuple[Attempt, int]]) -> None:
         """Record each file's attempt count (the one starting now included), durably, before any work on
@@ -164,10 +171,6 @@ class Journal:
                 "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?)",
                 [(a.file, _b(a.rel), _b(a.claimed), n) for a, n in files],
             )
-
-    def _count(self, a: Attempt) -> int:
-        row = self._db.execute("SELECT rel, count FROM attempts WHERE file = ?", (a.file,)).fetchone()
-        return int(row[1]) if row and _s(row[0]) == a.rel else 0
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from digitwatch.daemon.preprocess import measure
+from PIL import Image
 
 K = measure._kernels
 
@@ -77,3 +78,28 @@ def test_stroke_width_counts_are_the_erosions() -> None:
         if t % 3 == 0:
             mask = mask[::2, 1:]  # a strided view
         assert K.ink_and_inner(mask) == (int(mask.sum()), int(measure.eroded(mask).sum()))
+
+
+def _pillow_resized(a: np.ndarray, height: int, width: int, bilinear: bool) -> np.ndarray:
+    img = Image.frombuffer("F", a.shape[::-1], np.ascontiguousarray(a, np.float32), "raw", "F", 0, 1)
+    filter_ = Image.Resampling.BILINEAR if bilinear else Image.Resampling.BOX
+    return np.frombuffer(img.resize((width, height), filter_).tobytes(), np.float32).reshape(height, width)
+
+
+def test_resized_is_pillows_resize() -> None:
+    """Both of Pillow's orders of passes (down first when the height shrinks much more), either pass
+    alone, enlarging and shrinking, strided views: the same float32 pixels."""
+    rng = np.random.default_rng(8)
+    for t in range(3000):
+        a = rng.random(tuple(int(v) for v in rng.integers(1, 90, 2))).astype(np.float32)
+        if t % 3 == 0:
+            a[a < 0.5] = 0
+        if t % 5 == 0 and a.shape[1] > 1:
+            a = a[:, ::2]
+        height, width = (int(v) for v in rng.integers(1, 50, 2))
+        if t % 7 == 0:
+            height = a.shape[0]
+        elif t % 7 == 1:
+            width = a.shape[1]
+        bilinear = bool(t % 2)
+        assert np.array_equal(measure.resized(a, height, width, bilinear), _pillow_resized(a, height, width, bilinear))

@@ -7,10 +7,9 @@ from functools import cache
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from .context import Context, Strokes, bounds
-from .measure import dilated, quantile
+from .measure import dilated, quantile, resized
 from .params import PARAMS
 
 P = PARAMS.box
@@ -79,10 +78,7 @@ def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     h, w = soft.shape
     scale = P.box / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    img = Image.frombuffer("F", (w, h), np.ascontiguousarray(soft, dtype=np.float32), "raw", "F", 0, 1)
-    resized = img.resize((nw, nh), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR)
-    fitted = np.frombuffer(resized.tobytes(), dtype=np.float32).reshape(nh, nw)
-    fitted = np.clip(fitted, 0.0, 1.0)
+    fitted = np.clip(resized(soft, nh, nw, bilinear=scale >= 1), 0.0, 1.0)
     cy, cx = centre_of_mass(fitted)
     size = P.size
     top = min(max(int(round(size / 2 - 0.5 - cy)), 0), size - nh)
