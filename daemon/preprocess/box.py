@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .context import Context, Strokes, bounds
-from .measure import dilated, quantile, resized
+from .measure import centre_of_mass, dilated, quantile, resized
 from .params import PARAMS
 
 P = PARAMS.box
@@ -86,14 +86,3 @@ def to_mnist_box(soft: np.ndarray) -> np.ndarray:
     out = np.zeros((size, size), dtype=np.float32)
     out[top : top + nh, left : left + nw] = fitted
     return out
-
-
-def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
-    """``ndimage.center_of_mass(a)`` to the last bit (the same sums in the same order), without its
-    overhead; the middle of ``a`` when it holds nothing."""
-    total = a.sum()
-    if not total > 0:
-        return (a.shape[0] - 1) / 2, (a.shape[1] - 1) / 2
-    rows = np.arange(a.shape[0], dtype=float)[:, None]
-    cols = np.arange(a.shape[1], dtype=float)[None, :]
-    return float((a * rows).sum() / total), float((a * cols).sum() / total)
