@@ -103,46 +103,50 @@ static void *scratch(size_t bytes) {
    keeps, in ``work``, only the keys sharing the digits fixed so far, and stops once they are all
    equal: a few short passes whatever the ties (np.partition's introselect slows many-fold on long
    runs of one value, an ink map's zeros or white paper's), where np.sort sorts everything. */
-#define SELECT(NAME, KEY, BITS)                                                          \
-    static KEY NAME(const KEY *keys, KEY *work, Py_ssize_t n, Py_ssize_t k) {            \
-        uint32_t count[DIGITS], lane[4][DIGITS];                                         \
-        const KEY *from = keys;                                                          \
-        for (int shift = BITS - DIGIT_BITS; shift >= 0; shift -= DIGIT_BITS) {           \
+#define SELECT(NAME, KEY, BITS)                                                               \
+    static KEY NAME(const KEY *keys, KEY *work, Py_ssize_t n, Py_ssize_t k, Py_ssize_t *rest) { \
+        uint32_t count[DIGITS], lane[4][DIGITS];                                              \
+        const KEY *from = keys;                                                               \
+        for (int shift = BITS - DIGIT_BITS; shift >= 0; shift -= DIGIT_BITS) {                \
             /* four histograms, summed: equal keys in a row would otherwise wait on one counter */ \
-            memset(lane, 0, sizeof lane);                                                \
-            Py_ssize_t i = 0;                                                            \
-            for (; i + 4 <= n; i += 4)                                                   \
+            memset(lane, 0, sizeof lane);                                                     \
+            Py_ssize_t i = 0;                                                                 \
+            for (; i + 4 <= n; i += 4)                                                        \
                 for (int j = 0; j < 4; j++) lane[j][(from[i + j] >> shift) & (DIGITS - 1)]++; \
-            for (; i < n; i++) lane[0][(from[i] >> shift) & (DIGITS - 1)]++;             \
+            for (; i < n; i++) lane[0][(from[i] >> shift) & (DIGITS - 1)]++;                  \
             for (int d = 0; d < DIGITS; d++) count[d] = lane[0][d] + lane[1][d] + lane[2][d] + lane[3][d]; \
-            KEY digit = 0;                                                               \
-            while (k >= count[digit]) k -= count[digit++];                               \
-            Py_ssize_t kept = 0;                                                         \
-            KEY low = (KEY)-1, high = 0;                                                 \
-            for (Py_ssize_t i = 0; i < n; i++) {                                         \
-                KEY key = from[i];                                                       \
-                work[kept] = key;                                                        \
-                if (((key >> shift) & (DIGITS - 1)) == digit) {                          \
-                    kept++;                                                              \
-                    low = key < low ? key : low;                                         \
-                    high = key > high ? key : high;                                      \
-                }                                                                        \
-            }                                                                            \
-            if (low == high) return low;                                                 \
-            from = work;                                                                 \
-            n = kept;                                                                    \
-        }                                                                                \
-        return work[0];                                                                  \
+            KEY digit = 0;                                                                    \
+            while (k >= count[digit]) k -= count[digit++];                                    \
+            Py_ssize_t kept = 0;                                                              \
+            KEY low = (KEY)-1, high = 0;                                                      \
+            for (i = 0; i < n; i++) {                                                         \
+                KEY key = from[i];                                                            \
+                work[kept] = key;                                                             \
+                if (((key >> shift) & (DIGITS - 1)) == digit) {                               \
+                    kept++;                                                                   \
+                    low = key < low ? key : low;                                              \
+                    high = key > high ? key : high;                                           \
+                }                                                                             \
+            }                                                                                 \
+            if (low == high) { /* the keys left are equal: it is any of them */               \
+                *rest = k;     /* (how many of them come before it) */                        \
+                return low;                                                                   \
+            }                                                                                 \
+            from = work;                                                                      \
+            n = kept;                                                                         \
+        }                                                                                     \
+        *rest = k;                                                                            \
+        return from[0];                                                                       \
     }
 
 SELECT(select32, uint32_t, 32)
 SELECT(select64, uint64_t, 64)
 
-/* The k-th smallest value of ``a`` and, with ``below``, the (k-1)-th (k >= 1): the largest key
-   under the k-th when k keys lie under it, else the k-th again (a tie). */
+/* The k-th smallest value of ``a`` and, with ``below``, the (k-1)-th (k >= 1): the k-th again when
+   an equal value comes before it, else the largest value under it (one more pass). */
 #define KTH_OF(NAME, KEY, KEY_OF, VALUE_OF, SELECT_KEY)                                  \
     static int NAME(const Floats *a, Py_ssize_t k, double *value, double *below) {       \
-        Py_ssize_t n = a->n;                                                             \
+        Py_ssize_t n = a->n, rest;                                                       \
         KEY *keys = scratch(2 * (size_t)n * sizeof *keys);                               \
         if (!keys) return -1;                                                            \
         if (a->stride == sizeof(KEY)) { /* (contiguous: the compiler vectorises it) */ \
@@ -155,17 +159,16 @@ SELECT(select64, uint64_t, 64)
                 keys[i] = KEY_OF(w);                                                     \
             }                                                                            \
         }                                                                                \
-        KEY v = SELECT_KEY(keys, keys + n, n, k);                                        \
+        KEY v = SELECT_KEY(keys, keys + n, n, k, &rest);                                 \
         *value = VALUE_OF(v);                                                            \
         if (below) {                                                                     \
-            Py_ssize_t under = 0;                                                        \
-            KEY largest = 0;                                                             \
-            for (Py_ssize_t i = 0; i < n; i++)                                           \
-                if (keys[i] < v) {                                                       \
-                    under++;                                                             \
-                    largest = keys[i] > largest ? keys[i] : largest;                     \
-                }                                                                        \
-            *below = VALUE_OF(under == k ? largest : v);                                 \
+            KEY largest = v;                                                             \
+            if (!rest) {                                                                 \
+                largest = 0;                                                             \
+                for (Py_ssize_t i = 0; i < n; i++)                                       \
+                    if (keys[i] < v && keys[i] > largest) largest = keys[i];             \
+            }                                                                            \
+            *below = VALUE_OF(largest);                                                  \
         }                                                                                \
         return 0;                                                                        \
     }
