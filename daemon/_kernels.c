@@ -500,6 +500,76 @@ static PyObject *centre_of_mass(PyObject *self, PyObject *obj) {
     return Py_BuildValue("dd", cy, cx);
 }
 
+/* ---- a digit's strokes: its ink within a pixel of it, scaled by the strokes' core (box.cropped) ---- */
+
+static PyObject *strokes(PyObject *self, PyObject *args) {
+    PyObject *ink_obj, *mask_obj;
+    double q, eps;
+    if (!PyArg_ParseTuple(args, "OOdd", &ink_obj, &mask_obj, &q, &eps)) return NULL;
+    Py_buffer ink, mask;
+    if (PyObject_GetBuffer(ink_obj, &ink, PyBUF_RECORDS_RO) < 0) return NULL;
+    if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_RECORDS_RO) < 0) {
+        PyBuffer_Release(&ink);
+        return NULL;
+    }
+    const char *fi = ink.format ? ink.format : "B", *fm = mask.format ? mask.format : "B";
+    if (*fi == '<' || *fi == '=' || *fi == '@') fi++;
+    PyObject *out = NULL;
+    float *soft = NULL;
+    if (ink.ndim != 2 || mask.ndim != 2 || strcmp(fi, "f") != 0 || mask.itemsize != 1 ||
+        !(strcmp(fm, "?") == 0 || strcmp(fm, "B") == 0) || ink.shape[0] != mask.shape[0] ||
+        ink.shape[1] != mask.shape[1]) {
+        PyErr_SetString(PyExc_TypeError, "a 2-D float32 ink map and a 2-D bool mask of its shape are needed");
+        goto done;
+    }
+    Py_ssize_t h = ink.shape[0], w = ink.shape[1];
+#define INK(y, x) (*(const float *)((const char *)ink.buf + (y) * ink.strides[0] + (x) * ink.strides[1]))
+#define SET(y, x) (((const unsigned char *)mask.buf)[(y) * mask.strides[0] + (x) * mask.strides[1]] != 0)
+    out = PyByteArray_FromStringAndSize(NULL, h * w * (Py_ssize_t)sizeof(float));
+    soft = PyMem_Malloc((size_t)(h * w + 1) * sizeof(float)); /* the mask's ink, for its quantile */
+    if (!out || !soft) {
+        if (!soft) PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    float *px = (float *)PyByteArray_AS_STRING(out);
+    Py_ssize_t n = 0;
+    for (Py_ssize_t y = 0; y < h; y++)
+        for (Py_ssize_t x = 0; x < w; x++) {
+            int near = 0; /* the mask dilated by a pixel, 8 ways */
+            for (Py_ssize_t dy = y ? -1 : 0; dy <= (y + 1 < h ? 1 : 0) && !near; dy++)
+                for (Py_ssize_t dx = x ? -1 : 0; dx <= (x + 1 < w ? 1 : 0) && !near; dx++) near = SET(y + dy, x + dx);
+            float v = INK(y, x) * (float)near;
+            px[y * w + x] = v;
+            if (SET(y, x)) soft[n++] = v;
+        }
+    if (!n) {
+        PyErr_SetString(PyExc_IndexError, "the mask holds no pixel");
+        Py_CLEAR(out);
+        goto done;
+    }
+    Floats picked = {.data = (const char *)soft, .n = n, .stride = sizeof(float), .f32 = 1};
+    Py_ssize_t k = (Py_ssize_t)(q * (double)n);
+    double core;
+    if (kth_of(&picked, k < n - 1 ? k : n - 1, &core, NULL) < 0) {
+        Py_CLEAR(out);
+        goto done;
+    }
+    float by = (float)(eps > core ? eps : core); /* Python's max(core, eps), then numpy's float32 division */
+    for (Py_ssize_t i = 0; i < h * w; i++) {
+        float v = px[i] / by;
+        v = v < 0.0f ? 0.0f : v;
+        px[i] = v > 1.0f ? 1.0f : v;
+    }
+#undef INK
+#undef SET
+done:
+    PyMem_Free(soft);
+    PyBuffer_Release(&ink);
+    PyBuffer_Release(&mask);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"kth", kth, METH_VARARGS, "kth(a, k): np.sort(a)[k] of a 1-D float32/float64 array, as a float."},
     {"median", median, METH_O, "median(a): np.median of a 1-D float32/float64 array, as a float."},
@@ -511,6 +581,8 @@ static PyMethodDef methods[] = {
      "(BILINEAR, else BOX), as a bytearray of float32."},
     {"centre_of_mass", centre_of_mass, METH_O,
      "centre_of_mass(a): (row, column) of a C-contiguous 2-D float32 array's mass, as box.centre_of_mass."},
+    {"strokes", strokes, METH_VARARGS,
+     "strokes(ink, mask, q, eps): box.cropped's soft ink map (a bytearray of float32, the ink's shape)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -116,3 +116,23 @@ def test_centre_of_mass_sums_as_numpy() -> None:
         if t % 50 == 0:
             a[:] = 0
         assert K.centre_of_mass(a) == measure.centre_of_mass_numpy(a)
+
+
+def test_strokes_are_the_cropped_ink_scaled_by_its_core() -> None:
+    """box.cropped's soft map: the mask dilated 8 ways, the ink on it, divided by its core quantile, clipped."""
+    rng = np.random.default_rng(10)
+    for t in range(3000):
+        ink = rng.random(tuple(int(v) for v in rng.integers(1, 50, 2))).astype(np.float32)
+        if t % 3 == 0:
+            ink[ink < 0.3] = 0
+        mask = ink > rng.random() * 0.8
+        mask.flat[int(rng.integers(0, mask.size))] = True
+        if t % 5 == 0 and ink.shape[1] > 2:
+            ink, mask = ink[:, 1:], mask[:, 1:]
+        if not mask.any():
+            continue
+        soft = ink * measure.dilated(mask)
+        core = measure.quantile(soft[mask], 0.9)
+        want = np.clip(soft / max(core, 1e-6), 0.0, 1.0)
+        got = np.frombuffer(K.strokes(ink, mask, 0.9, 1e-6), np.float32).reshape(ink.shape)
+        assert np.array_equal(got, want)
