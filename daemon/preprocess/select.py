@@ -12,7 +12,7 @@ from scipy import ndimage
 from .context import Sheet
 from .desk import outline
 from .errors import NoDigitError
-from .measure import box_edges, label, labelled_median, pieces
+from .measure import box_edges, label, labelled_median, labelled_median_and_peak, pieces
 from .params import PARAMS
 from .row import digits_beside, digits_within
 
@@ -126,7 +126,7 @@ def strong_pieces(labels: np.ndarray, ink: np.ndarray, largest: int, rest: list[
     taken with it they make it a cloud; a faint piece of a digit on clean paper is its own ink
     (see grain_pieces)."""
     index = np.asarray([*rest, largest]) + 1
-    peak, middle = np.asarray(ndimage.maximum(ink, labels, index)), labelled_median(ink, labels, index)
+    middle, peak = labelled_median_and_peak(ink, labels, index)
     eps = PARAMS.measure.eps_level
     ratio = np.maximum(peak[:-1] / max(peak[-1], eps), middle[:-1] / max(middle[-1], eps))
     return [i for i, r in zip(rest, ratio) if r >= P.piece_strength]
