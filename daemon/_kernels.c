@@ -83,17 +83,29 @@ static inline double float_of64(uint64_t key) {
     return d;
 }
 
-/* Scratch for the keys (the original order, then the kept ones), grown as needed; the GIL is held. */
+/* Scratch for the keys (the original order, then the kept ones). Up to SCRATCH_KEPT bytes it is kept
+   between calls (a working copy's few thousand values: no allocation a call; the GIL is held); a
+   larger one (a crop at full resolution) is allocated for the call and freed (:func:`done_with`). */
+#define SCRATCH_KEPT (1 << 20)
+static void *kept_scratch = NULL;
+
 static void *scratch(size_t bytes) {
-    static void *buffer = NULL;
     static size_t room = 0;
-    if (bytes > room) {
-        void *grown = PyMem_Realloc(buffer, bytes);
-        if (!grown) return PyErr_NoMemory();
-        buffer = grown;
-        room = bytes;
+    if (bytes > SCRATCH_KEPT) {
+        void *own = PyMem_Malloc(bytes);
+        return own ? own : PyErr_NoMemory();
     }
-    return buffer;
+    if (bytes > room || !kept_scratch) {
+        void *grown = PyMem_Realloc(kept_scratch, SCRATCH_KEPT);
+        if (!grown) return PyErr_NoMemory();
+        kept_scratch = grown;
+        room = SCRATCH_KEPT;
+    }
+    return kept_scratch;
+}
+
+static void done_with(void *buffer) {
+    if (buffer != kept_scratch) PyMem_Free(buffer);
 }
 
 #define DIGIT_BITS 8
@@ -170,6 +182,7 @@ SELECT(select64, uint64_t, 64)
             }                                                                            \
             *below = VALUE_OF(largest);                                                  \
         }                                                                                \
+        done_with(keys);                                                                 \
         return 0;                                                                        \
     }
 
