@@ -1,4 +1,4 @@
-"""The C kernels of the reading path (daemon/_kernels.c) give their numpy twins' answers exactly."""
+"""The C kernels of the reading path (daemon/kernels/) give their numpy twins' answers exactly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ K = measure._kernels
 
 
 def test_the_kernels_are_built_here() -> None:
-    assert K is not None, "pip install did not build daemon/_kernels.c (is a C compiler missing?)"
+    assert K is not None, "pip install did not build daemon/kernels/ (is a C compiler missing?)"
 
 
 def _arrays(rng: np.random.Generator, count: int) -> list[np.ndarray]:

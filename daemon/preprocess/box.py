@@ -26,7 +26,7 @@ def crop(ctx: Context) -> None:
 def cropped(ink: np.ndarray, mask: np.ndarray, width: float) -> Strokes:
     """A digit's strokes from its ink map and pixels, both cropped to its box (the mask is empty round
     it): the ink within a pixel of the digit, scaled so the strokes' core is full ink."""
-    if _kernels is not None and ink.dtype == np.float32:  # (the C twin of the three lines below: _kernels.c)
+    if _kernels is not None and ink.dtype == np.float32:  # (the C twin of the three lines below: kernels/boxing.c)
         soft = np.frombuffer(_kernels.strokes(ink, mask, P.core_q, PARAMS.measure.eps_level), np.float32)
         return Strokes(soft.reshape(ink.shape), width, max(mask.shape))
     soft = ink * dilated(mask)

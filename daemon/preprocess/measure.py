@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from .params import PARAMS
 
-try:  # C twins of the costliest measurements below (_kernels.c), built where a compiler is
+try:  # C twins of the costliest measurements below (daemon/kernels/), built where a compiler is
     from .. import _kernels
 except ImportError:  # pragma: no cover - a machine without a C compiler
     _kernels = None  # type: ignore[assignment]
@@ -194,7 +194,7 @@ def enlarged_smoothly(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def resized(soft: np.ndarray, height: int, width: int, bilinear: bool) -> np.ndarray:
     """``soft`` resized as Pillow resizes a float picture (bilinear to enlarge, box to shrink) - by the
-    C kernel (_kernels.c: Pillow's weights and passes, the same pixels without Pillow's image objects,
+    C kernel (kernels/boxing.c: Pillow's weights and passes, the same pixels without Pillow's image objects,
     a third of the cost on a digit) when it is built."""
     soft = np.asarray(soft, dtype=np.float32)
     if _kernels is not None:
