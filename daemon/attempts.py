@@ -45,7 +45,7 @@ class Attempts:
         known = [(c, a) for c, a in ((c, attempt_of(c)) for c in claims) if a is not None]
         counts = self.journal.attempts(a for _, a in known)
         given_up: dict[Path, str] = {}
-        starting = []
+        starting, retrying = [], []
         for (c, a), n in zip(known, counts):
             if n >= self.max_attempts:
                 given_up[c.path] = GAVE_UP.format(n=n)
@@ -53,8 +53,10 @@ class Attempts:
             else:
                 starting.append((a, n + 1))
                 if n:
-                    self._log.warning("retrying_suspect", file=clean_text(c.rel), attempt=n + 1)
+                    retrying.append((c, n + 1))
         self.journal.start_attempts(starting)
+        for c, attempt in retrying:  # (said once the attempt is counted: a death from here on is counted)
+            self._log.warning("retrying_suspect", file=clean_text(c.rel), attempt=attempt)
         return given_up
 
     def _counts(self, claims: list[Claimed]) -> list[int]:
