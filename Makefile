@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The C kernels too: an editable install builds them once, so a change to them must install again.
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard daemon/kernels/*)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
