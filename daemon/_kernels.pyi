@@ -1,4 +1,4 @@
-# The C kernels of the reading path (daemon/kernels/): preprocess/measure.py and box.py hold the twin of each.
+# The C kernels of the reading path (daemon/kernels/): preprocess/measure.py holds the twin of each.
 import numpy as np
 
 def kth(a: np.ndarray, k: int, /) -> float: ...

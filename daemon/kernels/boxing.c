@@ -55,8 +55,7 @@ PyObject *dw_resized(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "Oiip", &obj, &out_h, &out_w, &bilinear)) return NULL;
     Py_buffer v;
     if (PyObject_GetBuffer(obj, &v, PyBUF_RECORDS_RO) < 0) return NULL;
-    const char *fmt = v.format ? v.format : "B";
-    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
+    const char *fmt = item_format(&v);
     if (v.ndim != 2 || strcmp(fmt, "f") != 0 || out_h < 1 || out_w < 1) {
         PyBuffer_Release(&v);
         PyErr_SetString(PyExc_TypeError, "a 2-D float32 array and a size of at least 1x1 are needed");
@@ -179,8 +178,7 @@ PAIRWISE(sum_by_column, double, BY_COLUMN)
 PyObject *dw_centre_of_mass(PyObject *self, PyObject *obj) {
     Py_buffer v;
     if (PyObject_GetBuffer(obj, &v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
-    const char *fmt = v.format ? v.format : "B";
-    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
+    const char *fmt = item_format(&v);
     if (v.ndim != 2 || strcmp(fmt, "f") != 0) {
         PyBuffer_Release(&v);
         PyErr_SetString(PyExc_TypeError, "a C-contiguous 2-D float32 array is needed");
@@ -213,8 +211,7 @@ PyObject *dw_strokes(PyObject *self, PyObject *args) {
         PyBuffer_Release(&ink);
         return NULL;
     }
-    const char *fi = ink.format ? ink.format : "B", *fm = mask.format ? mask.format : "B";
-    if (*fi == '<' || *fi == '=' || *fi == '@') fi++;
+    const char *fi = item_format(&ink), *fm = item_format(&mask);
     PyObject *out = NULL;
     float *soft = NULL;
     if (ink.ndim != 2 || mask.ndim != 2 || strcmp(fi, "f") != 0 || mask.itemsize != 1 ||

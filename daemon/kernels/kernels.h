@@ -16,32 +16,10 @@ typedef struct {
     int f32; /* 1: float32, 0: float64 */
 } Floats;
 
-static inline int get_floats(PyObject *obj, Floats *out) {
-    if (PyObject_GetBuffer(obj, &out->view, PyBUF_RECORDS_RO) < 0) return -1;
-    const char *fmt = out->view.format ? out->view.format : "B";
-    if (*fmt == '<' || *fmt == '=' || *fmt == '@') fmt++;
-    if (out->view.ndim != 1 || !(strcmp(fmt, "f") == 0 || strcmp(fmt, "d") == 0)) {
-        PyBuffer_Release(&out->view);
-        PyErr_SetString(PyExc_TypeError, "a 1-D float32 or float64 array is needed");
-        return -1;
-    }
-    out->f32 = fmt[0] == 'f';
-    out->data = out->view.buf;
-    out->n = out->view.shape[0];
-    out->stride = out->view.strides[0];
-    return 0;
-}
-
-static inline double value_at(const Floats *a, Py_ssize_t i) {
-    const char *p = a->data + i * a->stride;
-    if (a->f32) {
-        float f;
-        memcpy(&f, p, sizeof f);
-        return f;
-    }
-    double d;
-    memcpy(&d, p, sizeof d);
-    return d;
+/* A buffer's item format without its byte-order mark ("f", "d", "?", ...; "B" when it gives none). */
+static inline const char *item_format(const Py_buffer *view) {
+    const char *fmt = view->format ? view->format : "B";
+    return (*fmt == '<' || *fmt == '=' || *fmt == '@') ? fmt + 1 : fmt;
 }
 
 /* order.c */

@@ -2,6 +2,35 @@
    the stroke width's counts - each its numpy twin's answer to the bit. */
 #include "kernels.h"
 
+/* ---- reading a 1-D float32 or float64 buffer ---- */
+
+static int get_floats(PyObject *obj, Floats *out) {
+    if (PyObject_GetBuffer(obj, &out->view, PyBUF_RECORDS_RO) < 0) return -1;
+    const char *fmt = item_format(&out->view);
+    if (out->view.ndim != 1 || !(strcmp(fmt, "f") == 0 || strcmp(fmt, "d") == 0)) {
+        PyBuffer_Release(&out->view);
+        PyErr_SetString(PyExc_TypeError, "a 1-D float32 or float64 array is needed");
+        return -1;
+    }
+    out->f32 = fmt[0] == 'f';
+    out->data = out->view.buf;
+    out->n = out->view.shape[0];
+    out->stride = out->view.strides[0];
+    return 0;
+}
+
+static inline double value_at(const Floats *a, Py_ssize_t i) {
+    const char *p = a->data + i * a->stride;
+    if (a->f32) {
+        float f;
+        memcpy(&f, p, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, p, sizeof d);
+    return d;
+}
+
 /* ---- selection: the k-th smallest, as np.sort(a)[k] ---- */
 
 /* Keys that order as the floats do (unsigned integers): -0.0 as +0.0 (equal to it), NaN last
@@ -244,7 +273,7 @@ PyObject *dw_otsu(PyObject *self, PyObject *args) {
 PyObject *dw_ink_and_inner(PyObject *self, PyObject *obj) {
     Py_buffer v;
     if (PyObject_GetBuffer(obj, &v, PyBUF_RECORDS_RO) < 0) return NULL;
-    const char *fmt = v.format ? v.format : "B";
+    const char *fmt = item_format(&v);
     if (v.ndim != 2 || v.itemsize != 1 || !(strcmp(fmt, "?") == 0 || strcmp(fmt, "B") == 0)) {
         PyBuffer_Release(&v);
         PyErr_SetString(PyExc_TypeError, "a 2-D bool array is needed");

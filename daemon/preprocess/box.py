@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .context import Context, Strokes, bounds
-from .measure import _kernels, centre_of_mass, dilated, quantile, resized
+from .measure import centre_of_mass, core_scaled, resized
 from .params import PARAMS
 
 P = PARAMS.box
@@ -26,12 +26,7 @@ def crop(ctx: Context) -> None:
 def cropped(ink: np.ndarray, mask: np.ndarray, width: float) -> Strokes:
     """A digit's strokes from its ink map and pixels, both cropped to its box (the mask is empty round
     it): the ink within a pixel of the digit, scaled so the strokes' core is full ink."""
-    if _kernels is not None and ink.dtype == np.float32:  # (the C twin of the three lines below: kernels/boxing.c)
-        soft = np.frombuffer(_kernels.strokes(ink, mask, P.core_q, PARAMS.measure.eps_level), np.float32)
-        return Strokes(soft.reshape(ink.shape), width, max(mask.shape))
-    soft = ink * dilated(mask)
-    core = quantile(soft[mask], P.core_q)
-    return Strokes(np.clip(soft / max(core, PARAMS.measure.eps_level), 0.0, 1.0), width, max(mask.shape))
+    return Strokes(core_scaled(ink, mask, P.core_q), width, max(mask.shape))
 
 
 def growth(strokes: Strokes, least: float) -> float:

@@ -17,6 +17,12 @@ except ImportError:  # pragma: no cover - a machine without a C compiler
     _kernels = None  # type: ignore[assignment]
 
 M = PARAMS.measure
+
+
+def _native(a: np.ndarray) -> bool:
+    """Whether the C kernels take ``a``'s values: float32 or float64."""
+    return _kernels is not None and a.dtype.kind == "f" and a.itemsize in (4, 8)
+
 # One picture is small work: OpenCV's thread pool costs more than it saves (twice the CPU time of a
 # digit's preprocessing, measured), and the daemon reads pictures in parallel processes already.
 cv2.setNumThreads(1)
@@ -33,7 +39,7 @@ def quantile(a: np.ndarray, q: float) -> float:
     """The ``q`` quantile (nearest rank), without np.percentile's overhead."""
     flat = a.ravel()
     k = min(len(flat) - 1, int(q * len(flat)))
-    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8):
+    if _native(flat):
         return _kernels.kth(flat, k)
     return float(ranked(flat)[k])
 
@@ -42,7 +48,7 @@ def quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     """:func:`quantile` of each of ``qs``, in one ordering."""
     flat = a.ravel()
     ks = tuple(min(len(flat) - 1, int(q * len(flat))) for q in qs)
-    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8):
+    if _native(flat):
         return [_kernels.kth(flat, k) for k in ks]
     order = ranked(flat)
     return [float(order[k]) for k in ks]
@@ -51,7 +57,7 @@ def quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 def median(a: np.ndarray) -> float:
     """np.median, exactly (the mean of the two middle values of an even count), without its overhead."""
     flat = np.ravel(a)
-    if _kernels is not None and flat.dtype.kind == "f" and flat.itemsize in (4, 8) and flat.size:
+    if _native(flat) and flat.size:
         return _kernels.median(flat)
     return median_of_sorted(flat)
 
@@ -94,7 +100,7 @@ def median_mostly_zero(a: np.ndarray) -> float:
 
 def otsu(a: np.ndarray, top: float, bins: int = M.otsu_bins) -> float:
     """Otsu's threshold of the values of ``a`` (0..``top``, larger values counted in the last bin)."""
-    if _kernels is not None and a.dtype.kind == "f" and a.itemsize in (4, 8) and top > 0:
+    if _native(a) and top > 0:
         return _kernels.otsu(a.ravel(), top, bins, M.eps_div)
     return otsu_numpy(a, top, bins)
 
@@ -194,14 +200,34 @@ def enlarged_smoothly(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def resized(soft: np.ndarray, height: int, width: int, bilinear: bool) -> np.ndarray:
     """``soft`` resized as Pillow resizes a float picture (bilinear to enlarge, box to shrink) - by the
-    C kernel (kernels/boxing.c: Pillow's weights and passes, the same pixels without Pillow's image objects,
-    a third of the cost on a digit) when it is built."""
+    C kernel (kernels/boxing.c: Pillow's weights and passes, the same pixels without Pillow's image
+    objects, a third of the cost on a digit) when it is built."""
     soft = np.asarray(soft, dtype=np.float32)
     if _kernels is not None:
         return np.frombuffer(_kernels.resized(soft, height, width, bilinear), np.float32).reshape(height, width)
-    img = Image.frombuffer("F", soft.shape[::-1], np.ascontiguousarray(soft), "raw", "F", 0, 1)
+    return resized_by_pillow(soft, height, width, bilinear)
+
+
+def resized_by_pillow(soft: np.ndarray, height: int, width: int, bilinear: bool) -> np.ndarray:
+    """:func:`resized` by Pillow itself: the C kernel's twin."""
+    img = Image.frombuffer("F", soft.shape[::-1], np.ascontiguousarray(soft, dtype=np.float32), "raw", "F", 0, 1)
     filter_ = Image.Resampling.BILINEAR if bilinear else Image.Resampling.BOX
     return np.frombuffer(img.resize((width, height), filter_).tobytes(), np.float32).reshape(height, width)
+
+
+def core_scaled(ink: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """The ink within a pixel (8 ways) of ``mask``, divided by its ``q`` quantile over the mask and
+    clipped to 0..1 - by the C kernel (kernels/boxing.c) for a float32 map when it is built."""
+    if _kernels is not None and ink.dtype == np.float32:
+        return np.frombuffer(_kernels.strokes(ink, mask, q, M.eps_level), np.float32).reshape(ink.shape)
+    return core_scaled_numpy(ink, mask, q)
+
+
+def core_scaled_numpy(ink: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """:func:`core_scaled` by numpy: the C kernel's twin."""
+    soft = ink * dilated(mask)
+    core = quantile(soft[mask], q)
+    return np.clip(soft / max(core, M.eps_level), 0.0, 1.0)
 
 
 def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
