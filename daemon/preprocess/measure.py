@@ -19,15 +19,15 @@ except ImportError:  # pragma: no cover - a machine without a C compiler
 M = PARAMS.measure
 
 
-def _native(a: np.ndarray) -> bool:
-    """Whether the C kernels take ``a``'s values: float32 or float64."""
-    return _kernels is not None and a.dtype.kind == "f" and a.itemsize in (4, 8)
-
-
 # One picture is small work: OpenCV's thread pool costs more than it saves (twice the CPU time of a
 # digit's preprocessing, measured), and the daemon reads pictures in parallel processes already.
 cv2.setNumThreads(1)
 EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: a diagonal step of a pen line keeps it one piece
+
+
+def _native(a: np.ndarray) -> bool:
+    """Whether the C kernels take ``a``'s values: float32 or float64."""
+    return _kernels is not None and a.dtype.kind == "f" and a.itemsize in (4, 8)
 
 
 def sample(a: np.ndarray, target: int = M.sample_pixels) -> np.ndarray:
