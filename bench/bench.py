@@ -1,6 +1,6 @@
 """End-to-end benchmark of the real ``digitwatch run`` daemon on this machine.
 
-    python bench/bench.py [--quick] [--small N] [--scans N] [--drops N] [--numbers N] [--seed-sample N]
+    python bench/bench.py [--quick] [--small N] [--scans N] [--drops N] [--numbers N] [--singles N] [--seed-sample N]
                           [--data PATH] [--json PATH] [--keep] [--workdir DIR]
                           [--random-seed S] [--daemon-arg=ARG ...]
 
@@ -16,9 +16,12 @@ use has gone quiet, i.e. its start-up work is really done):
   inbox at once; throughput = N / (last row seen - first file renamed in);
 * ``scans``: N scan-sized pages (400-1,200 px, half JPEG half PNG, dark digit
   on light paper, digit 30-80% of the page); throughput as for ``burst``;
+* ``singles``: N pictures of one MNIST test digit written as the numbers are (same renderer,
+  heights and paper) renamed in at once: what a single digit costs on such a picture;
 * ``numbers``: N pictures of 5-digit numbers (MNIST test digits standing apart, on paper)
-  renamed in at once; pictures/s, digits/s, and a digit's cost over a single digit's (the
-  burst's): a picture of n digits should cost about n single digits;
+  renamed in at once; pictures/s, digits/s, and a digit's cost over a single digit's on the
+  same paper (``singles``; and over the burst's small PNGs): a picture of n digits should cost
+  about n single digits;
 * ``seed``: the seed tutorial's per-image loop (PIL open, convert L, resize
   28x28, invert, /255, ``model.predict`` one image at a time) over a sample of
   the burst's files, with the model the daemon served.
@@ -59,8 +62,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_JSON = HERE / "out" / "bench.json"
 
-FULL_SIZES = {"small": 5000, "scans": 1000, "drops": 200, "seed_sample": 200, "numbers": 400}
-QUICK_SIZES = {"small": 200, "scans": 40, "drops": 10, "seed_sample": 20, "numbers": 10}
+FULL_SIZES = {"small": 5000, "scans": 1000, "drops": 200, "seed_sample": 200, "numbers": 400, "singles": 1000}
+QUICK_SIZES = {"small": 200, "scans": 40, "drops": 10, "seed_sample": 20, "numbers": 10, "singles": 20}
 NUMBER_DIGITS = 5  # the numbers workload's pictures: five MNIST test digits standing apart (a zip code)
 
 SMALL_SIDE = 56  # px: the seed tutorial's kind of input
@@ -143,8 +146,10 @@ def scan_image(digit: np.ndarray, rng: np.random.Generator, jpeg: bool) -> bytes
     return encode(Image.fromarray(warm), "JPEG", quality=88)
 
 
-def stage_numbers(folder: Path, n: int, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, str]:
-    """Write ``n`` PNGs of NUMBER_DIGITS-digit numbers on paper (digits apart, training/numbers.py) into
+def stage_numbers(
+    folder: Path, n: int, x: np.ndarray, y: np.ndarray, seed: int, digits: int = NUMBER_DIGITS
+) -> dict[str, str]:
+    """Write ``n`` PNGs of ``digits``-digit numbers on paper (digits apart, training/numbers.py) into
     ``folder``; return {file name: the number}."""
     from digitwatch.training.numbers import render
 
@@ -152,7 +157,7 @@ def stage_numbers(folder: Path, n: int, x: np.ndarray, y: np.ndarray, seed: int)
     labels = {}
     for k in range(n):
         rng = np.random.default_rng([seed, k])
-        number = render(rng, x, y, NUMBER_DIGITS, float(rng.uniform(0.12, 0.4)), style="paper")
+        number = render(rng, x, y, digits, float(rng.uniform(0.12, 0.4)), style="paper")
         name = f"number-{k:04d}.png"
         number.image.save(folder / name, format="PNG")
         labels[name] = number.digits
@@ -640,7 +645,8 @@ FIGURE_LABELS = {
     "max_ms": "latency max (ms)",
     "first_result_s": "spawn -> first result (s)",
     "digits_per_s": "throughput (digits/s)",
-    "digit_cost_ratio": "ms a digit / ms a single digit (burst)",
+    "digit_cost_ratio": "ms a digit / ms a single digit on the same paper (singles)",
+    "digit_cost_vs_burst": "ms a digit / ms a small PNG (burst)",
     "ready_logged_s": "ready, as logged (s)",
 }
 
@@ -671,6 +677,7 @@ DETAILS_SHOWN = {
     "idle": ("quiet_after_ready_s", "accuracy"),
     "burst": _THROUGHPUT_DETAILS,
     "scans": _THROUGHPUT_DETAILS,
+    "singles": _THROUGHPUT_DETAILS,
     "numbers": _THROUGHPUT_DETAILS,
 }
 
@@ -747,6 +754,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--numbers", type=int, help=f"pictures of {NUMBER_DIGITS}-digit numbers (default {FULL_SIZES['numbers']})"
     )
+    p.add_argument(
+        "--singles",
+        type=int,
+        help=f"pictures of one digit written as the numbers are (default {FULL_SIZES['singles']})",
+    )
     p.add_argument("--seed-sample", type=int, help=f"files for the seed loop (default {FULL_SIZES['seed_sample']})")
     quick = ", ".join(f"{k}={v}" for k, v in QUICK_SIZES.items())
     p.add_argument("--quick", action="store_true", help=f"tiny sizes for CI: {quick}")
@@ -818,12 +830,18 @@ def run_all(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     step(f"scans: {args.scans} scan-sized images at once")
     results.append(throughput_workload("scans", f, scans, extra))
 
+    step(f"singles: staging {args.singles} pictures of one digit, written as the numbers are")
+    f = folders("singles")
+    singles = throughput_workload("singles", f, stage_numbers(f.stage, args.singles, x, y, args.random_seed, 1), extra)
+    results.append(singles)
+
     step(f"numbers: staging {args.numbers} pictures of {NUMBER_DIGITS}-digit numbers")
     f = folders("numbers")
     numbers = throughput_workload("numbers", f, stage_numbers(f.stage, args.numbers, x, y, args.random_seed), extra)
     digits_per_s = numbers.figures["numbers.images_per_s"] * NUMBER_DIGITS
     numbers.figures["numbers.digits_per_s"] = round(digits_per_s, 1)
-    numbers.figures["numbers.digit_cost_ratio"] = round(burst.figures["burst.images_per_s"] / digits_per_s, 2)
+    numbers.figures["numbers.digit_cost_ratio"] = round(singles.figures["singles.images_per_s"] / digits_per_s, 2)
+    numbers.figures["numbers.digit_cost_vs_burst"] = round(burst.figures["burst.images_per_s"] / digits_per_s, 2)
     results.append(numbers)
 
     model_path = burst.details.get("model", {}).get("path")

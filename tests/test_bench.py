@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench" / "bench.py"
 BUNDLED_MODEL = REPO / "daemon" / "models" / "default.keras"
 
-DAEMON_WORKLOADS = ("startup", "idle", "burst", "scans", "numbers")
+DAEMON_WORKLOADS = ("startup", "idle", "burst", "scans", "singles", "numbers")
 MEMORY_FIGURES = ("rss_start_mb", "rss_end_mb", "peak_rss_mb", "tree_rss_end_mb", "tree_peak_rss_mb")
 FIGURES = [
     "startup.first_result_s",
@@ -27,9 +27,12 @@ FIGURES = [
     "burst.seconds",
     "scans.images_per_s",
     "scans.seconds",
+    "singles.images_per_s",
+    "singles.seconds",
     "numbers.images_per_s",
     "numbers.digits_per_s",
     "numbers.digit_cost_ratio",
+    "numbers.digit_cost_vs_burst",
     "seed.images_per_s",
     "seed.daemon_ratio",
     *(f"{w}.{m}" for w in DAEMON_WORKLOADS for m in MEMORY_FIGURES),
