@@ -2,6 +2,7 @@
 rendered from digits the model was not trained on (MNIST test, the writer sets' held-out parts).
 
     python bench/number_reading.py [--count 150] [--sources mnist,usps,semeion,uci] [--styles paper,photo]
+                                   [--bands single,apart,...] [--model PATH]
 
 Prints one line per (source, style, band): pictures, exact %, ok %, ok-wrong %, ms a picture and a
 digit ("single": one digit on the same paper, the cost a digit of a number is compared with;
@@ -20,7 +21,7 @@ from digitwatch.daemon.config import Config
 from digitwatch.daemon.infer import Predictor
 from digitwatch.daemon.pool import PreparePool
 from digitwatch.daemon.recognize import Limits, classify
-from digitwatch.daemon.registry import bundled
+from digitwatch.daemon.registry import bundled, by_hand
 from digitwatch.training import numbers
 
 # band -> (gaps, lengths); "single" (one digit, same paper) is the cost a digit is compared with
@@ -38,15 +39,18 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=150, help="pictures per source, style and band")
     ap.add_argument("--styles", default="paper,photo", help="training/numbers.py styles, each measured apart")
     ap.add_argument("--sources", default=",".join(numbers.sources()))
+    ap.add_argument("--bands", default=",".join(BANDS), help="which of the bands (default: all)")
+    ap.add_argument("--model", type=Path, help="a .keras or .tflite model to read with (default: the bundled one)")
     args = ap.parse_args()
-    predictor, cfg = Predictor.load(bundled()), Config()
+    predictor, cfg = Predictor.load(by_hand(args.model) if args.model else bundled()), Config()
     pool = PreparePool(2, processes=True)
     print(
         f"{'source':8} {'band':12} {'pics':>5} {'exact%':>7} {'ok%':>6} {'okwrong%':>9} {'ms/pic':>7} {'ms/digit':>8}"
     )
     try:
         for source, style in itertools.product(args.sources.split(","), args.styles.split(",")):
-            for band, (gaps, lengths) in BANDS.items():
+            for band in args.bands.split(","):
+                gaps, lengths = BANDS[band]
                 dated = band == "dated"
                 made = numbers.render_set(source, args.count, gaps, lengths, seed=7, styles=(style,), dated=dated)
                 with tempfile.TemporaryDirectory() as tmp:
