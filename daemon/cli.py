@@ -155,14 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also learn from N drawn pictures of handwriting styles MNIST lacks (default 0; robust recipe)",
     )
     train.add_argument(
-        "--scanned",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also learn from N MNIST training digits recorded as the real sets' scanners did (16x16 grey, "
-        "16x16 two-level, 8x8 of 17 levels), read at every size (default 0; robust recipe)",
-    )
-    train.add_argument(
         "--from",
         dest="start",
         metavar="current|bundled|scratch|PATH",
@@ -250,7 +242,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             teacher=_teacher(args.teacher),
             writers=args.writers,
             styles=args.styles,
-            scanned=args.scanned,
             start=_start(args.start, args.data, cfg.checkpoint),
             base=args.base,
             force=args.force,

@@ -27,7 +27,6 @@ from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
 from .recipes import RECIPES, Recipe, augmenter, finetune
 from .rendered import training_pictures
-from .scanned import scanned_part
 from .strokes import restroke_some
 
 VALIDATION = 5000  # the seed holds out the first 5,000 training images
@@ -51,7 +50,6 @@ class TrainOptions:
     )
     writers: bool = False  # add the training parts of the real handwriting sets (training/writers.py)
     styles: int = 0  # pictures of handwriting styles MNIST lacks, drawn and read back (training/styles.py)
-    scanned: int = 0  # MNIST training digits recorded as the real sets' scanners did, read back (training/scanned.py)
     start: Path | None = None  # fine-tune this model's networks (an ensemble's members) instead of new ones
     base: str | None = None  # MNIST to rehearse and guard with when ``data`` is a folder of a site's pictures
     force: bool = False  # publish even when the guard refuses (recorded in the metrics)
@@ -93,7 +91,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     from .ensemble import average
 
     x_pic, y_pic, pictures = _pictures(x_tr, y_tr, opts)
-    x_more, y_more, more = _more(opts, x_tr, y_tr)
+    x_more, y_more, more = _more(opts)
     x_pic, y_pic = np.concatenate([x_pic, x_more[..., None]]), np.concatenate([y_pic, y_more]).astype(y_tr.dtype)
     site = own.load(own_folder, len(x_tr), opts.seed) if own_folder else None
     if site is not None:
@@ -295,9 +293,8 @@ def _pictures(x: np.ndarray, y: np.ndarray, opts: TrainOptions) -> tuple[np.ndar
     return x_pic[..., None], y_pic, pictures
 
 
-def _more(opts: TrainOptions, x_tr: np.ndarray, y_tr: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Real handwriting (training parts), drawn styles and MNIST's training digits ``x_tr`` recorded as the
-    real sets' scanners did, as served inputs, with their record for the metrics."""
+def _more(opts: TrainOptions) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Real handwriting (training parts) and drawn styles as served inputs, with their record for the metrics."""
     xs, ys, record = [np.zeros((0, 28, 28), np.float32)], [np.zeros(0, np.int64)], {}
     if opts.writers:
         x, y, record["writers"] = writers_part()
@@ -307,11 +304,6 @@ def _more(opts: TrainOptions, x_tr: np.ndarray, y_tr: np.ndarray) -> tuple[np.nd
     if opts.styles:
         x, y, record["styles"] = styles_part(opts.styles, opts.seed)
         _log(f"{len(y)} pictures of handwriting styles drawn and read back")
-        xs.append(x)
-        ys.append(y)
-    if opts.scanned:
-        x, y, record["scanned"] = scanned_part(x_tr, y_tr, opts.scanned, opts.seed)
-        _log(f"{len(y)} inputs of MNIST digits recorded as the real sets' scanners did")
         xs.append(x)
         ys.append(y)
     if opts.start:
