@@ -286,3 +286,36 @@ def test_a_straight_stroke_leaning_right_of_the_line_is_a_slash_a_1_is_not() -> 
     assert not slashed(ys, 10 + 0.4 * ys + width, 40.0)  # \ leaning the other way
     assert not slashed(ys, 30 - 0.4 * ys + 12 * np.sin(ys / 40 * np.pi) + width, 40.0)  # ( a curved stroke
     assert not slashed(np.full(5, 3), np.arange(5.0), 40.0)  # one row: no lean to measure
+
+
+def test_two_close_digits_small_on_a_large_page_are_read_as_a_number(
+    tmp_path: Path, predictor: Predictor, test_digits
+) -> None:
+    """Two digits written close, small on a large page (~25 px on the reduced working copy): the piece
+    was left to the zoom stage, which reads one digit - a `57` was read `7`, `ok`. Unless the segment
+    checker is sure it is one digit, the page is now read again finer, as a number there."""
+    from digitwatch.training import numbers
+
+    x, y = test_digits
+    rng = np.random.default_rng(41)
+    paths, texts = [], []
+    for k in range(24):
+        pick = rng.choice(len(y), size=2, replace=False)
+        number = numbers.compose(
+            rng,
+            [x[i] for i in pick],
+            [int(y[i]) for i in pick],
+            float(rng.uniform(0.02, 0.1)),
+            style="clean",
+            height=40.0,
+        )
+        page = Image.new("L", (420, 300), 255)
+        page.paste(number.image.convert("L"), (int(rng.integers(20, 250)), int(rng.integers(20, 150))))
+        paths.append(tmp_path / f"small-pair-{k}.png")
+        page.save(paths[-1])
+        texts.append(number.digits)
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.95, 12)
+    single_ok = [(r.file, r.text, t) for r, t in zip(rows, texts) if r.status == "ok" and len(r.text) == 1]
+    assert not single_ok, single_ok
+    right = sum(r.text == t for r, t in zip(rows, texts))
+    assert right >= 18, [(r.file, r.text, t, r.status) for r, t in zip(rows, texts)]

@@ -69,9 +69,10 @@ class Context:
     number: Lattice | None = None  # ...or this one, a number's candidate digits...
     low_line: Line | None = None  # ...or a number's line too low to cut here: read again finer (views.read)
     refine: bool = True  # False for that finer reading: there is no third
+    small_piece: bool = False  # ...or one wide piece small on the page, maybe touching digits: read again finer
 
     def done(self) -> bool:
-        return self.strokes is not None or self.number is not None or self.low_line is not None
+        return self.strokes is not None or self.number is not None or self.low_line is not None or self.small_piece
 
     def box(self) -> tuple[int, int, int, int]:
         """The digit's box on the working copy: top, bottom, left, right (bottom and right exclusive)."""

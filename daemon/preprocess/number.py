@@ -81,6 +81,9 @@ def segment(ctx: Context) -> None:
         if found is None:
             return
         strokes = one_digit(ctx, found)
+        if small_on_page(ctx):  # (the zoom stage reads one digit: unless the checker is sure, read it again finer)
+            ctx.small_piece = strokes is None and ctx.refine
+            return
         if strokes is not None:  # (the crop stage's own: the zoom stage passes over a digit this wide)
             ctx.strokes = strokes
             return
@@ -103,8 +106,6 @@ def wide(ctx: Context) -> float | None:
         return None
     if height * ctx.factor < P.least_cut_height:
         return None  # (too few pixels to cut a digit from its neighbour)
-    if ctx.factor > 1 and max(height, right - left) < PARAMS.zoom.min_digit_work:
-        return None  # (a small digit on a large page is read at full resolution by the zoom stage)
     assert ctx.paper is not None
     if grainy(ctx.paper):
         return None  # (on grainy paper the grain the digit took in would be cut into digits)
@@ -113,6 +114,12 @@ def wide(ctx: Context) -> float | None:
     xp = deslanted(ys, xs, lean_of(ys, xs))
     width = float(xp.max() - xp.min() + 1)
     return width if width > P.split_width * height else None
+
+
+def small_on_page(ctx: Context) -> bool:
+    """The selection is small on a reduced working copy: the zoom stage reads one digit of it at full resolution."""
+    top, bottom, left, right = ctx.box()
+    return ctx.factor > 1 and max(bottom - top, right - left) < PARAMS.zoom.min_digit_work
 
 
 def one_digit(ctx: Context, width: float) -> Strokes | None:

@@ -28,6 +28,7 @@ READ: list[tuple[str, Stage]] = [
     ("crop", box.crop),  # the soft ink map cropped to the digit
 ]
 STAGES: list[tuple[str, Stage]] = [("size", size.prepare), *READ]
+AFTER_NUMBER = READ[[name for name, _ in READ].index("number") + 1 :]  # one digit after all (views.read)
 
 _timings: dict[str, list[float]] | None = None
 _clock: Callable[[], float] = time.perf_counter

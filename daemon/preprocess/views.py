@@ -8,7 +8,7 @@ from .box import boxed, views_of
 from .context import Context, Judge, Strokes
 from .number import Lattice, candidates, picture_box, single
 from .params import PARAMS
-from .pipeline import run, timed_step
+from .pipeline import AFTER_NUMBER, run, timed_step
 
 WORK_MAX = PARAMS.work_max
 B = PARAMS.box
@@ -49,18 +49,30 @@ def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1, one_di
     are not a few pixels tall. ``one_digit``: the segment checker, which spares a wide piece it is
     sure is one digit the number's reading (number.one_digit)."""
     ctx = run(Context(gray, work_max=work_max, max_digits=max_digits, one_digit=one_digit))
-    if ctx.low_line is not None:
-        lowest = PARAMS.number.least_height
-        finer = min(PARAMS.number.most_work, int(work_max * lowest / max(ctx.low_line.height, 1.0)))
+    if ctx.low_line is not None or ctx.small_piece:
+        finer = min(PARAMS.number.most_work, _finer(ctx, work_max))
         if finer > work_max:
             again = run(Context(gray, work_max=finer, max_digits=max_digits, one_digit=one_digit, refine=False))
             if again.number is not None:
                 return again.number
-        return candidates(ctx, ctx.low_line)
+        if ctx.low_line is not None:
+            return candidates(ctx, ctx.low_line)
+        ctx.small_piece = False  # no number there: one digit, read as before (the zoom stage, then the crop)
+        run(ctx, AFTER_NUMBER)
     if ctx.number is None:
         assert ctx.strokes is not None
         return single(_views(ctx.strokes), picture_box(ctx, *ctx.box()))
     return ctx.number
+
+
+def _finer(ctx: Context, work_max: int) -> int:
+    """The working copy's side to read again on: a low line brought to least_height, a small wide
+    piece to the zoom stage's min_digit_work (a reduction by a whole factor less, at least)."""
+    if ctx.low_line is not None:
+        return int(work_max * PARAMS.number.least_height / max(ctx.low_line.height, 1.0))
+    top, bottom, left, right = ctx.box()
+    factor = max(1, min(ctx.factor - 1, ctx.factor * max(bottom - top, right - left) // PARAMS.zoom.min_digit_work))
+    return -(-max(ctx.g.shape) // factor)
 
 
 def strokes(gray: np.ndarray, work_max: int = WORK_MAX) -> Strokes:
