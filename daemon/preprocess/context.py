@@ -79,6 +79,11 @@ class Context:
         assert self.mask is not None
         return bounds(self.mask)
 
+    def extent(self) -> int:
+        """The digit's longer side on the working copy."""
+        top, bottom, left, right = self.box()
+        return max(bottom - top, right - left)
+
 
 def bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
     """The box of ``mask``'s pixels (some must be set): top, bottom, left, right (exclusive) - by

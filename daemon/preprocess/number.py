@@ -72,7 +72,8 @@ def picture_box(ctx: Context, top: int, bottom: int, left: int, right: int) -> t
 def segment(ctx: Context) -> None:
     """Stage: when a number may be asked for and the page holds digits in a row, or one piece too
     wide to be sure it is one digit, the line's candidate digits are the result - or, when the line
-    is too low on a reduced working copy, the line alone, to be read again finer (views.read)."""
+    is too low on a reduced working copy, the line alone, to be read again finer (views.read); a wide
+    piece small on such a copy is read again finer too, unless the checker is sure it is one digit."""
     if ctx.max_digits <= 1 or not ctx.allow_zoom:
         return
     slant = None
@@ -118,8 +119,7 @@ def wide(ctx: Context) -> float | None:
 
 def small_on_page(ctx: Context) -> bool:
     """The selection is small on a reduced working copy: the zoom stage reads one digit of it at full resolution."""
-    top, bottom, left, right = ctx.box()
-    return ctx.factor > 1 and max(bottom - top, right - left) < PARAMS.zoom.min_digit_work
+    return ctx.factor > 1 and ctx.extent() < PARAMS.zoom.min_digit_work
 
 
 def one_digit(ctx: Context, width: float) -> Strokes | None:

@@ -46,7 +46,8 @@ def read(gray: np.ndarray, work_max: int = WORK_MAX, max_digits: int = 1, one_di
     """What the network reads of ``gray``: the one digit's :func:`views` as a lattice of one candidate,
     or, when ``max_digits`` > 1 and the picture holds a number, its candidate digits (number.candidates).
     A number written low on a wide picture is read again at a finer working scale, so its digits
-    are not a few pixels tall. ``one_digit``: the segment checker, which spares a wide piece it is
+    are not a few pixels tall; so is a wide piece small on a large page (two close digits, or one
+    the zoom stage reads when that finds no number). ``one_digit``: the segment checker, which spares a wide piece it is
     sure is one digit the number's reading (number.one_digit)."""
     ctx = run(Context(gray, work_max=work_max, max_digits=max_digits, one_digit=one_digit))
     if ctx.low_line is not None or ctx.small_piece:
@@ -70,8 +71,7 @@ def _finer(ctx: Context, work_max: int) -> int:
     piece to the zoom stage's min_digit_work (a reduction by a whole factor less, at least)."""
     if ctx.low_line is not None:
         return int(work_max * PARAMS.number.least_height / max(ctx.low_line.height, 1.0))
-    top, bottom, left, right = ctx.box()
-    factor = max(1, min(ctx.factor - 1, ctx.factor * max(bottom - top, right - left) // PARAMS.zoom.min_digit_work))
+    factor = max(1, min(ctx.factor - 1, ctx.factor * max(ctx.extent(), 1) // PARAMS.zoom.min_digit_work))
     return -(-max(ctx.g.shape) // factor)
 
 
