@@ -319,3 +319,27 @@ def test_two_close_digits_small_on_a_large_page_are_read_as_a_number(
     assert not single_ok, single_ok
     right = sum(r.text == t for r, t in zip(rows, texts))
     assert right >= 18, [(r.file, r.text, t, r.status) for r, t in zip(rows, texts)]
+
+
+def test_ones_written_close_are_read_as_a_number(tmp_path: Path, predictor: Predictor, test_digits) -> None:
+    """Two or three 1s written close, with paper between them: the kept pieces were one group when
+    closer than a tenth of their height, the picture one digit, and an `11` read `1`, `ok`."""
+    from digitwatch.training import numbers
+
+    x, y = test_digits
+    ones = np.flatnonzero(y == 1)
+    rng = np.random.default_rng(7)
+    paths, texts = [], []
+    for k in range(16):
+        pick = rng.choice(ones, size=2 + k % 2, replace=False)
+        number = numbers.compose(
+            rng, [x[i] for i in pick], [1] * len(pick), float(rng.uniform(0.02, 0.1)), style="paper", height=60.0
+        )
+        paths.append(tmp_path / f"ones-{k}.png")
+        number.image.save(paths[-1])
+        texts.append(number.digits)
+    rows = classify([p.name for p in paths], [prepare(p, Limits()) for p in paths], predictor, 0.95, 12)
+    single_ok = [(r.file, r.text, t) for r, t in zip(rows, texts) if r.status == "ok" and r.text != t]
+    assert not single_ok, single_ok
+    right = sum(r.text == t for r, t in zip(rows, texts))
+    assert right >= 14, [(r.file, r.text, t, r.status) for r, t in zip(rows, texts)]

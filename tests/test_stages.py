@@ -234,7 +234,7 @@ def test_row_counts_a_second_digit_beside_the_first() -> None:
     labels, _n = ndimage.label(mask, EIGHT)
     edges = np.array([(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in ndimage.find_objects(labels)])
     areas = np.bincount(labels.ravel())[1:]
-    assert row.digits_within(edges, areas, [0, 1]) == 1
+    assert row.digits_within(labels, edges, areas, [0, 1]) == 1
 
 
 # --- zoom --------------------------------------------------------------------------------------

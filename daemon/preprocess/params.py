@@ -170,7 +170,6 @@ class Row:
 
     same_line: float = 0.5  # boxes overlapping this share of the shorter height stand on one line
     digit_ink: float = 0.3  # another digit has at least this share of the ink
-    within_gap: float = 0.1  # pieces this far apart (of the digit's height), side by side, may be digits in a row
     tallest_piece: float = 0.5  # a digit in a group holds a piece at least half as tall (not a dashed line)
     digit_height: float = 0.6  # another digit is at least this share as tall
     least_aspect: float = 0.25  # ...and not a bare upright line: this share as wide as tall

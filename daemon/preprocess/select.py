@@ -70,7 +70,7 @@ def digit(
     if areas[keep].sum() < P.least_digit_pixels:
         raise NoDigitError("no digit found: only specks of ink")
     others = [i for i in candidates if i not in keep]
-    beside = digits_beside(labels, ink, edges, areas, keep, others) + digits_within(edges, areas, keep)
+    beside = digits_beside(labels, ink, edges, areas, keep, others) + digits_within(labels, edges, areas, keep)
     return Found(pieces(labels, n, keep), beside)
 
 
