@@ -1,7 +1,11 @@
 """Reading a number: the path through its candidate digits (preprocess.number) the network reads most surely.
 
-Each candidate scores the log of the network's confidence in it plus its shape's log-prior; a
-reading is a path from the line's first part to its last, and its score the candidates' sum.
+Each candidate scores the log of the network's confidence in it plus its shape's log-prior and the
+segment checker's log-odds that it is one whole digit; a reading is a path from the line's first
+part to its last, and its score the candidates' sum. Log-odds, not the log: a reading takes its
+candidates as whole and those it passes over as not, so a touching pair judged no digit speaks for
+the 1 cut from it (a 1 judged alone as doubtfully as the pair was lost to it, the reading with
+fewer digits being likelier).
 The best few readings are kept at every part (a k-best Viterbi walk), so how far the best
 stands above the best with another text - the segmentation's own margin - is known.
 """
@@ -16,6 +20,7 @@ import numpy as np
 from .preprocess import Lattice
 
 WHOLE_WEIGHT = 1.0  # the checker's log-odds count as much as the digit network's
+WHOLE_CLIP = 1e-6  # the checker's answers are taken within [this, 1 - this]: no candidate is ruled out outright
 KEEP = 4  # readings kept per part: enough for the runner-up with another text
 SURE_MARGIN = math.log(4.0)  # the best reading is at least 4 times likelier than any with another text, or unsure
 SURE_WIDTH = 1.1  # a digit of a number wider than this share of its height may be two touching: unsure...
@@ -116,7 +121,8 @@ def _walk(
     """The best readings (score, text, candidates) from the line's first part to its last, one per text."""
     score = np.log(np.maximum(confidence, 1e-12)) + lattice.prior
     if whole is not None:
-        score = score + WHOLE_WEIGHT * np.log(np.maximum(whole, 1e-6))
+        sure = np.clip(whole, WHOLE_CLIP, 1 - WHOLE_CLIP)
+        score = score + WHOLE_WEIGHT * (np.log(sure) - np.log1p(-sure))
     ending: list[list[tuple[float, str, tuple[int, ...]]]] = [[] for _ in range(lattice.parts + 1)]
     ending[0] = [(0.0, "", ())]
     by_start: dict[int, list[int]] = {}
