@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--force", action="store_true", help="publish even if the guard finds the new model worse")
     train.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep the run's progress in DIR after every epoch: the same command run again after a stop goes on "
+        "from there (removed once the model is published)",
+    )
+    train.add_argument(
         "--quiet", action="store_true", help="no progress (default: a bar with ETA on a terminal, else a line an epoch)"
     )
     train.set_defaults(func=cmd_train)
@@ -245,6 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             start=_start(args.start, args.data, cfg.checkpoint),
             base=args.base,
             force=args.force,
+            state=Path(args.state) if args.state else None,
             verbose=0 if args.quiet else _keras_verbosity(),
         )
     )

@@ -308,3 +308,45 @@ def test_models_trained_apart_are_joined_into_one_servable_model(
     assert (
         missing.returncode == 65 and missing.stderr.strip() == f"digitwatch: no such model file: {tmp_path}/none.keras"
     )
+
+
+def test_a_run_killed_mid_member_goes_on_where_it_stopped(tmp_path: Path, mnist_path: Path) -> None:
+    """``--state``: kill -9 while the second member is fitted; the same command again takes the first
+    member as it is, goes on after the second one's last epoch, publishes, and removes the state."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    state, ck = tmp_path / "state", tmp_path / "ck"
+    args = [*("train", "--data", str(mnist_path), "--limit", "4000", "--epochs", "3", "--members", "2")]
+    args += ["--seed", "3", "--checkpoint", str(ck), "--state", str(state), "--quiet"]
+    run = subprocess.Popen([sys.executable, "-m", "digitwatch.daemon", *args], stderr=subprocess.PIPE, text=True)
+    progress = state / "member-2" / "progress.json"
+    deadline = time.monotonic() + 240
+    while not (progress.is_file() and json.loads(progress.read_text())["epochs"]):
+        assert run.poll() is None and time.monotonic() < deadline, "the run ended before its second member's epoch"
+        time.sleep(0.02)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    done = len(json.loads(progress.read_text())["epochs"])
+    assert 1 <= done < 3 and (state / "member-1.keras").is_file() and not list(ck.glob("model-*.keras"))
+
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "member 1: finished by an earlier run" in r.stderr
+    assert f"going on after epoch {done} of 3" in r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [m["seed"] for m in summary["members"]] == [3, 4]
+    assert all(len(h) == 3 for h in summary["member_histories"][0].values())  # the second member's 3 epochs
+    assert (ck / f"model-{summary['model_id']}.keras").is_file() and not state.exists()
+
+
+def test_a_state_folder_of_another_run_is_refused(tmp_path: Path, mnist_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "options.json").write_text(json.dumps({"epochs": 99}))
+    r = cli("train", "--data", str(mnist_path), "--limit", "500", "--state", str(state), "--checkpoint", str(tmp_path))
+    assert r.returncode == 65 and "holds another training run" in r.stderr, r.stderr
+    assert json.loads((state / "options.json").read_text()) == {"epochs": 99}  # left as it was

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from .extra import calibration_fit, styles_part, writers_part
 from .inputs import prepare
 from .recipes import RECIPES, Recipe, augmenter, finetune
 from .rendered import training_pictures
+from .resume import Progress, RunState
 from .strokes import restroke_some
 
 VALIDATION = 5000  # the seed holds out the first 5,000 training images
@@ -53,6 +54,7 @@ class TrainOptions:
     start: Path | None = None  # fine-tune this model's networks (an ensemble's members) instead of new ones
     base: str | None = None  # MNIST to rehearse and guard with when ``data`` is a folder of a site's pictures
     force: bool = False  # publish even when the guard refuses (recorded in the metrics)
+    state: Path | None = None  # keep the run's progress here each epoch; the same command again goes on (resume.py)
 
 
 def _resolved(opts: TrainOptions) -> tuple[TrainOptions, Path | None]:
@@ -103,9 +105,10 @@ def train(opts: TrainOptions) -> dict[str, Any]:
     opts = replace(opts, members=opts.members or len(starts) or 1)
 
     y_test = ds.y_test.astype(np.int64)
+    state = _state(opts, epochs, batch_size)
     started = time.monotonic()
     members, runs = _fit_members(
-        opts, recipe, starts, (x_tr, y_tr, x_pic, y_pic, x_val, y_val), (x_test, y_test), epochs, batch_size
+        opts, recipe, starts, (x_tr, y_tr, x_pic, y_pic, x_val, y_val), (x_test, y_test), (epochs, batch_size), state
     )
     seconds = time.monotonic() - started
 
@@ -153,8 +156,9 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         from .publish import publish
 
         published = publish(Path(lean), metrics, Path(opts.checkpoint))
-    metrics["model_id"] = published.model_id
-    metrics["model_path"] = str(published.model_path)
+    if state is not None:
+        state.clear()
+    metrics.update(model_id=published.model_id, model_path=str(published.model_path))
     _log(f"published model {published.model_id} to {published.model_path}")
     return metrics
 
@@ -165,27 +169,54 @@ def _fit_members(
     starts: list[Any],
     data: tuple[np.ndarray, ...],
     test: tuple[np.ndarray, np.ndarray],
-    epochs: int,
-    batch_size: int,
+    schedule: tuple[int, int],
+    state: RunState | None,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Fit ``opts.members`` networks (new ones, or the ``starts`` fine-tuned) on MNIST plus the extra inputs."""
+    """Fit ``opts.members`` networks (new ones, or the ``starts`` fine-tuned) on MNIST plus the extra inputs;
+    with a ``state``, members an earlier run finished are taken as they are."""
     x_tr, y_tr, x_pic, y_pic, x_val, y_val = data
+    epochs, batch_size = schedule
     members, runs = [], []
     for k in range(opts.members or 1):
         seed = opts.seed + k
         if len(starts) > 1 or (opts.members or 1) > 1:
             _log(f"member {k + 1} of {opts.members} (seed {seed})")
+        finished = state.finished(k) if state is not None else None
+        if finished is not None:
+            _log(f"member {k + 1}: finished by an earlier run, taken as it is")
+            members.append(finished[0])
+            runs.append(finished[1])
+            continue
         x_member = restroke_some(x_tr, recipe.restroke, seed) if recipe.restroke else x_tr
         x_in = np.concatenate([prepare(x_member, recipe.normalize), x_pic])
         build = functools.partial(finetune, starts[k % len(starts)]) if starts else recipe.build
+        progress = Progress(state.member_dir(k)) if state is not None else None
         member, run = _fit_one(
-            recipe, build, x_in, np.concatenate([y_tr, y_pic]), x_val, y_val, seed, epochs, batch_size, opts.verbose
+            recipe,
+            build,
+            x_in,
+            np.concatenate([y_tr, y_pic]),
+            (x_val, y_val),
+            seed,
+            (epochs, batch_size),
+            progress,
+            opts.verbose,
         )
         if (opts.members or 1) > 1:
             run["test_accuracy"] = _accuracy(member, *test)[0]
+        if state is not None:
+            state.finish(k, member, run)
         members.append(member)
         runs.append(run)
     return members, runs
+
+
+def _state(opts: TrainOptions, epochs: int, batch_size: int) -> RunState | None:
+    """The run's state folder (``--state``), refused when it holds another command's run."""
+    if opts.state is None:
+        return None
+    what = {k: v for k, v in asdict(opts).items() if k not in ("verbose", "state", "checkpoint", "force")}
+    return RunState(opts.state, {**what, "epochs": epochs, "batch_size": batch_size})
 
 
 def _check(opts: TrainOptions, recipe: Recipe, epochs: int, batch_size: int) -> None:
@@ -221,16 +252,19 @@ def _fit_one(
     build: Callable[[int, int], Any],
     x_tr: np.ndarray,
     y_tr: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray],
     seed: int,
-    epochs: int,
-    batch_size: int,
-    verbose: int,
+    schedule: tuple[int, int],
+    progress: Progress | None,
+    verbose: int = 2,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit one network; return its best epoch (by validation accuracy, no optimizer state) and a run record."""
+    """Fit one network; return its best epoch (by validation accuracy, no optimizer state) and a run record.
+    With ``progress``, each epoch is kept there and the fit goes on after the last one kept."""
     import keras
     import tensorflow as tf
+
+    x_val, y_val = validation
+    epochs, batch_size = schedule
 
     keras.utils.set_random_seed(seed)
     steps = -(-len(x_tr) // batch_size)
@@ -246,20 +280,33 @@ def _fit_one(
         train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     train_set = train_set.prefetch(tf.data.AUTOTUNE)
     with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
-        best = os.path.join(tmp, "best.keras")
+        best = os.path.join(tmp, "best.keras") if progress is None else str(progress.best_path)
+        callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)]
+        if progress is not None:
+            callbacks = [progress.callback()]
+            if progress.done:
+                _log(f"going on after epoch {progress.done} of {epochs} ({progress.folder})")
+                model = progress.resumed()
         started = time.monotonic()
-        history = model.fit(
-            train_set,
-            epochs=epochs,
-            validation_data=(x_val, one_hot(y_val)),
-            shuffle=False,  # train_set reshuffles itself each epoch; Keras would warn that it ignores True
-            callbacks=[keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)],
-            verbose=verbose,
-        )
+        history = None
+        if progress is None or progress.done < epochs:
+            history = model.fit(
+                train_set,
+                epochs=epochs,
+                initial_epoch=progress.done if progress is not None else 0,
+                validation_data=(x_val, one_hot(y_val)),
+                shuffle=False,  # train_set reshuffles itself each epoch; Keras would warn that it ignores True
+                callbacks=callbacks,
+                verbose=verbose,
+            )
         seconds = time.monotonic() - started
         # The published model is the best checkpoint without optimizer state: a third of the size.
         model = keras.models.load_model(best, safe_mode=True, compile=False)
-    h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    if progress is not None:
+        h, seconds = progress.history(), progress.seconds
+    else:
+        assert history is not None
+        h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     run = {
         "seed": seed,
         "history": h,
