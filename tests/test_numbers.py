@@ -343,3 +343,28 @@ def test_ones_written_close_are_read_as_a_number(tmp_path: Path, predictor: Pred
     assert not single_ok, single_ok
     right = sum(r.text == t for r, t in zip(rows, texts))
     assert right >= 14, [(r.file, r.text, t, r.status) for r, t in zip(rows, texts)]
+
+
+def test_a_piece_far_wider_than_a_digit_is_cut_whatever_the_checker_says(test_digits) -> None:
+    """The checker judged a touching `32` (2.3 times as wide as tall) one whole digit, and it was read `2`,
+    `ok`: a piece wider than sure_most_wide of its height is cut, however sure the checker is."""
+    from digitwatch.daemon.preprocess import number, pipeline
+    from digitwatch.daemon.preprocess.context import Context
+    from digitwatch.daemon.preprocess.params import PARAMS
+    from digitwatch.daemon.preprocess.views import WORK_MAX
+
+    x, _ = test_digits
+    always = lambda views, shapes: np.ones(len(views), np.float32)  # noqa: E731  (a checker sure of every piece)
+    for wide, limit in ((3, False), (1, True)):  # three digits side by side; one digit, stretched by 1.3
+        glyphs = [255 - x[i] for i in range(wide)]
+        row = np.concatenate([g[:, 4:24] for g in glyphs], axis=1)
+        img = Image.fromarray(row).resize((row.shape[1] * 4 * (13 if limit else 10) // 10, 112))
+        page = Image.new("L", (img.width + 80, 192), 255)
+        page.paste(img, (40, 40))
+        ctx = Context(np.asarray(page), work_max=WORK_MAX, max_digits=12, one_digit=always)
+        pipeline.run(ctx, pipeline.STAGES[: [n for n, _ in pipeline.STAGES].index("number")])
+        width = number.wide(ctx)
+        assert width is not None
+        top, bottom = ctx.box()[:2]
+        assert (width <= PARAMS.number.sure_most_wide * (bottom - top)) == limit
+        assert (number.one_digit(ctx, width) is not None) == limit

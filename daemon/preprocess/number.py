@@ -131,6 +131,8 @@ def one_digit(ctx: Context, width: float) -> Strokes | None:
         return None
     assert ctx.ink is not None and ctx.mask is not None
     top, bottom, left, right = ctx.box()
+    if width > P.sure_most_wide * (bottom - top):
+        return None
     strokes = cropped(ctx.ink[top:bottom, left:right], ctx.mask[top:bottom, left:right], ctx.width)
     shape = np.array([[width / (bottom - top), 1.0, 0.0]], np.float32)  # (one group: its own line)
     view = boxed(strokes, PARAMS.box.min_stroke)
@@ -183,7 +185,8 @@ def candidates(ctx: Context, line: Line) -> Lattice:
 def _sure_whole(ctx: Context, groups: list[Group], height: float, middle: float) -> dict[int, Strokes]:
     """The groups the segment checker is sure are one whole digit each (as number.one_digit, for a
     group of a line), by id, with their strokes: they are not cut - a wide 0 of a zip code is one
-    candidate, not three."""
+    candidate, not three. A group wider than sure_most_wide of the line's height is cut whatever it says."""
+    groups = [g for g in groups if g.right - g.left + 1 <= P.sure_most_wide * height]
     if not groups:
         return {}
     assert ctx.one_digit is not None

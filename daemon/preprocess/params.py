@@ -189,7 +189,8 @@ class Number:
     dash_aspect: float = 1.5  # ...a dash when this many times as wide as tall
     slash_lean: float = -0.1  # a digit-tall group leaning right this much more than the line (x per y, up)...
     slash_thin: float = 0.07  # ...and as straight as a line to this share of the height is a slash (a date)
-    sure_one_digit: float = 0.95  # a wide piece the segment checker judges one whole digit this surely is not cut
+    sure_one_digit: float = 0.95  # a wide piece the segment checker judges one whole digit this surely is not cut...
+    sure_most_wide: float = 1.5  # ...unless wider than this share of its height (few digits are; the checker erred)
     least_cut_height: int = 16  # one piece of ink lower than this (picture px) is read as one digit, never cut
     least_part: float = 0.15  # a cut leaves at least this share of the height on each side (no sliver digits)
     least_digit: float = 0.35  # a group holds at most its width over this share of the height in digits
