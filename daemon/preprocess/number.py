@@ -103,7 +103,7 @@ def wide(ctx: Context) -> float | None:
     the sharpest profile's cost, slant_of), which the segment checker's judgement needs no finer."""
     top, bottom, left, right = ctx.box()
     height = bottom - top
-    if right - left <= P.split_width * height:  # (the common case: deslanting seldom widens a digit)
+    if right - left <= P.lone_split_width * height:  # (the common case: deslanting seldom widens a digit)
         return None
     if height * ctx.factor < P.least_cut_height:
         return None  # (too few pixels to cut a digit from its neighbour)
@@ -114,7 +114,7 @@ def wide(ctx: Context) -> float | None:
     ys, xs = np.nonzero(ctx.mask)
     xp = deslanted(ys, xs, lean_of(ys, xs))
     width = float(xp.max() - xp.min() + 1)
-    return width if width > P.split_width * height else None
+    return width if width > P.lone_split_width * height else None
 
 
 def small_on_page(ctx: Context) -> bool:

@@ -179,7 +179,8 @@ class Row:
 class Number:
     """A number's ink split into candidate digits (number.py) and the path read through them (numbers.py)."""
 
-    split_width: float = 0.75  # a group wider than this share of the line's height may hold touching digits
+    split_width: float = 0.6  # a group of a number wider than this share of the line's height may hold touching digits
+    lone_split_width: float = 0.75  # ...and a picture's one piece (narrower: a thin pen's single digit, uncut)
     least_piece: float = 0.02  # a piece of a number has this share of the largest piece's ink (less: a speck)
     reference_height: float = 0.6  # pieces this share of the tallest are digits the line is measured on
     join_overlap: float = 0.5  # pieces sharing this share of the narrower one's columns are one digit's (a 5's flag)
@@ -193,7 +194,7 @@ class Number:
     sure_most_wide: float = 1.5  # ...unless wider than this share of its height (few digits are; the checker erred)
     least_cut_height: int = 16  # one piece of ink lower than this (picture px) is read as one digit, never cut
     least_part: float = 0.15  # a cut leaves at least this share of the height on each side (no sliver digits)
-    least_digit: float = 0.35  # a group holds at most its width over this share of the height in digits
+    least_digit: float = 0.25  # a group holds at most its width over this share of the height in digits
     most_parts: int = 4  # a candidate digit joins at most this many parts
     most_slant: float = 0.5  # slants up to this (x per y) are taken out before cutting...
     slants: int = 21  # ...looked for in this many steps
