@@ -280,33 +280,23 @@ def _fit_one(
         train_set = train_set.map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     train_set = train_set.prefetch(tf.data.AUTOTUNE)
     with tempfile.TemporaryDirectory(prefix="digitwatch-train-") as tmp:
-        best = os.path.join(tmp, "best.keras") if progress is None else str(progress.best_path)
-        callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)]
-        if progress is not None:
-            callbacks = [progress.callback()]
-            if progress.done:
-                _log(f"going on after epoch {progress.done} of {epochs} ({progress.folder})")
-                model = progress.resumed()
-        started = time.monotonic()
-        history = None
-        if progress is None or progress.done < epochs:
-            history = model.fit(
+        kept = progress or Progress(Path(tmp), resumable=False)
+        if kept.done:
+            _log(f"going on after epoch {kept.done} of {epochs} ({kept.folder})")
+            model = kept.resumed()
+        if kept.done < epochs:
+            model.fit(
                 train_set,
                 epochs=epochs,
-                initial_epoch=progress.done if progress is not None else 0,
+                initial_epoch=kept.done,
                 validation_data=(x_val, one_hot(y_val)),
                 shuffle=False,  # train_set reshuffles itself each epoch; Keras would warn that it ignores True
-                callbacks=callbacks,
+                callbacks=[kept.callback()],
                 verbose=verbose,
             )
-        seconds = time.monotonic() - started
         # The published model is the best checkpoint without optimizer state: a third of the size.
-        model = keras.models.load_model(best, safe_mode=True, compile=False)
-    if progress is not None:
-        h, seconds = progress.history(), progress.seconds
-    else:
-        assert history is not None
-        h = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        model = keras.models.load_model(kept.best_path, safe_mode=True, compile=False)
+    h, seconds = kept.history(), kept.seconds
     run = {
         "seed": seed,
         "history": h,

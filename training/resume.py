@@ -70,10 +70,11 @@ class RunState:
 class Progress:
     """One member's epochs so far: its curves, best validation accuracy and seconds, and the network with its
     optimizer after the last epoch (``epoch-N.keras``, named by the epoch that ``progress.json`` names, so a
-    stop between the two writes leaves the pair that was complete)."""
+    stop between the two writes leaves the pair that was complete). Not ``resumable``: the best epoch and the
+    curves only, for a run without ``--state``."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, resumable: bool = True) -> None:
+        self.folder, self.resumable = folder, resumable
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "progress.json"
         saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
@@ -115,8 +116,10 @@ class Progress:
         if accuracy is not None and (self.best is None or accuracy > self.best):
             self.best = float(accuracy)
             _save(model, self.best_path)
-        _save(model, self.folder / f"epoch-{epoch + 1}.keras")
         self.epochs[str(epoch)] = {k: float(v) for k, v in logs.items()}
+        if not self.resumable:
+            return
+        _save(model, self.folder / f"epoch-{epoch + 1}.keras")
         state = {"epochs": self.epochs, "seconds": self.seconds, "best": self.best}
         atomic_write(self.path, json.dumps(state).encode())
         (self.folder / f"epoch-{epoch}.keras").unlink(missing_ok=True)
